@@ -1,0 +1,40 @@
+"""The one exception type chainrule raises for bad input, with a caret under the position."""
+
+
+class ChainruleError(ValueError):
+    """Bad input: the message names the sub-expression, the shapes and what to try."""
+
+    def __init__(self, message, source=None, start=None, end=None, line=None, hint=None):
+        self.message = message
+        self.source = source
+        self.start = start
+        self.end = end
+        self.line = line
+        self.hint = hint
+        super().__init__(self.render())
+
+    def render(self):
+        parts = [self.message]
+        if self.source is not None and self.start is not None:
+            lines = self.source.splitlines() or [""]
+            row = (self.line or 1) - 1
+            text = lines[row] if 0 <= row < len(lines) else ""
+            end = self.end if self.end is not None and self.end > self.start else self.start + 1
+            prefix = f"line {self.line}: " if self.line and len(lines) > 1 else ""
+            parts.append(f"  {prefix}{text}")
+            parts.append("  " + " " * (len(prefix) + self.start) + "^" * max(1, min(end, len(text) or end) - self.start))
+        if self.hint:
+            parts.append(self.hint)
+        return "\n".join(parts)
+
+    @property
+    def position(self):
+        return (self.line, self.start)
+
+
+def fail(message, node=None, source=None, hint=None):
+    """Raise a ChainruleError positioned at a syntax node (anything with start/end/line)."""
+    if node is not None and getattr(node, "start", None) is not None:
+        raise ChainruleError(message, source or getattr(node, "source", None), node.start, node.end,
+                             getattr(node, "line", None), hint)
+    raise ChainruleError(message, source, hint=hint)

@@ -1,0 +1,310 @@
+"""Matrix notation: the IR results are printed from (text, LaTeX, NumPy).
+
+Nodes carry their exact NumPy shape, so the NumPy printer can emit code that is right for 1-D
+vectors, columns and matrices alike; the math printers show 1-D vectors as columns. Constructors
+(`mat_*` functions) apply the simplifications a person would: (Aᵀ)ᵀ = A, (AB)ᵀ = BᵀAᵀ, I A = A.
+"""
+from dataclasses import dataclass
+from fractions import Fraction
+
+
+@dataclass(frozen=True)
+class M:
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+
+@dataclass(frozen=True)
+class MVar(M):
+    name: str
+    shape: tuple
+    is_dim: bool = False
+
+
+@dataclass(frozen=True)
+class MNum(M):
+    value: Fraction
+    shape: tuple = ()
+
+
+@dataclass(frozen=True)
+class MIdentity(M):
+    n: object
+
+    @property
+    def shape(self):
+        return (self.n, self.n)
+
+
+@dataclass(frozen=True)
+class MOnes(M):
+    shape: tuple
+
+
+@dataclass(frozen=True)
+class MZeros(M):
+    shape: tuple
+
+
+@dataclass(frozen=True)
+class MAdd(M):
+    terms: tuple
+    shape: tuple
+
+
+@dataclass(frozen=True)
+class MScale(M):
+    coef: Fraction
+    x: M
+
+    @property
+    def shape(self):
+        return self.x.shape
+
+
+@dataclass(frozen=True)
+class MMatMul(M):
+    a: M
+    b: M
+
+    @property
+    def shape(self):
+        return self.a.shape[:-1] + (self.b.shape[1:] if self.b.ndim == 2 else ())
+
+
+@dataclass(frozen=True)
+class MHad(M):
+    factors: tuple          # scalars first; arrays all of one shape
+    shape: tuple
+
+
+@dataclass(frozen=True)
+class MPow(M):
+    x: M
+    e: Fraction
+
+    @property
+    def shape(self):
+        return self.x.shape
+
+
+@dataclass(frozen=True)
+class MT(M):
+    x: M
+
+    @property
+    def shape(self):
+        return tuple(reversed(self.x.shape))
+
+
+@dataclass(frozen=True)
+class MFunc(M):
+    name: str
+    x: M
+
+    @property
+    def shape(self):
+        return self.x.shape
+
+
+@dataclass(frozen=True)
+class MSum(M):
+    x: M
+    axis: object = None
+    keepdims: bool = False
+
+    @property
+    def shape(self):
+        if self.axis is None:
+            return tuple(1 for _ in self.x.shape) if self.keepdims else ()
+        return tuple(1 if k == self.axis else d for k, d in enumerate(self.x.shape)
+                     if self.keepdims or k != self.axis)
+
+
+@dataclass(frozen=True)
+class MTrace(M):
+    x: M
+    shape: tuple = ()
+
+
+@dataclass(frozen=True)
+class MMatFn(M):
+    name: str          # inv | det | logdet
+    x: M
+
+    @property
+    def shape(self):
+        return self.x.shape if self.name == "inv" else ()
+
+
+@dataclass(frozen=True)
+class MDiag(M):
+    v: M
+
+    @property
+    def shape(self):
+        return (self.v.shape[0], self.v.shape[0])
+
+
+@dataclass(frozen=True)
+class MDiagPart(M):
+    x: M
+
+    @property
+    def shape(self):
+        return (self.x.shape[0],)
+
+
+@dataclass(frozen=True)
+class MOuter(M):
+    u: M
+    v: M
+
+    @property
+    def shape(self):
+        return (self.u.shape[0], self.v.shape[0])
+
+
+@dataclass(frozen=True)
+class MExpand(M):
+    x: M
+    axis: int
+
+    @property
+    def shape(self):
+        s = list(self.x.shape)
+        s.insert(self.axis, 1)
+        return tuple(s)
+
+
+@dataclass(frozen=True)
+class MSqueeze(M):
+    x: M
+    axis: int
+
+    @property
+    def shape(self):
+        return tuple(d for k, d in enumerate(self.x.shape) if k != self.axis)
+
+
+@dataclass(frozen=True)
+class MEinsum(M):
+    spec: str
+    operands: tuple
+    shape: tuple
+
+
+# -- smart constructors ----------------------------------------------------------------------
+
+def is_scalar(m):
+    return m.ndim == 0
+
+
+def mat_t(x):
+    """xᵀ, pushed towards the leaves the way a person writes it (1-D: a row, for the math printers)."""
+    if x.ndim == 0:
+        return x
+    if isinstance(x, MT):
+        return x.x
+    if isinstance(x, (MIdentity, MDiag)):
+        return x
+    if x.ndim == 2:
+        if isinstance(x, (MOnes, MZeros)):
+            return type(x)(tuple(reversed(x.shape)))
+        if isinstance(x, MMatMul):
+            return mat_mul(mat_t(x.b), mat_t(x.a))
+        if isinstance(x, MScale):
+            return mat_scale(x.coef, mat_t(x.x))
+        if isinstance(x, MAdd):
+            return MAdd(tuple(mat_t(t) if t.ndim == 2 else t for t in x.terms), tuple(reversed(x.shape)))
+        if isinstance(x, MOuter):
+            return MOuter(x.v, x.u)
+        if isinstance(x, MMatFn) and x.name == "inv" and isinstance(x.x, MT):
+            return MMatFn("inv", x.x.x)
+    return MT(x)
+
+
+def mat_mul(a, b):
+    if isinstance(a, MIdentity) and a.ndim == 2:
+        return b
+    if isinstance(b, MIdentity):
+        return a
+    if isinstance(a, MScale):
+        return mat_scale(a.coef, mat_mul(a.x, b))
+    if isinstance(b, MScale):
+        return mat_scale(b.coef, mat_mul(a, b.x))
+    return MMatMul(a, b)
+
+
+def mat_scale(c, x):
+    c = Fraction(c)
+    if c == 1:
+        return x
+    if isinstance(x, MScale):
+        return mat_scale(c * x.coef, x.x)
+    if isinstance(x, MNum):
+        return MNum(c * x.value)
+    return MScale(c, x)
+
+
+def mat_had(factors, shape):
+    """Element-wise product; scalar factors are kept in front, numbers folded into a coefficient."""
+    coef = Fraction(1)
+    flat = []
+    for f in factors:
+        if isinstance(f, MScale):
+            coef *= f.coef
+            f = f.x
+        if isinstance(f, MHad):
+            flat.extend(f.factors)
+        elif isinstance(f, MNum):
+            coef *= f.value
+        else:
+            flat.append(f)
+    flat = [f for f in flat if not isinstance(f, MOnes) or f.shape != shape] or \
+        ([MOnes(shape)] if shape else [])
+    scalars = [f for f in flat if f.ndim == 0]
+    arrays = [f for f in flat if f.ndim > 0]
+    flat = scalars + arrays
+    if not flat:
+        return MNum(coef)
+    body = flat[0] if len(flat) == 1 and flat[0].shape == shape else MHad(tuple(flat), shape)
+    return mat_scale(coef, body)
+
+
+def mat_add(terms, shape):
+    flat = []
+    for t in terms:
+        if isinstance(t, MAdd):
+            flat.extend(t.terms)
+        elif not isinstance(t, MZeros):
+            flat.append(t)
+    if not flat:
+        return MZeros(shape)
+    return flat[0] if len(flat) == 1 else MAdd(tuple(flat), shape)
+
+
+def mat_pow(x, e):
+    e = Fraction(e)
+    if e == 1:
+        return x
+    if isinstance(x, MPow):
+        return mat_pow(x.x, x.e * e)
+    return MPow(x, e)
+
+
+def split_coef(m):
+    return (m.coef, m.x) if isinstance(m, MScale) else (Fraction(1), m)
+
+
+def walk(m):
+    """All nodes of a matrix expression, parents first."""
+    yield m
+    for f in ("a", "b", "x", "v", "u"):
+        child = getattr(m, f, None)
+        if isinstance(child, M):
+            yield from walk(child)
+    for f in ("terms", "factors", "operands"):
+        for child in getattr(m, f, ()) or ():
+            yield from walk(child)

@@ -1,0 +1,94 @@
+"""Random data of the right domain, and finite-difference checks of derived results."""
+import numpy as np
+
+from . import syntax as S
+from .evaluate import evaluate
+from .functions import FUNCTIONS
+
+SIZES = (3, 4, 2, 5, 6, 7)
+
+
+def concrete_dims(shapes, sizes=SIZES):
+    """A distinct small size for every dimension name (distinct, so transposes cannot hide)."""
+    names = sorted({d for s in shapes.values() for d in s if isinstance(d, str)})
+    return {n: sizes[k % len(sizes)] + (k // len(sizes)) for k, n in enumerate(names)}
+
+
+def domains(tree):
+    """Each name's data domain, read off the functions it is passed to directly."""
+    out = {}
+
+    def visit(node, parent_domain=None):
+        if isinstance(node, S.Name) and parent_domain:
+            out[node.id] = _stronger(out.get(node.id), parent_domain)
+        if isinstance(node, S.Call):
+            dom = FUNCTIONS[node.fn].domain if node.fn in FUNCTIONS else None
+            for a in node.args:
+                visit(a, dom if dom != "real" else None)
+        elif isinstance(node, S.Binary):
+            visit(node.left, "positive" if node.op == "**" and isinstance(node.right, S.Const)
+                  and node.right.value.denominator != 1 else None)
+            visit(node.right, "positive" if node.op == "/" else None)
+        elif isinstance(node, (S.Neg, S.Transpose)):
+            visit(node.operand, parent_domain if isinstance(node, S.Transpose) else None)
+        elif isinstance(node, S.Compare):
+            visit(node.left)
+            visit(node.right)
+    visit(tree)
+    return out
+
+
+def _stronger(a, b):
+    rank = {None: 0, "nonzero": 1, "positive": 2, "invertible": 3, "spd": 4}
+    return a if rank.get(a, 0) >= rank.get(b, 0) else b
+
+
+def sample(shapes, dims, doms, rng):
+    env = {}
+    for name, shape in shapes.items():
+        shp = tuple(d if isinstance(d, int) else dims[d] for d in shape)
+        kind = doms.get(name)
+        if kind in ("spd", "invertible") and len(shp) == 2 and shp[0] == shp[1]:
+            r = rng.standard_normal(shp)
+            v = r @ r.T + shp[0] * np.eye(shp[0])
+        elif kind == "positive":
+            v = rng.uniform(0.5, 2.0, shp)
+        elif kind == "nonzero":
+            v = rng.choice([-1.0, 1.0], shp) * rng.uniform(0.3, 2.0, shp)
+        else:
+            v = rng.standard_normal(shp)
+        env[name] = v if shp else float(v)
+    return env
+
+
+def finite_difference_error(result, seed=0, eps=1e-6):
+    """Max relative error of result.numpy against central differences of the (order−1)th derivative."""
+    from .differentiate import diff
+    parsed = result.parsed
+    rng = np.random.default_rng(seed)
+    dims = concrete_dims(parsed.shapes)
+    doms = domains(parsed.tree)
+    for attempt in range(5):
+        env = sample(parsed.shapes, dims, doms if attempt < 3 else {k: "positive" for k in parsed.shapes}, rng)
+        base_expr, base_out = parsed.expr, tuple(parsed.idx)
+        for p in result.wrt_idx[:-1]:
+            base_expr = diff(base_expr, result.wrt, p)
+            base_out = base_out + tuple(p)
+        with np.errstate(all="ignore"):
+            f0 = evaluate(base_expr, base_out, env, dims)
+        if np.all(np.isfinite(f0)):
+            break
+    namespace = dict(env, np=np)
+    got = np.asarray(eval(result.numpy, {"__builtins__": {}}, namespace), dtype=float)   # generated code only
+    x0 = np.asarray(env[result.wrt], dtype=float)
+    want = np.zeros(f0.shape + x0.shape)
+    for pos in np.ndindex(*x0.shape) if x0.shape else [()]:
+        for sign in (1, -1):
+            x = x0.copy()
+            x[pos] += sign * eps
+            e2 = dict(env)
+            e2[result.wrt] = x if x.shape else float(x)
+            want[(Ellipsis,) + pos] += sign * evaluate(base_expr, base_out, e2, dims) / (2 * eps)
+    got = got.reshape(want.shape)
+    scale = max(1.0, float(np.max(np.abs(want))) if want.size else 1.0)
+    return float(np.max(np.abs(got - want)) / scale) if want.size else 0.0

@@ -1,0 +1,475 @@
+"""Printers for matrix notation: Unicode text, LaTeX and NumPy code."""
+import re
+from fractions import Fraction
+
+from .matrix import (MAdd, MDiag, MDiagPart, MEinsum, MExpand, MFunc, MHad, MIdentity, MMatFn, MMatMul,
+                     MNum, MOnes, MOuter, MPow, MScale, MSqueeze, MSum, MT, MTrace, MVar, MZeros)
+
+ADD, MUL, HAD, UNARY, POST, ATOM = 0, 1, 1, 2, 3, 4
+SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+TEXT_FUNCS = {"sigmoid": "σ", "abs": "abs"}
+_LEFT = re.compile(r"(?:^|[^A-Za-z0-9_])([A-Za-z])[ᵀ⁻¹²³⁰-⁹]*$")
+_RIGHT = re.compile(r"^([A-Za-z])(?![A-Za-z0-9_(])")
+
+
+def _frac_text(c):
+    return str(c.numerator) if c.denominator == 1 else f"{c.numerator}/{c.denominator}"
+
+
+def _juxtapose(left, right):
+    tight_left = left.endswith(")") or _LEFT.search(left)
+    tight_right = right.startswith("(") or _RIGHT.match(right)
+    return left + right if (tight_left and tight_right and not right.startswith("𝟏")) else f"{left} {right}"
+
+
+def _is_neg(m):
+    return (isinstance(m, MScale) and m.coef < 0) or (isinstance(m, MNum) and m.value < 0)
+
+
+class TextPrinter:
+    """Unicode matrix notation, as a person writes it (1-D vectors are columns)."""
+
+    def __call__(self, m):
+        return self.p(m)[0]
+
+    def wrap(self, m, prec):
+        s, q = self.p(m)
+        return f"({s})" if q < prec else s
+
+    def p(self, m):
+        meth = getattr(self, "p_" + type(m).__name__)
+        return meth(m)
+
+    def p_MVar(self, m):
+        return m.name, ATOM
+
+    def p_MNum(self, m):
+        return _frac_text(m.value), ATOM if m.value.denominator == 1 and m.value >= 0 else MUL
+
+    def p_MIdentity(self, m):
+        return "I", ATOM
+
+    def p_MOnes(self, m):
+        return ("𝟏" if m.ndim < 2 else "𝟏𝟏ᵀ"), ATOM if m.ndim < 2 else MUL
+
+    def p_MZeros(self, m):
+        return "0", ATOM
+
+    def p_MT(self, m):
+        if isinstance(m.x, MMatFn) and m.x.name == "inv":
+            return self.wrap(m.x.x, ATOM) + "⁻ᵀ", POST
+        return self.wrap(m.x, ATOM) + "ᵀ", POST
+
+    def p_MMatFn(self, m):
+        if m.name == "inv":
+            return self.wrap(m.x, ATOM) + "⁻¹", POST
+        return ("log det" if m.name == "logdet" else "det") + f"({self(m.x)})", ATOM
+
+    def p_MFunc(self, m, power=""):
+        if m.name in ("gt0", "ge0"):
+            op = ">" if m.name == "gt0" else "≥"
+            x = m.x
+            if isinstance(x, MAdd) and len(x.terms) == 2 and _is_neg(x.terms[1]):
+                c, rest = (x.terms[1].coef, x.terms[1].x) if isinstance(x.terms[1], MScale) else (x.terms[1].value, None)
+                rhs = self.wrap(rest, MUL) if rest is not None and c == -1 else _frac_text(-c) if rest is None else None
+                if rhs is not None:
+                    return f"({self.wrap(x.terms[0], ADD + 1)} {op} {rhs})", ATOM
+            return f"({self(x)} {op} 0)", ATOM
+        if m.name == "abs":
+            return f"|{self(m.x)}|" + power, ATOM
+        return TEXT_FUNCS.get(m.name, m.name) + power + f"({self(m.x)})", ATOM
+
+    def p_MPow(self, m):
+        e = m.e
+        if e == Fraction(1, 2):
+            return "√" + self.wrap(m.x, ATOM), POST
+        if e < 0 and m.ndim == 0:
+            inner = MPow(m.x, -e) if e != -1 else m.x
+            return "1/" + self.wrap(inner, POST), MUL
+        if e < 0:
+            inner = MPow(m.x, -e) if e != -1 else m.x
+            return "1 ⊘ " + self.wrap(inner, POST), HAD
+        if e.denominator == 1 and 0 < e < 10:
+            sup = str(e.numerator).translate(SUPERSCRIPT)
+            if isinstance(m.x, MFunc) and m.x.name not in ("gt0", "ge0"):
+                return self.p_MFunc(m.x, sup)
+            return self.wrap(m.x, ATOM) + sup, POST
+        return self.wrap(m.x, ATOM) + f"^({_frac_text(e)})", POST
+
+    def p_MScale(self, m):
+        c = m.coef
+        if c == -1:
+            return "−" + self.wrap(m.x, MUL + 1 if not isinstance(m.x, (MMatMul, MHad)) else MUL), UNARY
+        if c < 0:
+            s, _ = self.p(MScale(-c, m.x))
+            return "−" + s, UNARY
+        if c.numerator == 1:
+            return f"{self.wrap(m.x, MUL)} / {c.denominator}", MUL
+        body = self.wrap(m.x, MUL + 1 if isinstance(m.x, MHad) else MUL)
+        return _juxtapose(_frac_text(c) if c.denominator == 1 else f"({_frac_text(c)})", body), MUL
+
+    def p_MMatMul(self, m):
+        if isinstance(m.b, MOnes) and m.a.ndim == 2:
+            return _juxtapose(self.wrap(m.a, MUL + 1), "𝟏"), MUL
+        left = self.wrap(m.a, MUL + 1 if isinstance(m.a, MHad) else MUL)
+        right = self.wrap(m.b, MUL + 1)
+        return _juxtapose(left, right), MUL
+
+    def p_MHad(self, m):
+        num, den = [], []
+        for f in m.factors:
+            if isinstance(f, MPow) and f.e < 0:
+                den.append(MPow(f.x, -f.e) if f.e != -1 else f.x)
+            else:
+                num.append(f)
+        scal = [self.wrap(f, MUL + 1) for f in num if f.ndim == 0]
+        arrs = [self.wrap(f, MUL + 1 if not isinstance(f, MMatMul) else MUL) for f in num if f.ndim > 0]
+        s = " ⊙ ".join(arrs)
+        if scal:
+            head = " ".join(scal)
+            s = _juxtapose(head, s if len(arrs) <= 1 else f"({s})") if arrs else head
+        if not s:
+            s = "1"
+        for d in den:
+            op = " / " if d.ndim == 0 else " ⊘ "
+            s = f"{s}{op}{self.wrap(d, MUL + 1)}"
+        return s, MUL
+
+    def p_MAdd(self, m):
+        out = ""
+        for k, t in enumerate(m.terms):
+            neg = _is_neg(t)
+            if neg:
+                t = MScale(-t.coef, t.x) if isinstance(t, MScale) else MNum(-t.value)
+            s = self.wrap(t, ADD + 1)
+            out = (("−" if neg else "") + s) if k == 0 else out + (" − " if neg else " + ") + s
+        return out, ADD
+
+    def p_MSum(self, m):
+        x = m.x
+        if m.axis is None:
+            if x.ndim == 1:
+                return _juxtapose("𝟏ᵀ", self.wrap(x, MUL + 1)), MUL
+            return f"Σ({self(x)})", ATOM
+        if m.axis == 1:
+            return _juxtapose(self.wrap(x, MUL + 1 if isinstance(x, MHad) else MUL), "𝟏"), MUL
+        if m.keepdims:
+            return _juxtapose("𝟏ᵀ", self.wrap(x, MUL + 1)), MUL
+        return _juxtapose(self.wrap(MT(x) if not isinstance(x, MT) else x.x, MUL), "𝟏") \
+            if not isinstance(x, (MAdd, MHad)) else f"({self(x)})ᵀ𝟏", MUL
+
+    def p_MTrace(self, m):
+        return f"tr({self(m.x)})", ATOM
+
+    def p_MDiag(self, m):
+        return f"diag({self(m.v)})", ATOM
+
+    def p_MDiagPart(self, m):
+        return f"diag({self(m.x)})", ATOM
+
+    def p_MOuter(self, m):
+        return _juxtapose(self.wrap(m.u, MUL + 1), self.wrap(m.v, ATOM) + "ᵀ"), MUL
+
+    def p_MExpand(self, m):
+        if m.x.ndim == 1 and m.axis == 0:
+            return self.wrap(m.x, ATOM) + "ᵀ", POST
+        return self.p(m.x)
+
+    def p_MSqueeze(self, m):
+        if m.x.ndim == 2 and m.axis == 0 and m.x.shape[1] != 1:
+            return self.wrap(m.x, ATOM) + "ᵀ", POST
+        return self.p(m.x)
+
+    def p_MEinsum(self, m):
+        return f"einsum('{m.spec}', " + ", ".join(self(o) for o in m.operands) + ")", ATOM
+
+
+LATEX_FUNCS = {"exp": r"\exp", "log": r"\log", "sin": r"\sin", "cos": r"\cos", "tanh": r"\tanh",
+               "sigmoid": r"\sigma", "relu": r"\operatorname{relu}", "sign": r"\operatorname{sign}"}
+
+
+def latex_name(name):
+    m = re.match(r"^([A-Za-z]+?)_?([0-9]+)$", name)
+    if m:
+        base, sub = m.groups()
+        return (base if len(base) == 1 else rf"\mathit{{{base}}}") + f"_{{{sub}}}"
+    if "_" in name:
+        base, sub = name.split("_", 1)
+        return (base if len(base) == 1 else rf"\mathit{{{base}}}") + rf"_{{\mathrm{{{sub}}}}}"
+    return name if len(name) == 1 else rf"\mathit{{{name}}}"
+
+
+def _frac_latex(c):
+    return str(c.numerator) if c.denominator == 1 else rf"\frac{{{c.numerator}}}{{{c.denominator}}}"
+
+
+class LatexPrinter(TextPrinter):
+    """LaTeX matrix notation."""
+
+    def p_MVar(self, m):
+        return latex_name(m.name), ATOM
+
+    def p_MNum(self, m):
+        return _frac_latex(m.value), ATOM if m.value.denominator == 1 and m.value >= 0 else MUL
+
+    def p_MOnes(self, m):
+        return (r"\mathbf{1}" if m.ndim < 2 else r"\mathbf{1}\mathbf{1}^\top"), ATOM
+
+    def p_MT(self, m):
+        if isinstance(m.x, MMatFn) and m.x.name == "inv":
+            return self.wrap(m.x.x, ATOM) + r"^{-\top}", POST
+        return self.wrap(m.x, ATOM) + r"^\top", POST
+
+    def p_MMatFn(self, m):
+        if m.name == "inv":
+            return self.wrap(m.x, ATOM) + "^{-1}", POST
+        return (r"\log\det" if m.name == "logdet" else r"\det") + rf"\left({self(m.x)}\right)", ATOM
+
+    def p_MFunc(self, m, power=""):
+        if m.name in ("gt0", "ge0"):
+            op = ">" if m.name == "gt0" else r"\ge"
+            return f"[{self(m.x)} {op} 0]", ATOM
+        if m.name == "abs":
+            return rf"\left|{self(m.x)}\right|" + power, ATOM
+        return LATEX_FUNCS.get(m.name, m.name) + power + rf"\left({self(m.x)}\right)", ATOM
+
+    def p_MPow(self, m):
+        e = m.e
+        if e == Fraction(1, 2):
+            return rf"\sqrt{{{self(m.x)}}}", ATOM
+        if e < 0:
+            inner = MPow(m.x, -e) if e != -1 else m.x
+            if m.ndim == 0:
+                return rf"\frac{{1}}{{{self(inner)}}}", ATOM
+            return r"1 \oslash " + self.wrap(inner, POST), HAD
+        if isinstance(m.x, MFunc) and m.x.name not in ("gt0", "ge0", "abs") and e.denominator == 1:
+            return self.p_MFunc(m.x, f"^{{{e.numerator}}}")
+        return self.wrap(m.x, ATOM) + f"^{{{_frac_latex(e)}}}", POST
+
+    def p_MScale(self, m):
+        c = m.coef
+        if c == -1:
+            return "-" + self.wrap(m.x, MUL), UNARY
+        if c < 0:
+            return "-" + self.p(MScale(-c, m.x))[0], UNARY
+        return _frac_latex(c) + " " + self.wrap(m.x, MUL + 1 if isinstance(m.x, MHad) else MUL), MUL
+
+    def p_MMatMul(self, m):
+        left = self.wrap(m.a, MUL + 1 if isinstance(m.a, MHad) else MUL)
+        return left + " " + self.wrap(m.b, MUL + 1), MUL
+
+    def p_MHad(self, m):
+        num = [f for f in m.factors if not (isinstance(f, MPow) and f.e < 0)]
+        den = [MPow(f.x, -f.e) if f.e != -1 else f.x for f in m.factors if isinstance(f, MPow) and f.e < 0]
+        scal = [self.wrap(f, MUL + 1) for f in num if f.ndim == 0]
+        arrs = [self.wrap(f, MUL + 1 if not isinstance(f, MMatMul) else MUL) for f in num if f.ndim > 0]
+        s = r" \odot ".join(arrs)
+        if scal:
+            s = " ".join(scal) + (" " + (s if len(arrs) <= 1 else f"\\left({s}\\right)") if arrs else "")
+        s = s or "1"
+        for d in den:
+            if d.ndim == 0 and all(f.ndim == 0 for f in num):
+                s = rf"\frac{{{s}}}{{{self(d)}}}"
+            else:
+                op = "/" if d.ndim == 0 else r"\oslash"
+                s = f"{s} {op} {self.wrap(d, MUL + 1)}"
+        return s, MUL
+
+    def p_MAdd(self, m):
+        return super().p_MAdd(m)[0].replace("−", "-"), ADD
+
+    def p_MSum(self, m):
+        x = m.x
+        if m.axis is None:
+            return (r"\mathbf{1}^\top " + self.wrap(x, MUL + 1)) if x.ndim == 1 else rf"\sum\left({self(x)}\right)", MUL
+        if m.axis == 1:
+            return self.wrap(x, MUL + 1) + r" \mathbf{1}", MUL
+        return r"\mathbf{1}^\top " + self.wrap(x, MUL + 1), MUL
+
+    def p_MTrace(self, m):
+        return rf"\operatorname{{tr}}\left({self(m.x)}\right)", ATOM
+
+    def p_MDiag(self, m):
+        return rf"\operatorname{{diag}}\left({self(m.v)}\right)", ATOM
+
+    def p_MDiagPart(self, m):
+        return rf"\operatorname{{diag}}\left({self(m.x)}\right)", ATOM
+
+    def p_MOuter(self, m):
+        return self.wrap(m.u, MUL + 1) + " " + self.wrap(m.v, ATOM) + r"^\top", MUL
+
+    def p_MExpand(self, m):
+        if m.x.ndim == 1 and m.axis == 0:
+            return self.wrap(m.x, ATOM) + r"^\top", POST
+        return self.p(m.x)
+
+    def p_MSqueeze(self, m):
+        if m.x.ndim == 2 and m.axis == 0 and m.x.shape[1] != 1:
+            return self.wrap(m.x, ATOM) + r"^\top", POST
+        return self.p(m.x)
+
+    def p_MEinsum(self, m):
+        return r"\operatorname{einsum}(\texttt{" + m.spec.replace(">", r"{>}") + "}, " + \
+            ", ".join(self(o) for o in m.operands) + ")", ATOM
+
+
+# -- NumPy ---------------------------------------------------------------------------------
+
+NP_FUNCS = {"exp": "np.exp", "log": "np.log", "sin": "np.sin", "cos": "np.cos", "tanh": "np.tanh",
+            "abs": "np.abs", "sign": "np.sign"}
+PY_ADD, PY_MUL, PY_UNARY, PY_POW, PY_ATOM = 1, 2, 3, 4, 5
+
+
+class NumpyPrinter:
+    """NumPy code over `np` and the declared names; `dims` maps a dimension name to code for it."""
+
+    def __init__(self, dims=None):
+        self.dims = dims or {}
+
+    def __call__(self, m):
+        return self.p(m)[0]
+
+    def dim(self, d):
+        return str(d) if isinstance(d, int) else self.dims.get(d, d)
+
+    def shape(self, shape):
+        return "(" + ", ".join(self.dim(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+    def wrap(self, m, prec):
+        s, q = self.p(m)
+        return f"({s})" if q < prec else s
+
+    def p(self, m):
+        return getattr(self, "p_" + type(m).__name__)(m)
+
+    def p_MVar(self, m):
+        return (self.dim(m.name) if m.is_dim else m.name), PY_ATOM
+
+    def p_MNum(self, m):
+        v = m.value
+        s = str(v.numerator) if v.denominator == 1 else f"{v.numerator} / {v.denominator}"
+        return s, PY_ATOM if v.denominator == 1 and v >= 0 else PY_MUL if v >= 0 else PY_UNARY
+
+    def p_MIdentity(self, m):
+        return f"np.eye({self.dim(m.n)})", PY_ATOM
+
+    def p_MOnes(self, m):
+        return f"np.ones({self.shape(m.shape)})", PY_ATOM
+
+    def p_MZeros(self, m):
+        return (f"np.zeros({self.shape(m.shape)})" if m.shape else "0.0"), PY_ATOM
+
+    def p_MT(self, m):
+        if m.x.ndim < 2:
+            return self.p(m.x)
+        return self.wrap(m.x, PY_ATOM) + ".T", PY_ATOM
+
+    def p_MMatFn(self, m):
+        if m.name == "logdet":
+            return f"np.linalg.slogdet({self(m.x)})[1]", PY_ATOM
+        return f"np.linalg.{m.name}({self(m.x)})", PY_ATOM
+
+    def p_MFunc(self, m):
+        x = self(m.x)
+        if m.name == "sigmoid":
+            return f"1 / (1 + np.exp(-{self.wrap(m.x, PY_POW)}))", PY_MUL
+        if m.name == "relu":
+            return f"np.maximum({x}, 0)", PY_ATOM
+        if m.name in ("gt0", "ge0"):
+            return f"np.heaviside({x}, {0 if m.name == 'gt0' else 1})", PY_ATOM
+        return f"{NP_FUNCS[m.name]}({x})", PY_ATOM
+
+    def p_MPow(self, m):
+        e = m.e
+        if e == Fraction(1, 2):
+            return f"np.sqrt({self(m.x)})", PY_ATOM
+        if e == -1:
+            return f"1 / {self.wrap(m.x, PY_POW)}", PY_MUL
+        exp = str(e.numerator) if e.denominator == 1 else repr(float(e))
+        if e < 0:
+            exp = f"({exp})"
+        return f"{self.wrap(m.x, PY_POW + 1)} ** {exp}", PY_POW
+
+    def p_MScale(self, m):
+        c = m.coef
+        if c == -1:
+            return "-" + self.wrap(m.x, PY_UNARY), PY_UNARY
+        num = str(c.numerator) if c.denominator == 1 else f"({c.numerator} / {c.denominator})"
+        if c.numerator == 1 and c.denominator != 1:
+            return f"{self.wrap(m.x, PY_MUL)} / {c.denominator}", PY_MUL
+        return f"{num} * {self.wrap(m.x, PY_MUL + 1)}", PY_MUL
+
+    def p_MMatMul(self, m):
+        a, b = m.a, m.b
+        if isinstance(a, MDiag):
+            v = self.wrap(a.v, PY_ATOM)
+            return (f"{v}[:, None] * {self.wrap(b, PY_MUL + 1)}" if b.ndim == 2 else
+                    f"{v} * {self.wrap(b, PY_MUL + 1)}"), PY_MUL
+        if isinstance(b, MDiag):
+            return f"{self.wrap(a, PY_MUL)} * {self.wrap(b.v, PY_MUL + 1)}", PY_MUL
+        return f"{self.wrap(a, PY_MUL)} @ {self.wrap(b, PY_MUL + 1)}", PY_MUL
+
+    def p_MHad(self, m):
+        num = [f for f in m.factors if not (isinstance(f, MPow) and f.e < 0)]
+        den = [MPow(f.x, -f.e) if f.e != -1 else f.x for f in m.factors if isinstance(f, MPow) and f.e < 0]
+        s = " * ".join(self.wrap(f, PY_MUL + (1 if k else 0)) for k, f in enumerate(num)) if num else "1"
+        for d in den:
+            s = f"{s} / {self.wrap(d, PY_MUL + 1)}"
+        return s, PY_MUL
+
+    def p_MAdd(self, m):
+        out = ""
+        for k, t in enumerate(m.terms):
+            neg = _is_neg(t)
+            if neg:
+                t = MScale(-t.coef, t.x) if isinstance(t, MScale) else MNum(-t.value)
+            s = self.wrap(t, PY_ADD + 1)
+            out = (("-" if neg else "") + (s if not neg else self.wrap(t, PY_UNARY))) if k == 0 else \
+                out + (" - " if neg else " + ") + s
+        return out, PY_ADD
+
+    def p_MSum(self, m):
+        if m.axis is None and not m.keepdims:
+            return f"np.sum({self(m.x)})", PY_ATOM
+        args = [self(m.x)] + ([f"axis={m.axis}"] if m.axis is not None else []) + \
+            (["keepdims=True"] if m.keepdims else [])
+        return f"np.sum({', '.join(args)})", PY_ATOM
+
+    def p_MTrace(self, m):
+        return f"np.trace({self(m.x)})", PY_ATOM
+
+    def p_MDiag(self, m):
+        return f"np.diag({self(m.v)})", PY_ATOM
+
+    def p_MDiagPart(self, m):
+        return f"np.diag({self(m.x)})", PY_ATOM
+
+    def p_MOuter(self, m):
+        return f"np.outer({self(m.u)}, {self(m.v)})", PY_ATOM
+
+    def p_MExpand(self, m):
+        x = self.wrap(m.x, PY_ATOM)
+        if m.x.ndim == 1:
+            return (f"{x}[:, None]" if m.axis == 1 else f"{x}[None, :]"), PY_ATOM
+        return f"np.expand_dims({self(m.x)}, {m.axis})", PY_ATOM
+
+    def p_MSqueeze(self, m):
+        x = self.wrap(m.x, PY_ATOM)
+        if m.x.ndim == 2:
+            return (f"{x}[:, 0]" if m.axis == 1 else f"{x}[0]"), PY_ATOM
+        return f"{x}[0]", PY_ATOM
+
+    def p_MEinsum(self, m):
+        return f"np.einsum('{m.spec}', " + ", ".join(self(o) for o in m.operands) + ")", PY_ATOM
+
+
+def to_text(m):
+    return TextPrinter()(m)
+
+
+def to_latex(m):
+    return LatexPrinter()(m)
+
+
+def to_numpy(m, dims=None):
+    return NumpyPrinter(dims)(m)

@@ -1,0 +1,194 @@
+"""The derivative rules: one entry per primitive operation of the index IR, formula in the docstring.
+
+Element-wise functions give f′ as an index expression of the argument; matrix functions give the
+differential (Matrix Cookbook numbers in brackets). Structural rules (sums, products, deltas) are
+the algorithm itself, in differentiate.py. Each entry also names its valid input domain, which the
+tests use to draw data (the registry test is generated from this table).
+"""
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Callable
+
+from . import tensor as T
+
+
+@dataclass(frozen=True)
+class Elementwise:
+    name: str
+    derivative: Callable          # arg Expr -> f′(arg) Expr
+    domain: str                   # "real" | "positive" | "nonzero"
+    numpy: str                    # NumPy spelling of f
+    text: str                     # how the math printers name it
+    doc: str
+
+
+ELEMENTWISE = {}
+
+
+def elementwise(name, *, numpy, domain="real", text=None):
+    def register(fn):
+        ELEMENTWISE[name] = Elementwise(name, fn, domain, numpy, text or name, (fn.__doc__ or "").strip())
+        return fn
+    return register
+
+
+@elementwise("exp", numpy="np.exp")
+def _exp(x):
+    """exp′(x) = exp(x)"""
+    return T.func("exp", x)
+
+
+@elementwise("log", numpy="np.log", domain="positive")
+def _log(x):
+    """log′(x) = 1/x"""
+    return T.power(x, -1)
+
+
+@elementwise("sin", numpy="np.sin")
+def _sin(x):
+    """sin′(x) = cos(x)"""
+    return T.func("cos", x)
+
+
+@elementwise("cos", numpy="np.cos")
+def _cos(x):
+    """cos′(x) = −sin(x)"""
+    return -T.func("sin", x)
+
+
+@elementwise("tanh", numpy="np.tanh")
+def _tanh(x):
+    """tanh′(x) = 1 − tanh²(x)"""
+    return 1 - T.func("tanh", x) ** 2
+
+
+@elementwise("sigmoid", numpy="sigmoid", text="σ")
+def _sigmoid(x):
+    """σ′(x) = σ(x)(1 − σ(x))"""
+    s = T.func("sigmoid", x)
+    return s * (1 - s)
+
+
+@elementwise("relu", numpy="relu", domain="nonzero")
+def _relu(x):
+    """relu′(x) = [x > 0]  (the derivative at 0 is taken as 0)"""
+    return T.func("gt0", x)
+
+
+@elementwise("abs", numpy="np.abs", domain="nonzero", text="abs")
+def _abs(x):
+    """abs′(x) = sign(x)"""
+    return T.func("sign", x)
+
+
+@elementwise("sign", numpy="np.sign", domain="nonzero")
+def _sign(x):
+    """sign′(x) = 0 away from 0"""
+    return T.ZERO
+
+
+@elementwise("gt0", numpy="gt0", domain="nonzero")
+def _gt0(x):
+    """[x > 0]′ = 0 away from 0 (a comparison is piecewise constant)"""
+    return T.ZERO
+
+
+@elementwise("ge0", numpy="ge0", domain="nonzero")
+def _ge0(x):
+    """[x ≥ 0]′ = 0 away from 0"""
+    return T.ZERO
+
+
+# -- matrix functions: differential in index form ---------------------------------------------
+# Each takes the atom and a callable d(a, b) giving ∂arg[a, b] (an Expr) and returns the derivative.
+
+@dataclass(frozen=True)
+class MatrixFunction:
+    name: str
+    derivative: Callable
+    domain: str
+    doc: str
+
+
+MATRIX_FUNCTIONS = {}
+
+
+def matrix_function(name, domain):
+    def register(fn):
+        MATRIX_FUNCTIONS[name] = MatrixFunction(name, fn, domain, (fn.__doc__ or "").strip())
+        return fn
+    return register
+
+
+def _inverse(atom, i, j):
+    """inv(arg)[i, j] as an expression."""
+    return T.matfn("inv", atom.arg, atom.arg_idx, (i, j))
+
+
+@matrix_function("inv", "invertible")
+def _d_inv(atom, d):
+    """d(X⁻¹) = −X⁻¹ (dX) X⁻¹   [Cookbook 59]"""
+    i, j = atom.idx
+    a, b = T.Index(atom.arg_idx[0].dim, "a"), T.Index(atom.arg_idx[1].dim, "b")
+    return -(_inverse(atom, i, a) * d(a, b) * _inverse(atom, b, j)).sum_over((a, b))
+
+
+@matrix_function("det", "invertible")
+def _d_det(atom, d):
+    """d det(X) = det(X) tr(X⁻¹ dX)   [Cookbook 41]"""
+    a, b = T.Index(atom.arg_idx[0].dim, "a"), T.Index(atom.arg_idx[1].dim, "b")
+    return T.atom(atom) * (_inverse(atom, b, a) * d(a, b)).sum_over((a, b))
+
+
+@matrix_function("logdet", "spd")
+def _d_logdet(atom, d):
+    """d log|det X| = tr(X⁻¹ dX)   [Cookbook 57]"""
+    a, b = T.Index(atom.arg_idx[0].dim, "a"), T.Index(atom.arg_idx[1].dim, "b")
+    return (_inverse(atom, b, a) * d(a, b)).sum_over((a, b))
+
+
+# -- algebraic facts used by the normal form ------------------------------------------------
+
+POSITIVE_FUNCS = {"exp", "sigmoid"}
+
+
+def is_positive(a):
+    """Is this atom known to be > 0 everywhere (so that log and fractional powers split)?"""
+    if isinstance(a, T.Func):
+        return a.name in POSITIVE_FUNCS
+    if isinstance(a, T.Group):
+        return bool(a.expr.terms) and all(
+            t.coef > 0 and all(is_positive(b) or (isinstance(x, int) and x % 2 == 0) for b, x in t.factors)
+            for t in a.expr.terms)
+    return False
+
+
+def simplify_func(name, arg):
+    """Rewrites applied when a function node is built: log∘exp, log of a positive product, constants."""
+    c = arg.constant_value()
+    if c is not None:
+        if name == "exp" and c == 0:
+            return T.const(1)
+        if name == "log" and c == 1:
+            return T.ZERO
+        if name in ("sin", "tanh", "relu", "abs", "sign", "gt0") and c == 0:
+            return T.ZERO
+        if name == "cos" and c == 0:
+            return T.const(1)
+        if name == "sigmoid" and c == 0:
+            return T.const(Fraction(1, 2))
+    if name == "log" and len(arg.terms) == 1:
+        t = arg.terms[0]
+        splits = t.coef != 1 or len(t.factors) > 1 or any(e != 1 or _is_exp(a) for a, e in t.factors)
+        if splits and t.coef > 0 and not t.summed and all(is_positive(a) for a, _ in t.factors):
+            out = T.const(0)
+            if t.coef != 1:
+                out = out + T.atom(T.Func("log", T.const(t.coef)))
+            for a, e in t.factors:
+                out = out + e * (a.arg if _is_exp(a) else T.func("log", T.Expr.make([T.Term.make(1, ((a, 1),))])))
+            return out
+    return None
+
+
+def _is_exp(a):
+    return isinstance(a, T.Func) and a.name == "exp"

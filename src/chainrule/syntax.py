@@ -1,0 +1,219 @@
+"""Parse NumPy-style matrix expressions with Python's `ast` against a whitelist (never executed)."""
+import ast
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from .errors import ChainruleError
+
+MAX_LENGTH = 20_000
+MAX_DEPTH = 200
+MAX_EXPONENT = 64
+
+PREFIXES = ("np.linalg.", "numpy.linalg.", "np.", "numpy.", "scipy.special.", "special.", "jnp.", "la.")
+KEYWORDS = {"axis", "keepdims"}
+
+
+@dataclass(frozen=True, eq=False)
+class Node:
+    """A surface-syntax node with its position in the source text."""
+    start: int = field(repr=False)
+    end: int = field(repr=False)
+    line: int = field(repr=False)
+    source: str = field(repr=False)
+
+    @property
+    def text(self):
+        lines = self.source.splitlines()
+        row = lines[self.line - 1] if 0 < self.line <= len(lines) else ""
+        return row[self.start:self.end]
+
+
+@dataclass(frozen=True, eq=False)
+class Name(Node):
+    id: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class Const(Node):
+    value: Fraction = Fraction(0)
+
+
+@dataclass(frozen=True, eq=False)
+class Binary(Node):
+    op: str = "+"
+    left: Node = None
+    right: Node = None
+
+
+@dataclass(frozen=True, eq=False)
+class Neg(Node):
+    operand: Node = None
+
+
+@dataclass(frozen=True, eq=False)
+class Transpose(Node):
+    operand: Node = None
+
+
+@dataclass(frozen=True, eq=False)
+class Call(Node):
+    fn: str = ""
+    args: tuple = ()
+    kwargs: tuple = ()          # ((name, value), ...) with constant values
+
+    def kw(self, name, default=None):
+        return dict(self.kwargs).get(name, default)
+
+
+@dataclass(frozen=True, eq=False)
+class Compare(Node):
+    op: str = ">"
+    left: Node = None
+    right: Node = None
+
+
+_BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**", ast.MatMult: "@"}
+_CMPOPS = {ast.Gt: ">", ast.GtE: ">=", ast.Lt: "<", ast.LtE: "<="}
+
+
+def dotted_name(node):
+    """'np.linalg.inv' for an attribute chain of plain names, else None."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def function_name(dotted):
+    for prefix in PREFIXES:
+        if dotted.startswith(prefix):
+            return dotted[len(prefix):]
+    return dotted
+
+
+class _Parser:
+    def __init__(self, source, line, col):
+        self.source, self.line0, self.col0 = source, line, col
+
+    def err(self, message, node, hint=None):
+        line = self.line0 + node.lineno - 1
+        start = node.col_offset + (self.col0 if node.lineno == 1 else 0)
+        end = (node.end_col_offset or node.col_offset + 1) + (self.col0 if node.end_lineno == 1 else 0)
+        if node.end_lineno != node.lineno:
+            end = len(self.source.splitlines()[line - 1]) if self.source.splitlines() else start + 1
+        raise ChainruleError(message, self.source, start, end, line, hint)
+
+    def pos(self, node):
+        line = self.line0 + node.lineno - 1
+        start = node.col_offset + (self.col0 if node.lineno == 1 else 0)
+        end = node.end_col_offset + (self.col0 if node.end_lineno == 1 else 0)
+        if node.end_lineno != node.lineno:
+            end = start + 1
+        return dict(start=start, end=end, line=line, source=self.source)
+
+    def constant(self, node):
+        """A plain constant (for keyword values): int, None, bool."""
+        if isinstance(node, ast.Constant) and (node.value is None or isinstance(node.value, (bool, int))):
+            return node.value
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant) \
+                and isinstance(node.operand.value, int) and not isinstance(node.operand.value, bool):
+            return -node.operand.value
+        if isinstance(node, ast.Tuple):
+            return tuple(self.constant(e) for e in node.elts)
+        self.err("keyword values must be constants such as 0, 1, None, True", node)
+
+    def visit(self, node, depth=0):
+        if depth > MAX_DEPTH:
+            self.err(f"expression nested too deeply (limit {MAX_DEPTH})", node)
+        d = depth + 1
+        if isinstance(node, ast.Name):
+            if node.id.startswith("_"):
+                self.err(f"names starting with '_' are not allowed: {node.id}", node)
+            return Name(id=node.id, **self.pos(node))
+        if isinstance(node, ast.Constant):
+            v = node.value
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                self.err(f"unsupported constant {v!r}: only numbers are allowed", node)
+            if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
+                self.err("constants must be finite numbers", node)
+            if isinstance(v, int) and abs(v) > 10 ** 12:
+                self.err("constant too large (limit 1e12)", node)
+            return Const(value=Fraction(str(v)) if isinstance(v, float) else Fraction(v), **self.pos(node))
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+            op = _BINOPS[type(node.op)]
+            left, right = self.visit(node.left, d), self.visit(node.right, d)
+            if op == "**":
+                if not isinstance(right, Const) and not (isinstance(right, Neg) and isinstance(right.operand, Const)):
+                    self.err("exponents must be constant numbers (x ** 2, x ** -1, x ** 0.5)", node.right)
+                value = right.value if isinstance(right, Const) else -right.operand.value
+                if abs(value) > MAX_EXPONENT:
+                    self.err(f"exponent too large (limit {MAX_EXPONENT})", node.right)
+            return Binary(op=op, left=left, right=right, **self.pos(node))
+        if isinstance(node, ast.UnaryOp):
+            if isinstance(node.op, ast.USub):
+                operand = self.visit(node.operand, d)
+                if isinstance(operand, Const):
+                    return Const(value=-operand.value, **self.pos(node))
+                return Neg(operand=operand, **self.pos(node))
+            if isinstance(node.op, ast.UAdd):
+                return self.visit(node.operand, d)
+            self.err("unsupported operator (use + - * / ** @)", node)
+        if isinstance(node, ast.Attribute):
+            if node.attr == "T":
+                return Transpose(operand=self.visit(node.value, d), **self.pos(node))
+            self.err(f"unsupported attribute '.{node.attr}' (only .T is allowed)", node,
+                     "hint: write functions as np.sum(x), not x.sum()")
+        if isinstance(node, ast.Call):
+            dotted = dotted_name(node.func)
+            if dotted is None:
+                self.err("only plain function calls such as np.sum(x) are allowed", node)
+            if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
+                self.err("* and ** arguments are not allowed", node)
+            args = tuple(self.visit(a, d) for a in node.args)
+            kwargs = []
+            for k in node.keywords:
+                if k.arg not in KEYWORDS:
+                    self.err(f"unsupported keyword '{k.arg}' (allowed: axis, keepdims)", k.value)
+                kwargs.append((k.arg, self.constant(k.value)))
+            return Call(fn=function_name(dotted), args=args, kwargs=tuple(kwargs), **self.pos(node))
+        if isinstance(node, ast.Compare):
+            if len(node.ops) != 1 or type(node.ops[0]) not in _CMPOPS:
+                self.err("only single comparisons with > >= < <= are allowed", node)
+            return Compare(op=_CMPOPS[type(node.ops[0])], left=self.visit(node.left, d),
+                           right=self.visit(node.comparators[0], d), **self.pos(node))
+        if isinstance(node, ast.BinOp):
+            self.err("unsupported operator (use + - * / ** @)", node)
+        kind = type(node).__name__
+        self.err(f"unsupported syntax ({kind}): only arithmetic, @, .T and whitelisted functions are allowed", node)
+
+
+def parse_expression(text, *, source=None, line=1, col=0):
+    """Parse one expression. `source`/`line`/`col` place it inside a larger text (for models)."""
+    if not isinstance(text, str):
+        raise ChainruleError(f"expression must be a string, got {type(text).__name__}")
+    source = text if source is None else source
+    if len(text) > MAX_LENGTH:
+        raise ChainruleError(f"expression too long ({len(text)} characters, limit {MAX_LENGTH})")
+    if not text.strip():
+        raise ChainruleError("empty expression")
+    if not text.isascii():
+        bad = next(i for i, ch in enumerate(text) if not ch.isascii())
+        raise ChainruleError(f"non-ASCII character {text[bad]!r}: write names and operators in ASCII "
+                             "(x.T, @, *)", source, col + bad, col + bad + 1, line)
+    try:
+        tree = ast.parse(text.strip() if "\n" in text.strip() else text.lstrip(), mode="eval")
+    except SyntaxError as e:
+        offset = max(0, (e.offset or 1) - 1) + (len(text) - len(text.lstrip()))
+        raise ChainruleError(f"syntax error: {e.msg}", source, col + offset, col + offset + 1,
+                             line + (e.lineno or 1) - 1) from None
+    except (RecursionError, MemoryError, ValueError):
+        raise ChainruleError(f"expression nested too deeply (limit {MAX_DEPTH})", source, col, col + 1, line) from None
+    shift = len(text) - len(text.lstrip())
+    try:
+        return _Parser(source, line, col + shift).visit(tree.body)
+    except RecursionError:
+        raise ChainruleError(f"expression nested too deeply (limit {MAX_DEPTH})", source, col, col + 1, line) from None

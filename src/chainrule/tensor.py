@@ -1,0 +1,510 @@
+"""Index (Einstein) form, the IR chainrule differentiates in.
+
+An `Expr` is a sum of `Term`s; a term is `coef × Π atom**exponent`, summed over a set of bound
+indices. Atoms are the closed set of node kinds: `Var` (a declared array or dimension indexed),
+`Delta` (Kronecker δ), `Func` (an element-wise function of an expression), `Group` (a compound
+base raised to a power) and `MatFn` (inv / det / logdet of a matrix expression). Terms are kept
+in a normal form: deltas contracted, equal factors merged, like terms combined.
+"""
+import itertools
+from dataclasses import dataclass
+from fractions import Fraction
+
+_counter = itertools.count()
+MAX_TERMS = 4000
+
+
+class Index:
+    """A tensor index; identity is the object itself. `dim` is an int or a dimension name."""
+    __slots__ = ("dim", "hint", "n")
+
+    def __init__(self, dim, hint="i"):
+        self.dim, self.hint, self.n = dim, hint, next(_counter)
+
+    def fresh(self):
+        return Index(self.dim, self.hint)
+
+    def __repr__(self):
+        return f"{self.hint}{self.n}"
+
+
+def _lab(ix, names):
+    return names.get(ix) or f"f{ix.n}"
+
+
+@dataclass(frozen=True, eq=False)
+class Var:
+    """A declared array (or a dimension used as a scalar) at the given indices."""
+    name: str
+    idx: tuple
+    is_dim: bool = False
+
+    @property
+    def free(self):
+        return frozenset(self.idx)
+
+    def rename(self, m):
+        return Var(self.name, tuple(m.get(i, i) for i in self.idx), self.is_dim)
+
+    def key(self, names):
+        return f"{self.name}[{','.join(_lab(i, names) for i in self.idx)}]"
+
+    def indices(self):
+        return self.idx
+
+
+@dataclass(frozen=True, eq=False)
+class Delta:
+    """Kronecker delta δ[a,b]: 1 where the two indices agree."""
+    a: Index
+    b: Index
+
+    @property
+    def free(self):
+        return frozenset((self.a, self.b))
+
+    def rename(self, m):
+        return Delta(m.get(self.a, self.a), m.get(self.b, self.b))
+
+    def key(self, names):
+        return "δ[" + ",".join(sorted((_lab(self.a, names), _lab(self.b, names)))) + "]"
+
+    def indices(self):
+        return (self.a, self.b)
+
+
+@dataclass(frozen=True, eq=False)
+class Func:
+    """An element-wise function (named in rules.ELEMENTWISE) applied to an expression."""
+    name: str
+    arg: "Expr"
+
+    @property
+    def free(self):
+        return self.arg.free
+
+    def rename(self, m):
+        return Func(self.name, self.arg.rename(m))
+
+    def key(self, names):
+        return f"{self.name}({self.arg.key(names)})"
+
+    def indices(self):
+        return self.arg.indices()
+
+
+@dataclass(frozen=True, eq=False)
+class Group:
+    """A compound expression used as one factor (so that it can carry a power)."""
+    expr: "Expr"
+
+    @property
+    def free(self):
+        return self.expr.free
+
+    def rename(self, m):
+        return Group(self.expr.rename(m))
+
+    def key(self, names):
+        return f"({self.expr.key(names)})"
+
+    def indices(self):
+        return self.expr.indices()
+
+
+@dataclass(frozen=True, eq=False)
+class MatFn:
+    """inv / det / logdet of the matrix `arg`, whose row and column are the bound `arg_idx`."""
+    name: str
+    arg: "Expr"
+    arg_idx: tuple
+    idx: tuple = ()
+
+    @property
+    def free(self):
+        return (self.arg.free - set(self.arg_idx)) | set(self.idx)
+
+    def rename(self, m):
+        inner = {k: v for k, v in m.items() if k not in self.arg_idx}
+        return MatFn(self.name, self.arg.rename(inner), self.arg_idx, tuple(m.get(i, i) for i in self.idx))
+
+    def key(self, names):
+        inner = dict(names)
+        inner.update({a: f"m{k}" for k, a in enumerate(self.arg_idx)})
+        return f"{self.name}[{','.join(_lab(i, names) for i in self.idx)}]({self.arg.key(inner)})"
+
+    def indices(self):
+        return tuple(i for i in self.arg.indices() if i not in self.arg_idx) + self.idx
+
+
+def _dim_factor(ix):
+    """Σ over an index no factor uses multiplies by its size."""
+    if isinstance(ix.dim, int):
+        return Fraction(ix.dim), ()
+    return Fraction(1), ((Var(ix.dim, (), True), 1),)
+
+
+class Term:
+    """coef × Π atom**exp, summed over `summed`. Build with `Term.make`, which normalises."""
+    __slots__ = ("coef", "factors", "summed", "_free", "_key")
+
+    def __init__(self, coef, factors, summed):
+        self.coef, self.factors, self.summed = coef, factors, summed
+        self._free = self._key = None
+
+    @property
+    def free(self):
+        if self._free is None:
+            s = set()
+            for a, _ in self.factors:
+                s |= a.free
+            self._free = frozenset(s - self.summed)
+        return self._free
+
+    @staticmethod
+    def make(coef, factors, summed=frozenset()):
+        """Normal form: contract deltas, merge equal factors, account for unused summed indices."""
+        coef = Fraction(coef) if not isinstance(coef, Fraction) else coef
+        if coef == 0:
+            return None
+        factors = list(factors)
+        summed = set(summed)
+        changed = True
+        while changed:
+            changed = False
+            for k, (a, e) in enumerate(factors):
+                if not isinstance(a, Delta):
+                    continue
+                if a.a is a.b or (a.a.dim == 1 and a.b.dim == 1):
+                    del factors[k]            # δ[i,i] = 1 entry by entry; size-1 indices always agree
+                    changed = True
+                    break
+                if a.a in summed or a.b in summed:
+                    gone, keep = (a.a, a.b) if a.a in summed else (a.b, a.a)
+                    del factors[k]
+                    summed.discard(gone)
+                    factors = [(f.rename({gone: keep}), x) for f, x in factors]
+                    changed = True
+                    break
+        merged = {}
+        order = []
+        for a, e in factors:
+            if isinstance(a, Group) and not a.expr.terms:
+                if e > 0:
+                    return None
+                raise ZeroDivisionError("division by zero in a symbolic expression")
+            if isinstance(a, Group) and len(a.expr.terms) == 1 and not a.expr.terms[0].summed:
+                t = a.expr.terms[0]
+                if isinstance(e, int) or (t.coef > 0 and all(_nonneg(b, x) for b, x in t.factors)):
+                    coef *= t.coef ** e if isinstance(e, int) else _frac_pow(t.coef, e)
+                    for b, x in t.factors:
+                        k = b.key({})
+                        if k not in merged:
+                            order.append(k)
+                            merged[k] = [b, 0]
+                        merged[k][1] += x * e
+                    continue
+            k = a.key({})
+            if k not in merged:
+                order.append(k)
+                merged[k] = [a, 0]
+            merged[k][1] += e
+        out = []
+        for k in order:
+            a, e = merged[k]
+            if e == 0:
+                continue
+            if isinstance(a, Delta):
+                e = 1
+            out.append((a, _norm_exp(e)))
+        used = set()
+        for a, _ in out:
+            used |= a.free
+        for ix in list(summed):
+            if ix not in used:
+                summed.discard(ix)
+                c, extra = _dim_factor(ix)
+                coef *= c
+                out.extend(extra)
+        if coef == 0:
+            return None
+        return Term(coef, tuple(out), frozenset(summed))
+
+    def rename(self, m):
+        m = {k: v for k, v in m.items() if k not in self.summed and k is not v}
+        if not m:
+            return self
+        return Term.make(self.coef, [(a.rename(m), e) for a, e in self.factors], self.summed)
+
+    def freshen(self):
+        if not self.summed:
+            return self
+        m = {s: s.fresh() for s in self.summed}
+        return Term(self.coef, tuple((a.rename(m), e) for a, e in self.factors), frozenset(m.values()))
+
+    def key(self, names=None):
+        """A canonical string, equal for terms equal up to renaming summed indices (coef excluded)."""
+        if names is None and self._key is not None:
+            return self._key
+        outer = dict(names or {})
+        masked = dict(outer)
+        masked.update({s: "_" for s in self.summed})
+        ordered = sorted(self.factors, key=lambda f: (f[0].key(masked), str(f[1])))
+        labels = dict(outer)
+        n = sum(1 for v in outer.values() if v.startswith("b"))
+        for a, _ in ordered:
+            for ix in a.indices():
+                if ix in self.summed and ix not in labels:
+                    labels[ix] = f"b{n}"
+                    n += 1
+        k = "·".join(f"{a.key(labels)}^{e}" for a, e in ordered)
+        if names is None:
+            self._key = k
+        return k
+
+    def indices(self):
+        out = []
+        for a, _ in self.factors:
+            out.extend(i for i in a.indices() if i not in self.summed)
+        return tuple(out)
+
+    def __repr__(self):
+        return f"Term({self.coef}, {self.key()}, Σ{sorted(map(repr, self.summed))})"
+
+
+def _norm_exp(e):
+    e = Fraction(e)
+    return int(e) if e.denominator == 1 else e
+
+
+def _frac_pow(c, e):
+    v = float(c) ** float(e)
+    f = Fraction(v).limit_denominator(10 ** 9)
+    return f if abs(float(f) - v) < 1e-15 * max(1, abs(v)) else Fraction(v)
+
+
+class Expr:
+    """A sum of terms (terms may have different free indices: that is broadcasting)."""
+    __slots__ = ("terms", "_free", "_key")
+
+    def __init__(self, terms=()):
+        self.terms = tuple(terms)
+        self._free = self._key = None
+
+    @staticmethod
+    def make(terms):
+        """Expand compound factors with exponent 1 and combine like terms."""
+        acc = {}
+        order = []
+        stack = [t for t in terms if t is not None]
+        while stack:
+            t = stack.pop(0)
+            g = next((k for k, (a, e) in enumerate(t.factors) if isinstance(a, Group) and e == 1), None)
+            if g is not None:
+                rest = t.factors[:g] + t.factors[g + 1:]
+                for u in t.factors[g][0].expr.terms:
+                    u = u.freshen()
+                    nt = Term.make(t.coef * u.coef, rest + u.factors, t.summed | u.summed)
+                    if nt is not None:
+                        stack.append(nt)
+                if len(stack) > MAX_TERMS:
+                    from .errors import ChainruleError
+                    raise ChainruleError(f"expression too large to expand (more than {MAX_TERMS} terms)")
+                continue
+            k = t.key()
+            if k in acc:
+                acc[k] = (acc[k][0], acc[k][1] + t.coef)
+            else:
+                acc[k] = (t, t.coef)
+                order.append(k)
+        out = []
+        for k in order:
+            t, c = acc[k]
+            if c != 0:
+                out.append(t if c == t.coef else Term(c, t.factors, t.summed))
+        return Expr(out)
+
+    @property
+    def free(self):
+        if self._free is None:
+            s = frozenset()
+            for t in self.terms:
+                s |= t.free
+            self._free = s
+        return self._free
+
+    def key(self, names=None):
+        if names is None and self._key is not None:
+            return self._key
+        k = " + ".join(sorted(f"{t.coef}*{t.key(names)}" for t in self.terms)) or "0"
+        if names is None:
+            self._key = k
+        return k
+
+    def indices(self):
+        seen, out = set(), []
+        for t in self.terms:
+            for i in t.indices():
+                if i not in seen:
+                    seen.add(i)
+                    out.append(i)
+        return tuple(out)
+
+    def rename(self, m):
+        if not m or not (self.free & set(m)):
+            return self
+        return Expr.make([t.rename(m) for t in self.terms])
+
+    def sum_over(self, indices):
+        """Σ over the given free indices."""
+        indices = frozenset(indices)
+        return Expr.make([Term.make(t.coef, t.factors, t.summed | (indices & t.free))
+                          if indices & t.free else _times_dims(t, indices) for t in self.terms])
+
+    def is_zero(self):
+        return not self.terms
+
+    def constant_value(self):
+        """The number this expression is, or None."""
+        if not self.terms:
+            return Fraction(0)
+        if len(self.terms) == 1 and not self.terms[0].factors:
+            return self.terms[0].coef
+        return None
+
+    # -- arithmetic (element-wise over shared free indices; no implicit summation) --
+    def __add__(self, other):
+        other = as_expr(other)
+        return Expr.make(self.terms + other.terms)
+
+    __radd__ = __add__
+
+    def __neg__(self):
+        return self * -1
+
+    def __sub__(self, other):
+        return self + (-as_expr(other))
+
+    def __rsub__(self, other):
+        return as_expr(other) + (-self)
+
+    def __mul__(self, other):
+        other = as_expr(other)
+        terms = []
+        for a in self.terms:
+            for b in other.terms:
+                b = b.freshen()
+                terms.append(Term.make(a.coef * b.coef, a.factors + b.factors, a.summed | b.summed))
+        if len(terms) > MAX_TERMS:
+            from .errors import ChainruleError
+            raise ChainruleError(f"expression too large to expand (more than {MAX_TERMS} terms)")
+        return Expr.make(terms)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other):
+        return self * power(as_expr(other), -1)
+
+    def __rtruediv__(self, other):
+        return as_expr(other) * power(self, -1)
+
+    def __pow__(self, e):
+        return power(self, e)
+
+    def __repr__(self):
+        return f"Expr({self.key()})"
+
+
+def _times_dims(t, indices):
+    coef, factors = t.coef, t.factors
+    for ix in indices:
+        c, extra = _dim_factor(ix)
+        coef *= c
+        factors = factors + extra
+    return Term.make(coef, factors, t.summed)
+
+
+def as_expr(x):
+    if isinstance(x, Expr):
+        return x
+    if isinstance(x, (int, Fraction)):
+        return const(x)
+    if isinstance(x, float):
+        return const(Fraction(x))
+    raise TypeError(f"cannot use {type(x).__name__} in an index expression")
+
+
+def const(c):
+    t = Term.make(Fraction(c), ())
+    return Expr([t] if t is not None else [])
+
+
+ZERO = Expr()
+
+
+def atom(a):
+    """An expression that is just one atom."""
+    return Expr([Term(Fraction(1), ((a, 1),), frozenset())])
+
+
+def var(name, idx, is_dim=False):
+    return atom(Var(name, tuple(idx), is_dim))
+
+
+def delta(a, b):
+    return Expr([Term.make(1, ((Delta(a, b), 1),))])
+
+
+def func(name, arg):
+    from .rules import simplify_func
+    arg = as_expr(arg)
+    out = simplify_func(name, arg)
+    return out if out is not None else atom(Func(name, arg))
+
+
+def power(base, e):
+    """Element-wise power with a constant exponent."""
+    e = _norm_exp(e)
+    base = as_expr(base)
+    if e == 1:
+        return base
+    if e == 0:
+        return const(1)
+    c = base.constant_value()
+    if c is not None:
+        if c == 0 and e < 0:
+            raise ZeroDivisionError("division by zero")
+        return const(c ** e if isinstance(e, int) else _frac_pow(c, e))
+    if len(base.terms) == 1:
+        t = base.terms[0]
+        if not t.summed and (isinstance(e, int) or (t.coef > 0 and all(_nonneg(a, x) for a, x in t.factors))):
+            coef = t.coef ** e if isinstance(e, int) else _frac_pow(t.coef, e)
+            return Expr([Term.make(coef, tuple((a, x * e) for a, x in t.factors))])
+        if len(t.factors) == 1 and t.coef == 1 and isinstance(t.factors[0][0], Group) and not t.summed:
+            a, x = t.factors[0]
+            if isinstance(e, int) or _nonneg(a, x):
+                return Expr([Term.make(1, ((a, x * e),))])
+    return Expr([Term.make(1, ((Group(base), e),))])
+
+
+def _nonneg(a, x):
+    """Is atom**x known to be non-negative (so (a**x)**e = a**(x e) for any e)?"""
+    if isinstance(x, int) and x % 2 == 0:
+        return True
+    from .rules import is_positive
+    return is_positive(a)
+
+
+def matfn(name, arg, arg_idx, idx=()):
+    return atom(MatFn(name, arg, tuple(arg_idx), tuple(idx)))
+
+
+def walk_atoms(expr):
+    """Every atom in an expression, nested ones included."""
+    for t in expr.terms:
+        for a, _ in t.factors:
+            yield a
+            if isinstance(a, (Func, MatFn)):
+                yield from walk_atoms(a.arg)
+            elif isinstance(a, Group):
+                yield from walk_atoms(a.expr)

@@ -1,0 +1,427 @@
+"""Back from index form to matrix notation.
+
+A term is a product of factors, each a matrix expression over ≤ 2 indices. It is reduced one
+rule at a time until a single factor over the output indices remains:
+  trace/diag   A[i,i]            → tr(A) or diag(A)
+  sum out      Σ_j A[i,j]        → A𝟏 (a size-1 index is just dropped)
+  Hadamard     A[i,j] B[i,j]     → A ⊙ B (B transposed if its indices are swapped)
+  contract     Σ_k A[i,k] B[k,j] → A B (the position of k decides the transposes)
+  diag insert  Σ_k A[i,k] v[k] B[k,j] → A diag(v) B;  v[i] A[i,j] → diag(v) A
+  outer        u[i] v[j]         → u vᵀ
+Each reduction is recorded (rule, before, after) so an explanation can show why a transpose or a
+⊙ appears. A term that does not reduce (more than two indices on one factor, three-way sharing)
+has no matrix form: the whole expression then falls back to an einsum.
+"""
+import string
+
+from . import tensor as T
+from .matrix import (MAdd, MDiag, MDiagPart, MEinsum, MExpand, MFunc, MHad, MIdentity, MMatFn, MMatMul, MNum,
+                     MOnes, MOuter, MScale, MSqueeze, MSum, MT, MTrace, MVar, MZeros, mat_add, mat_had, mat_mul,
+                     mat_pow, mat_scale, mat_t, split_coef)
+
+
+class NoMatrixForm(Exception):
+    pass
+
+
+class Factor:
+    __slots__ = ("m", "idx")
+
+    def __init__(self, m, idx):
+        self.m, self.idx = m, tuple(idx)
+
+    def __repr__(self):
+        return f"{self.m}{list(self.idx)}"
+
+
+def to_matrix(expr, out, log=None):
+    """Matrix notation for `expr` with axes `out` (a tuple of indices); raises NoMatrixForm."""
+    shape = tuple(i.dim for i in out)
+    if any(i.dim == 1 for i in out) and len(out) > 2:
+        pass
+    if len(out) > 2:
+        raise NoMatrixForm(f"{len(out)} free indices")
+    terms = [_term(t, tuple(out), log) for t in expr.terms]
+    return collect(mat_add(terms, shape), shape)
+
+
+def natural_order(expr):
+    """The order of first appearance of the free indices (so that no transpose is needed)."""
+    return tuple(i for i in expr.indices() if i in expr.free)
+
+
+def _atom(a, e, log):
+    """A factor (matrix expression, indices) for atom**e."""
+    if isinstance(a, T.Var):
+        m, idx = MVar(a.name, tuple(i.dim for i in a.idx), a.is_dim), a.idx
+    elif isinstance(a, T.Delta):
+        m, idx = MIdentity(a.a.dim), (a.a, a.b)
+    elif isinstance(a, T.Func):
+        order = natural_order(a.arg)
+        m, idx = MFunc(a.name, to_matrix(a.arg, order, log)), order
+    elif isinstance(a, T.Group):
+        order = natural_order(a.expr)
+        m, idx = to_matrix(a.expr, order, log), order
+    elif isinstance(a, T.MatFn):
+        m = MMatFn(a.name, to_matrix(a.arg, a.arg_idx, log))
+        idx = a.idx
+        extra = a.arg.free - set(a.arg_idx)
+        if extra:
+            raise NoMatrixForm("matrix function of an indexed family")
+    else:
+        raise TypeError(a)
+    return Factor(mat_pow(m, e), idx)
+
+
+def _term(t, out, log):
+    factors = [_atom(a, e, log) for a, e in t.factors]
+    summed = set(t.summed)
+    scalars = []
+    f = _reduce(factors, scalars, summed, set(out), log)
+    body = f.m if f is not None else None
+    idx = f.idx if f is not None else ()
+    if set(idx) - set(out):
+        raise NoMatrixForm("index left over")
+    # order and broadcast to the output axes
+    present = [i for i in out if i in idx]
+    if len(idx) == 2 and idx != tuple(present):
+        body = mat_t(body)
+        idx = tuple(reversed(idx))
+    if body is None:
+        body = MNum(1) if not scalars else None
+    if body is not None and body.ndim == 0 and scalars:
+        scalars.append(body)
+        body = None
+    if body is None:
+        s = scalars[0] if len(scalars) == 1 else mat_had(scalars, ())
+        body, scalars = s, []
+    body = _broadcast(body, idx, out)
+    shape = tuple(i.dim for i in out)
+    if scalars:
+        body = mat_had(scalars + [body], shape)
+    return mat_scale(t.coef, body)
+
+
+def _broadcast(body, idx, out):
+    """Insert the output axes the body does not have: size-1 axes, or ones for real axes."""
+    if tuple(idx) == tuple(out):
+        return body
+    missing_real = [i for i in out if i not in idx and i.dim != 1]
+    if missing_real:
+        if body.ndim == 0:
+            ones_shape = tuple(i.dim for i in out if i.dim != 1 or i in idx)
+            body = mat_had([body, MOnes(tuple(i.dim for i in missing_real))], tuple(i.dim for i in missing_real))
+            idx = tuple(missing_real)
+        elif body.ndim == 1 and len(missing_real) == 1:
+            j = missing_real[0]
+            ones = MOnes((j.dim,))
+            if out.index(idx[0]) < out.index(j):
+                body, idx = MOuter(body, ones), (idx[0], j)
+            else:
+                body, idx = MOuter(ones, body), (j, idx[0])
+        else:
+            raise NoMatrixForm("broadcast")
+    for pos, i in enumerate(out):
+        if i not in idx:
+            body = _expand(body, pos)
+            idx = idx[:pos] + (i,) + idx[pos:]
+    return body
+
+
+def _expand(body, axis):
+    if isinstance(body, MSqueeze) and body.axis == axis:
+        return body.x
+    if isinstance(body, MSum) and body.axis is not None and not body.keepdims and body.axis == axis:
+        return MSum(body.x, body.axis, True)
+    if body.ndim == 0:
+        return MExpand(body, 0)
+    return MExpand(body, axis)
+
+
+def _count(factors, i):
+    return [f for f in factors if i in f.idx]
+
+
+def _note(log, rule, detail):
+    if log is not None:
+        log.append((rule, detail))
+
+
+def _reduce(factors, scalars, summed, out, log):
+    """Apply the reduction rules until one factor (or none) remains."""
+    factors = list(factors)
+    for _ in range(1000):
+        for f in [f for f in factors if not f.idx]:
+            factors.remove(f)
+            scalars.append(f.m)
+        if _trace_or_diag(factors, scalars, summed, log) or _sum_out(factors, scalars, summed, log) \
+                or _hadamard(factors, log) or _contract(factors, summed, log) \
+                or _diag_insert(factors, summed, out, log) or _outer(factors, summed, log):
+            continue
+        break
+    for f in [f for f in factors if not f.idx]:
+        factors.remove(f)
+        scalars.append(f.m)
+    if summed or len(factors) > 1:
+        raise NoMatrixForm("irreducible product")
+    return factors[0] if factors else None
+
+
+def _trace_or_diag(factors, scalars, summed, log):
+    for f in factors:
+        if len(f.idx) == 2 and f.idx[0] is f.idx[1]:
+            i = f.idx[0]
+            factors.remove(f)
+            if i in summed and not _count(factors, i):
+                summed.discard(i)
+                scalars.append(MTrace(f.m))
+                _note(log, "trace", "a summed index repeated on one factor: Σᵢ A[i,i] = tr(A)")
+            else:
+                factors.append(Factor(MDiagPart(f.m), (i,)))
+                _note(log, "diagonal", "an index repeated on one factor: A[i,i] = diag(A)[i]")
+            return True
+    return False
+
+
+def _sum_out(factors, scalars, summed, log):
+    for i in list(summed):
+        fs = _count(factors, i)
+        if len(fs) != 1:
+            continue
+        f = fs[0]
+        ax = f.idx.index(i)
+        rest = f.idx[:ax] + f.idx[ax + 1:]
+        summed.discard(i)
+        factors.remove(f)
+        if i.dim == 1:
+            m = MSqueeze(f.m, ax) if f.m.ndim else f.m
+        elif f.m.ndim == 1:
+            m = MSum(f.m)
+            _note(log, "sum", "a summed index on one vector: Σᵢ v[i] = 𝟏ᵀv")
+        else:
+            m = MSum(f.m, ax)
+            _note(log, "sum", "a summed index on one factor only: Σⱼ A[i,j] = (A𝟏)[i]")
+        factors.append(Factor(m, rest))
+        return True
+    return False
+
+
+def _aligned(g, idx):
+    """g's matrix arranged with indices in the order `idx` (same set)."""
+    if g.idx == idx:
+        return g.m
+    return mat_t(g.m)
+
+
+def _hadamard(factors, log):
+    for a in range(len(factors)):
+        for b in range(a + 1, len(factors)):
+            f, g = factors[a], factors[b]
+            if f.idx and set(f.idx) == set(g.idx) and len(set(f.idx)) == len(f.idx):
+                m = mat_had([f.m, _aligned(g, f.idx)], f.m.shape)
+                factors[a] = Factor(m, f.idx)
+                del factors[b]
+                _note(log, "Hadamard", "two factors carry the same indices [i,j]: entry-wise product ⊙"
+                      + (" (the second transposed: its indices are swapped)" if g.idx != f.idx else ""))
+                return True
+    return False
+
+
+def contract_pair(f, g, k):
+    """Σ_k f g as a matrix product, choosing operand order and transposes."""
+    fa = f.m if f.idx[-1] is k else mat_t(f.m)           # k last on the left
+    fi = tuple(i for i in f.idx if i is not k)
+    gb = g.m if g.idx[0] is k else mat_t(g.m)            # k first on the right
+    gi = tuple(i for i in g.idx if i is not k)
+    if f.m.ndim == 2 and g.m.ndim == 2 and f.idx[0] is k and g.idx[1] is k:
+        return Factor(mat_mul(g.m, f.m), gi + fi)        # (s,x),(y,s): g f without transposes
+    if f.m.ndim == 1 and g.m.ndim == 2:
+        return Factor(mat_mul(mat_t(g.m) if g.idx[0] is k else g.m, f.m), gi)   # column form Aᵀv
+    if f.m.ndim == 1 and g.m.ndim == 1:
+        return Factor(mat_mul(mat_t(f.m), g.m), ())
+    return Factor(mat_mul(fa, gb), fi + gi)
+
+
+def _contract(factors, summed, log):
+    for k in list(summed):
+        fs = _count(factors, k)
+        if len(fs) != 2:
+            continue
+        f, g = fs
+        if f.idx.count(k) != 1 or g.idx.count(k) != 1:
+            continue
+        new = contract_pair(f, g, k)
+        factors.remove(f)
+        factors.remove(g)
+        factors.append(new)
+        summed.discard(k)
+        pos = ["row" if x.idx[0] is k else "column" for x in (f, g)]
+        _note(log, "contract", f"Σ over an index shared by two factors (the {pos[0]} index of the first, "
+                               f"the {pos[1]} index of the second): a matrix product")
+        return True
+    return False
+
+
+def _diag_insert(factors, summed, out, log):
+    for k in list(summed) + [i for i in out]:
+        fs = _count(factors, k)
+        if len(fs) < 2 or (k in summed and len(fs) < 3):
+            continue
+        vecs = [f for f in fs if len(f.idx) == 1]
+        mats = [f for f in fs if len(f.idx) == 2]
+        if not vecs or not mats:
+            continue
+        v, a = vecs[0], mats[0]
+        d = MDiag(v.m)
+        m = mat_mul(d, a.m) if a.idx[0] is k else mat_mul(a.m, d)
+        factors.remove(v)
+        factors[factors.index(a)] = Factor(m, a.idx)
+        _note(log, "diag", "a vector shares an index with a matrix and a third factor: diag(v) scales rows or columns")
+        return True
+    return False
+
+
+def _outer(factors, summed, log):
+    if summed or len(factors) < 2:
+        return False
+    vecs = [f for f in factors if len(f.idx) == 1]
+    if len(vecs) >= 2 and len(factors) == 2:
+        u, v = vecs[0], vecs[1]
+        factors.remove(u)
+        factors.remove(v)
+        factors.append(Factor(MOuter(u.m, v.m), (u.idx[0], v.idx[0])))
+        _note(log, "outer", "two vectors with different free indices: outer product u vᵀ")
+        return True
+    return False
+
+
+# -- collecting terms the way a person would -------------------------------------------------
+
+def collect(m, shape):
+    """Combine like terms and factor common left / right matrix factors: Ax + Aᵀx = (A + Aᵀ)x."""
+    if not isinstance(m, MAdd):
+        return m
+    acc, order = {}, []
+    for t in m.terms:
+        c, body = split_coef(t)
+        if body in acc:
+            acc[body] += c
+        else:
+            acc[body] = c
+            order.append(body)
+    terms = [(acc[b], b) for b in order if acc[b] != 0]
+    if not terms:
+        return MZeros(shape)
+    if len(terms) == 1:
+        return mat_scale(terms[0][0], terms[0][1])
+    for side in ("right", "left"):
+        fact = _factor_common(terms, shape, side)
+        if fact is not None:
+            return fact
+    return _pull_coef(terms, shape)
+
+
+def _chain(m):
+    if isinstance(m, MMatMul):
+        return _chain(m.a) + _chain(m.b)
+    return [m]
+
+
+def _build(chain):
+    out = chain[0]
+    for x in chain[1:]:
+        out = mat_mul(out, x)
+    return out
+
+
+def _factor_common(terms, shape, side):
+    chains = [_chain(b) for _, b in terms]
+    if any(len(c) < 2 for c in chains):
+        return None
+    pick = (lambda c: c[-1]) if side == "right" else (lambda c: c[0])
+    common = pick(chains[0])
+    if not all(pick(c) == common for c in chains):
+        return None
+    rest = [(c_, _build(ch[:-1] if side == "right" else ch[1:])) for (c_, _), ch in zip(terms, chains)]
+    inner_shape = rest[0][1].shape
+    if any(r.shape != inner_shape for _, r in rest):
+        return None
+    inner = collect(MAdd(tuple(mat_scale(c, r) for c, r in rest), inner_shape), inner_shape)
+    coef, inner = split_coef(inner)
+    body = mat_mul(inner, common) if side == "right" else mat_mul(common, inner)
+    return mat_scale(coef, body)
+
+
+def _pull_coef(terms, shape):
+    from math import gcd
+    nums = [c for c, _ in terms]
+    g = 0
+    for c in nums:
+        g = gcd(g, c.numerator)
+    den = 1
+    for c in nums:
+        den = den * c.denominator // gcd(den, c.denominator)
+    from fractions import Fraction
+    common = Fraction(g, den) if g else Fraction(1)
+    if nums[0] < 0 and all(c < 0 for c in nums):
+        common = -common
+    if common in (0, 1) or any((c / common).denominator != 1 for c in nums):
+        common = Fraction(1)
+    body = MAdd(tuple(mat_scale(c / common, b) for c, b in terms), shape)
+    return mat_scale(common, body)
+
+
+# -- the fallback: an einsum over the factors ------------------------------------------------
+
+def to_einsum(expr, out):
+    """np.einsum form of any expression (used where no matrix form exists)."""
+    shape = tuple(i.dim for i in out)
+    terms = []
+    for t in expr.terms:
+        letters = {}
+        pool = iter(string.ascii_letters)
+
+        def letter(i):
+            if i not in letters:
+                letters[i] = next(pool)
+            return letters[i]
+        for i in out:
+            letter(i)
+        specs, operands, scalars = [], [], []
+        for a, e in t.factors:
+            f = _atom_any(a, e)
+            if not f.idx:
+                scalars.append(f.m)
+                continue
+            specs.append("".join(letter(i) for i in f.idx))
+            operands.append(f.m)
+        present = set("".join(specs))
+        outspec = "".join(letter(i) for i in out)
+        missing = [c for c in outspec if c not in present]
+        if missing:
+            for c in missing:
+                i = next(k for k, v in letters.items() if v == c)
+                specs.append(c)
+                operands.append(MOnes((i.dim,)))
+        if operands:
+            body = MEinsum(",".join(specs) + "->" + outspec, tuple(operands), shape)
+        else:
+            body = MOnes(shape) if shape else MNum(1)
+        if scalars:
+            body = mat_had(scalars + [body], shape)
+        terms.append(mat_scale(t.coef, body))
+    return collect(mat_add(terms, shape), shape)
+
+
+def _atom_any(a, e):
+    """Like _atom, but arguments without a matrix form become einsums too."""
+    try:
+        return _atom(a, e, None)
+    except NoMatrixForm:
+        pass
+    if isinstance(a, (T.Func, T.Group)):
+        inner = a.arg if isinstance(a, T.Func) else a.expr
+        order = natural_order(inner)
+        m = to_einsum(inner, order)
+        return Factor(mat_pow(MFunc(a.name, m) if isinstance(a, T.Func) else m, e), order)
+    raise NoMatrixForm("matrix function of an indexed family")
