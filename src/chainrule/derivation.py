@@ -33,7 +33,7 @@ class Parsed:
         for name, shape in self.shapes.items():
             for k, d in enumerate(shape):
                 if isinstance(d, str) and d not in out:
-                    out[d] = f"{name}.shape[{k}]" if len(shape) > 1 else f"len({name})"
+                    out[d] = f"{name}.shape[{k}]"
         return out
 
 

@@ -53,8 +53,9 @@ def _diff_term(t, wrt, widx, trace, memo):
         head = T.Expr([x for x in [T.Term.make(coef, rest, frozenset())] if x is not None])
         # da's own summed indices are freshened by the product; t.summed stays bound over both
         prod = head * da
-        pieces.extend(T.Expr.make([T.Term.make(u.coef, u.factors, u.summed | (t.summed & u.free))
-                                   if t.summed & u.free else u for u in prod.terms]).terms)
+        # t's summed indices stay summed over every piece, used or not (Σᵢ c = m c)
+        pieces.extend(T.Expr.make([T.Term.make(u.coef, u.factors, u.summed | t.summed)
+                                   for u in prod.terms]).terms)
     if t.summed:
         trace.record("sum rule", "∂(Σₖ fₖ) = Σₖ ∂fₖ")
     return T.Expr.make(pieces)

@@ -78,7 +78,12 @@ class IndexPrinter:
         if isinstance(a, T.Group):
             return f"({self.expr(a.expr)})"
         if isinstance(a, T.MatFn):
-            inner = self.expr(a.arg)
+            simple = len(a.arg.terms) == 1 and a.arg.terms[0].coef == 1 and len(a.arg.terms[0].factors) == 1 \
+                and isinstance(a.arg.terms[0].factors[0][0], T.Var) and a.arg.terms[0].factors[0][0].idx == a.arg_idx \
+                and a.arg.terms[0].factors[0][1] == 1
+            inner = a.arg.terms[0].factors[0][0].name if simple else self.expr(a.arg)
+            if a.name == "inv" and simple:
+                return f"{inner}⁻¹[{','.join(self.name(i) for i in a.idx)}]"
             if a.name == "inv":
                 return f"inv({inner})[{','.join(self.name(i) for i in a.idx)}]"
             return f"{a.name}({inner})"

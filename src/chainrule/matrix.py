@@ -189,6 +189,13 @@ class MSqueeze(M):
 
 
 @dataclass(frozen=True)
+class MReshape(M):
+    """The same entries with size-1 axes added (for derivatives of arrays with a size-1 axis)."""
+    x: M
+    shape: tuple
+
+
+@dataclass(frozen=True)
 class MEinsum(M):
     spec: str
     operands: tuple

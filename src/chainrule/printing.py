@@ -2,13 +2,13 @@
 import re
 from fractions import Fraction
 
-from .matrix import (MAdd, MDiag, MDiagPart, MEinsum, MExpand, MFunc, MHad, MIdentity, MMatFn, MMatMul,
+from .matrix import (mat_scale, mat_t, MReshape, MAdd, MDiag, MDiagPart, MEinsum, MExpand, MFunc, MHad, MIdentity, MMatFn, MMatMul,
                      MNum, MOnes, MOuter, MPow, MScale, MSqueeze, MSum, MT, MTrace, MVar, MZeros)
 
 ADD, MUL, HAD, UNARY, POST, ATOM = 0, 1, 1, 2, 3, 4
 SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 TEXT_FUNCS = {"sigmoid": "σ", "abs": "abs"}
-_LEFT = re.compile(r"(?:^|[^A-Za-z0-9_])([A-Za-z])[ᵀ⁻¹²³⁰-⁹]*$")
+_LEFT = re.compile(r"(?:^|[^A-Za-z0-9_])([A-Za-z]|[0-9]+)[ᵀ⁻¹²³⁰-⁹]*$")
 _RIGHT = re.compile(r"^([A-Za-z])(?![A-Za-z0-9_(])")
 
 
@@ -17,9 +17,32 @@ def _frac_text(c):
 
 
 def _juxtapose(left, right):
-    tight_left = left.endswith(")") or _LEFT.search(left)
+    tight_left = (left.endswith(")") and left.startswith("(")) or _LEFT.search(left)
     tight_right = right.startswith("(") or _RIGHT.match(right)
     return left + right if (tight_left and tight_right and not right.startswith("𝟏")) else f"{left} {right}"
+
+
+def _positive_first(terms):
+    """Print a sum starting with a positive term when there is one: σ − Y, not −Y + σ."""
+    k = next((n for n, t in enumerate(terms) if not _is_neg(t)), 0)
+    return (terms[k],) + terms[:k] + terms[k + 1:]
+
+
+def _scalar_ones(m):
+    """In a sum with a full-shape term, an all-ones term is just the number 1 (it broadcasts)."""
+    if not any(t.shape == m.shape and not isinstance(t, MOnes) for t in m.terms):
+        return _positive_first(m.terms)
+    return _positive_first(tuple(MNum(Fraction(1)) if isinstance(t, MOnes) else
+                 mat_scale(t.coef, MNum(Fraction(1))) if isinstance(t, MScale) and isinstance(t.x, MOnes) else t
+                 for t in m.terms))
+
+
+def _norm_of(m):
+    """(y, k) when m is (Σ y²)^(k/2), which prints as ‖y‖ᵏ; else None."""
+    if isinstance(m, MPow) and (2 * m.e).denominator == 1 and m.e.denominator == 2 and isinstance(m.x, MSum) \
+            and m.x.axis is None and isinstance(m.x.x, MPow) and m.x.x.e == 2:
+        return m.x.x.x, int(2 * m.e)
+    return None
 
 
 def _is_neg(m):
@@ -81,6 +104,11 @@ class TextPrinter:
 
     def p_MPow(self, m):
         e = m.e
+        if _norm_of(m) is not None:
+            y, k = _norm_of(m)
+            if k < 0:
+                return "1/" + self.wrap(MPow(m.x, -m.e), POST), MUL
+            return f"‖{self(y)}‖" + (str(k).translate(SUPERSCRIPT) if k != 1 else ""), POST
         if e == Fraction(1, 2):
             return "√" + self.wrap(m.x, ATOM), POST
         if e < 0 and m.ndim == 0:
@@ -99,24 +127,28 @@ class TextPrinter:
     def p_MScale(self, m):
         c = m.coef
         if c == -1:
-            return "−" + self.wrap(m.x, MUL + 1 if not isinstance(m.x, (MMatMul, MHad)) else MUL), UNARY
+            return "−" + self.wrap(m.x, MUL), UNARY
         if c < 0:
-            s, _ = self.p(MScale(-c, m.x))
+            s, _ = self.p(mat_scale(-c, m.x))
             return "−" + s, UNARY
         if c.numerator == 1:
             return f"{self.wrap(m.x, MUL)} / {c.denominator}", MUL
-        body = self.wrap(m.x, MUL + 1 if isinstance(m.x, MHad) else MUL)
+        if isinstance(m.x, MHad) and any(isinstance(f, MPow) and f.e < 0 and f.ndim == 0 for f in m.x.factors):
+            return self.p_MHad(m.x, coef=c)
+        body = self.wrap(m.x, MUL + 1 if isinstance(m.x, MHad) and sum(1 for f in m.x.factors if f.ndim) > 1 else MUL)
         return _juxtapose(_frac_text(c) if c.denominator == 1 else f"({_frac_text(c)})", body), MUL
 
     def p_MMatMul(self, m):
         if isinstance(m.b, MOnes) and m.a.ndim == 2:
             return _juxtapose(self.wrap(m.a, MUL + 1), "𝟏"), MUL
         left = self.wrap(m.a, MUL + 1 if isinstance(m.a, MHad) else MUL)
-        right = self.wrap(m.b, MUL + 1)
+        right = self.wrap(m.b, MUL if isinstance(m.b, MMatMul) else MUL + 1)
         return _juxtapose(left, right), MUL
 
-    def p_MHad(self, m):
+    def p_MHad(self, m, coef=None):
         num, den = [], []
+        if coef is not None:
+            num.append(MNum(coef))
         for f in m.factors:
             if isinstance(f, MPow) and f.e < 0:
                 den.append(MPow(f.x, -f.e) if f.e != -1 else f.x)
@@ -126,7 +158,9 @@ class TextPrinter:
         arrs = [self.wrap(f, MUL + 1 if not isinstance(f, MMatMul) else MUL) for f in num if f.ndim > 0]
         s = " ⊙ ".join(arrs)
         if scal:
-            head = " ".join(scal)
+            head = scal[0]
+            for x in scal[1:]:
+                head = _juxtapose(head, x)
             s = _juxtapose(head, s if len(arrs) <= 1 else f"({s})") if arrs else head
         if not s:
             s = "1"
@@ -137,10 +171,10 @@ class TextPrinter:
 
     def p_MAdd(self, m):
         out = ""
-        for k, t in enumerate(m.terms):
+        for k, t in enumerate(_scalar_ones(m)):
             neg = _is_neg(t)
             if neg:
-                t = MScale(-t.coef, t.x) if isinstance(t, MScale) else MNum(-t.value)
+                t = mat_scale(-t.coef, t.x) if isinstance(t, MScale) else MNum(-t.value)
             s = self.wrap(t, ADD + 1)
             out = (("−" if neg else "") + s) if k == 0 else out + (" − " if neg else " + ") + s
         return out, ADD
@@ -168,7 +202,11 @@ class TextPrinter:
         return f"diag({self(m.x)})", ATOM
 
     def p_MOuter(self, m):
-        return _juxtapose(self.wrap(m.u, MUL + 1), self.wrap(m.v, ATOM) + "ᵀ"), MUL
+        left = self.wrap(m.u, MUL) if isinstance(m.u, MMatMul) else self.wrap(m.u, MUL + 1)
+        right = self.wrap(m.v, ATOM) + "ᵀ"
+        if isinstance(m.v, MMatMul) and m.v.b.ndim == 1:          # (A v)ᵀ = vᵀAᵀ
+            right = _juxtapose(self.wrap(m.v.b, ATOM) + "ᵀ", self.wrap(mat_t(m.v.a), MUL))
+        return _juxtapose(left, right), MUL
 
     def p_MExpand(self, m):
         if m.x.ndim == 1 and m.axis == 0:
@@ -182,6 +220,9 @@ class TextPrinter:
 
     def p_MEinsum(self, m):
         return f"einsum('{m.spec}', " + ", ".join(self(o) for o in m.operands) + ")", ATOM
+
+    def p_MReshape(self, m):
+        return self.p(m.x)
 
 
 LATEX_FUNCS = {"exp": r"\exp", "log": r"\log", "sin": r"\sin", "cos": r"\cos", "tanh": r"\tanh",
@@ -235,6 +276,9 @@ class LatexPrinter(TextPrinter):
 
     def p_MPow(self, m):
         e = m.e
+        if _norm_of(m) is not None and _norm_of(m)[1] > 0:
+            y, k = _norm_of(m)
+            return rf"\left\|{self(y)}\right\|" + (f"^{{{k}}}" if k != 1 else ""), POST
         if e == Fraction(1, 2):
             return rf"\sqrt{{{self(m.x)}}}", ATOM
         if e < 0:
@@ -251,12 +295,12 @@ class LatexPrinter(TextPrinter):
         if c == -1:
             return "-" + self.wrap(m.x, MUL), UNARY
         if c < 0:
-            return "-" + self.p(MScale(-c, m.x))[0], UNARY
+            return "-" + self.p(mat_scale(-c, m.x))[0], UNARY
         return _frac_latex(c) + " " + self.wrap(m.x, MUL + 1 if isinstance(m.x, MHad) else MUL), MUL
 
     def p_MMatMul(self, m):
         left = self.wrap(m.a, MUL + 1 if isinstance(m.a, MHad) else MUL)
-        return left + " " + self.wrap(m.b, MUL + 1), MUL
+        return left + " " + self.wrap(m.b, MUL if isinstance(m.b, MMatMul) else MUL + 1), MUL
 
     def p_MHad(self, m):
         num = [f for f in m.factors if not (isinstance(f, MPow) and f.e < 0)]
@@ -372,6 +416,8 @@ class NumpyPrinter:
     def p_MFunc(self, m):
         x = self(m.x)
         if m.name == "sigmoid":
+            if isinstance(m.x, MScale) and m.x.coef < 0:
+                return f"1 / (1 + np.exp({self(mat_scale(-m.x.coef, m.x.x))}))", PY_MUL
             return f"1 / (1 + np.exp(-{self.wrap(m.x, PY_POW)}))", PY_MUL
         if m.name == "relu":
             return f"np.maximum({x}, 0)", PY_ATOM
@@ -381,6 +427,8 @@ class NumpyPrinter:
 
     def p_MPow(self, m):
         e = m.e
+        if _norm_of(m) is not None and _norm_of(m)[1] == 1:
+            return f"np.linalg.norm({self(_norm_of(m)[0])})", PY_ATOM
         if e == Fraction(1, 2):
             return f"np.sqrt({self(m.x)})", PY_ATOM
         if e == -1:
@@ -419,10 +467,10 @@ class NumpyPrinter:
 
     def p_MAdd(self, m):
         out = ""
-        for k, t in enumerate(m.terms):
+        for k, t in enumerate(_scalar_ones(m)):
             neg = _is_neg(t)
             if neg:
-                t = MScale(-t.coef, t.x) if isinstance(t, MScale) else MNum(-t.value)
+                t = mat_scale(-t.coef, t.x) if isinstance(t, MScale) else MNum(-t.value)
             s = self.wrap(t, PY_ADD + 1)
             out = (("-" if neg else "") + (s if not neg else self.wrap(t, PY_UNARY))) if k == 0 else \
                 out + (" - " if neg else " + ") + s
@@ -461,6 +509,9 @@ class NumpyPrinter:
 
     def p_MEinsum(self, m):
         return f"np.einsum('{m.spec}', " + ", ".join(self(o) for o in m.operands) + ")", PY_ATOM
+
+    def p_MReshape(self, m):
+        return f"np.reshape({self(m.x)}, {self.shape(m.shape)})", PY_ATOM
 
 
 def to_text(m):

@@ -64,9 +64,8 @@ def _tanh(x):
 
 @elementwise("sigmoid", numpy="sigmoid", text="σ")
 def _sigmoid(x):
-    """σ′(x) = σ(x)(1 − σ(x))"""
-    s = T.func("sigmoid", x)
-    return s * (1 - s)
+    """σ′(x) = σ(x)(1 − σ(x)) = σ(x)σ(−x)   (kept as two σ factors so that they can cancel)"""
+    return T.func("sigmoid", x) * T.func("sigmoid", -x)
 
 
 @elementwise("relu", numpy="relu", domain="nonzero")
@@ -192,3 +191,87 @@ def simplify_func(name, arg):
 
 def _is_exp(a):
     return isinstance(a, T.Func) and a.name == "exp"
+
+
+def _one_plus_exp(a):
+    """b when the atom is the group (1 + exp(b)), else None."""
+    if not isinstance(a, T.Group) or len(a.expr.terms) != 2:
+        return None
+    one = [t for t in a.expr.terms if not t.factors and t.coef == 1]
+    ex = [t for t in a.expr.terms if t.coef == 1 and not t.summed and len(t.factors) == 1
+          and t.factors[0][1] == 1 and _is_exp(t.factors[0][0])]
+    return ex[0].factors[0][0].arg if one and ex else None
+
+
+def rewrite_product(factors):
+    """Recognise the logistic function in a product: 1/(1 + exp(b)) = σ(−b), exp(b) σ(−b) = σ(b)."""
+    for k, (a, e) in enumerate(factors):
+        b = _one_plus_exp(a) if e == -1 else None
+        if b is not None:
+            return factors[:k] + [(T.Func("sigmoid", -b), 1)] + factors[k + 1:]
+    for k, (a, e) in enumerate(factors):
+        if e != 1 or not _is_exp(a):
+            continue
+        neg = (-a.arg).key()
+        for j, (c, x) in enumerate(factors):
+            if x == 1 and isinstance(c, T.Func) and c.name == "sigmoid" and c.arg.key() == neg:
+                rest = [f for n, f in enumerate(factors) if n not in (k, j)]
+                return rest + [(T.Func("sigmoid", a.arg), 1)]
+    return None
+
+
+def complement_of(e):
+    """b when the expression is 1 − σ(b) (which is σ(−b)), else None."""
+    if len(e.terms) != 2:
+        return None
+    one = [t for t in e.terms if not t.factors and t.coef == 1]
+    sig = [t for t in e.terms if t.coef == -1 and not t.summed and len(t.factors) == 1 and t.factors[0][1] == 1
+           and isinstance(t.factors[0][0], T.Func) and t.factors[0][0].name == "sigmoid"]
+    return sig[0].factors[0][0].arg if one and sig else None
+
+
+def _sigmoid_factors(t):
+    return [(k, a) for k, (a, e) in enumerate(t.factors) if e == 1 and isinstance(a, T.Func) and a.name == "sigmoid"]
+
+
+def _arg_labels(rest, t, arg):
+    labels, _ = rest.labels()
+    n = len(labels)
+    for ix in arg.indices():
+        if ix in t.summed and ix not in labels:
+            labels[ix] = f"b{n}"
+            n += 1
+    return labels
+
+
+def combine_complements(terms):
+    """c R σ(b) + c R σ(−b) = c R, since σ(b) + σ(−b) = 1. Returns new terms, or None if nothing combined."""
+    index = {}
+    for n, t in enumerate(terms):
+        for k, a in _sigmoid_factors(t):
+            rest = T.Term(t.coef, t.factors[:k] + t.factors[k + 1:], t.summed - (a.free - _free_of(t, k)))
+            labels = _arg_labels(rest, t, a.arg)
+            index.setdefault((rest.key(), t.coef), []).append((n, a.arg.key(labels), (-a.arg).key(labels), rest))
+    for group in index.values():
+        for x in range(len(group)):
+            for y in range(x + 1, len(group)):
+                n1, k1, neg1, rest = group[x]
+                n2, k2, _, _ = group[y]
+                if n1 != n2 and k2 == neg1:
+                    out = [t for n, t in enumerate(terms) if n not in (n1, n2)]
+                    made = T.Term.make(rest.coef, rest.factors, _restore(terms[n1], rest))
+                    return out + ([made] if made is not None else [])
+    return None
+
+
+def _free_of(t, skip):
+    s = set()
+    for k, (a, _) in enumerate(t.factors):
+        if k != skip:
+            s |= a.free
+    return s
+
+
+def _restore(t, rest):
+    """The summed indices of the combined term: those σ(b) used alone are summed over 1 (a size)."""
+    return t.summed

@@ -175,8 +175,8 @@ class Term:
             for k, (a, e) in enumerate(factors):
                 if not isinstance(a, Delta):
                     continue
-                if a.a is a.b or (a.a.dim == 1 and a.b.dim == 1):
-                    del factors[k]            # δ[i,i] = 1 entry by entry; size-1 indices always agree
+                if a.a is a.b:
+                    del factors[k]            # δ[i,i] = 1 entry by entry
                     changed = True
                     break
                 if a.a in summed or a.b in summed:
@@ -228,6 +228,10 @@ class Term:
                 out.extend(extra)
         if coef == 0:
             return None
+        from .rules import rewrite_product
+        rewritten = rewrite_product(out)
+        if rewritten is not None:
+            return Term.make(coef, rewritten, summed)
         return Term(coef, tuple(out), frozenset(summed))
 
     def rename(self, m):
@@ -242,10 +246,8 @@ class Term:
         m = {s: s.fresh() for s in self.summed}
         return Term(self.coef, tuple((a.rename(m), e) for a, e in self.factors), frozenset(m.values()))
 
-    def key(self, names=None):
-        """A canonical string, equal for terms equal up to renaming summed indices (coef excluded)."""
-        if names is None and self._key is not None:
-            return self._key
+    def labels(self, names=None):
+        """Canonical labels for the summed indices, and the factors in canonical order."""
         outer = dict(names or {})
         masked = dict(outer)
         masked.update({s: "_" for s in self.summed})
@@ -257,6 +259,13 @@ class Term:
                 if ix in self.summed and ix not in labels:
                     labels[ix] = f"b{n}"
                     n += 1
+        return labels, ordered
+
+    def key(self, names=None):
+        """A canonical string, equal for terms equal up to renaming summed indices (coef excluded)."""
+        if names is None and self._key is not None:
+            return self._key
+        labels, ordered = self.labels(names)
         k = "·".join(f"{a.key(labels)}^{e}" for a, e in ordered)
         if names is None:
             self._key = k
@@ -322,7 +331,9 @@ class Expr:
             t, c = acc[k]
             if c != 0:
                 out.append(t if c == t.coef else Term(c, t.factors, t.summed))
-        return Expr(out)
+        from .rules import combine_complements
+        combined = combine_complements(out)
+        return Expr.make(combined) if combined is not None else Expr(out)
 
     @property
     def free(self):
@@ -457,7 +468,7 @@ def delta(a, b):
 
 def func(name, arg):
     from .rules import simplify_func
-    arg = as_expr(arg)
+    arg = atomize(as_expr(arg))
     out = simplify_func(name, arg)
     return out if out is not None else atom(Func(name, arg))
 
@@ -475,6 +486,7 @@ def power(base, e):
         if c == 0 and e < 0:
             raise ZeroDivisionError("division by zero")
         return const(c ** e if isinstance(e, int) else _frac_pow(c, e))
+    base = atomize(base)
     if len(base.terms) == 1:
         t = base.terms[0]
         if not t.summed and (isinstance(e, int) or (t.coef > 0 and all(_nonneg(a, x) for a, x in t.factors))):
@@ -485,6 +497,13 @@ def power(base, e):
             if isinstance(e, int) or _nonneg(a, x):
                 return Expr([Term.make(1, ((a, x * e),))])
     return Expr([Term.make(1, ((Group(base), e),))])
+
+
+def atomize(e):
+    """Rewrites for an expression about to become one factor or argument: 1 − σ(b) = σ(−b)."""
+    from .rules import complement_of
+    b = complement_of(e)
+    return func("sigmoid", -b) if b is not None else e
 
 
 def _nonneg(a, x):

@@ -15,7 +15,8 @@ has no matrix form: the whole expression then falls back to an einsum.
 import string
 
 from . import tensor as T
-from .matrix import (MAdd, MDiag, MDiagPart, MEinsum, MExpand, MFunc, MHad, MIdentity, MMatFn, MMatMul, MNum,
+from .collect import collect
+from .matrix import (MReshape, MAdd, MDiag, MDiagPart, MEinsum, MExpand, MFunc, MHad, MIdentity, MMatFn, MMatMul, MNum,
                      MOnes, MOuter, MScale, MSqueeze, MSum, MT, MTrace, MVar, MZeros, mat_add, mat_had, mat_mul,
                      mat_pow, mat_scale, mat_t, split_coef)
 
@@ -37,12 +38,19 @@ class Factor:
 def to_matrix(expr, out, log=None):
     """Matrix notation for `expr` with axes `out` (a tuple of indices); raises NoMatrixForm."""
     shape = tuple(i.dim for i in out)
-    if any(i.dim == 1 for i in out) and len(out) > 2:
-        pass
-    if len(out) > 2:
-        raise NoMatrixForm(f"{len(out)} free indices")
+    core = tuple(i for i in out if i.dim != 1 or i in expr.free)
+    if len(core) > 2:
+        raise NoMatrixForm(f"{len(core)} free indices")
+    if core != tuple(out) and len(out) > 2:
+        return MReshape(to_matrix(expr, core, log), shape)
     terms = [_term(t, tuple(out), log) for t in expr.terms]
-    return collect(mat_add(terms, shape), shape)
+    return _full(collect(mat_add(terms, _bshape([t.shape for t in terms], shape)), shape), shape)
+
+
+def _bshape(shapes, full):
+    """The broadcast shape of the terms of a sum (an axis is 1 when every term has it as 1)."""
+    shapes = [s for s in shapes if s]
+    return tuple(1 if all(s[k] == 1 for s in shapes) else d for k, d in enumerate(full))
 
 
 def natural_order(expr):
@@ -54,6 +62,8 @@ def _atom(a, e, log):
     """A factor (matrix expression, indices) for atom**e."""
     if isinstance(a, T.Var):
         m, idx = MVar(a.name, tuple(i.dim for i in a.idx), a.is_dim), a.idx
+    elif isinstance(a, T.Delta) and a.a.dim == 1:
+        m, idx = MNum(1), ()                       # two size-1 axes always agree
     elif isinstance(a, T.Delta):
         m, idx = MIdentity(a.a.dim), (a.a, a.b)
     elif isinstance(a, T.Func):
@@ -74,7 +84,7 @@ def _atom(a, e, log):
 
 
 def _term(t, out, log):
-    factors = [_atom(a, e, log) for a, e in t.factors]
+    factors = [_atom(a, e, log) for a, e in _complements(t.factors)]
     summed = set(t.summed)
     scalars = []
     f = _reduce(factors, scalars, summed, set(out), log)
@@ -93,39 +103,64 @@ def _term(t, out, log):
         scalars.append(body)
         body = None
     if body is None:
-        s = scalars[0] if len(scalars) == 1 else mat_had(scalars, ())
-        body, scalars = s, []
-    body = _broadcast(body, idx, out)
-    shape = tuple(i.dim for i in out)
+        body, scalars = (scalars[0] if len(scalars) == 1 else mat_had(scalars, ())), []
+    if body.ndim:
+        body = _broadcast(body, idx, out)           # a scalar term broadcasts as it is
     if scalars:
-        body = mat_had(scalars + [body], shape)
+        body = mat_had(scalars + [body], body.shape)
     return mat_scale(t.coef, body)
 
 
+def _complements(factors):
+    """σ(−b) beside σ(b) reads better as 1 − σ(b): σ(b) ⊙ (1 − σ(b))."""
+    keys = {a.arg.key() for a, _ in factors if isinstance(a, T.Func) and a.name == "sigmoid"}
+    out, kept = [], set()
+    for a, e in factors:
+        if isinstance(a, T.Func) and a.name == "sigmoid" and e > 0:
+            neg = (-a.arg).key()
+            if neg in keys and a.arg.key() not in kept and (neg in kept or _looks_negated(a.arg)):
+                a = T.Group(T.const(1) - T.atom(T.Func("sigmoid", -a.arg)))
+                kept.add(neg)
+            elif neg in keys:
+                kept.add(a.arg.key())
+        out.append((a, e))
+    return out
+
+
+def _looks_negated(e):
+    return sum(t.coef < 0 for t in e.terms) > len(e.terms) / 2
+
+
 def _broadcast(body, idx, out):
-    """Insert the output axes the body does not have: size-1 axes, or ones for real axes."""
-    if tuple(idx) == tuple(out):
-        return body
-    missing_real = [i for i in out if i not in idx and i.dim != 1]
-    if missing_real:
-        if body.ndim == 0:
-            ones_shape = tuple(i.dim for i in out if i.dim != 1 or i in idx)
-            body = mat_had([body, MOnes(tuple(i.dim for i in missing_real))], tuple(i.dim for i in missing_real))
-            idx = tuple(missing_real)
-        elif body.ndim == 1 and len(missing_real) == 1:
-            j = missing_real[0]
-            ones = MOnes((j.dim,))
-            if out.index(idx[0]) < out.index(j):
-                body, idx = MOuter(body, ones), (idx[0], j)
-            else:
-                body, idx = MOuter(ones, body), (j, idx[0])
-        else:
-            raise NoMatrixForm("broadcast")
+    """Insert the output axes the body lacks as size-1 axes (NumPy broadcasting does the rest)."""
     for pos, i in enumerate(out):
         if i not in idx:
             body = _expand(body, pos)
             idx = idx[:pos] + (i,) + idx[pos:]
     return body
+
+
+def _full(body, shape):
+    """Make a broadcast result (size-1 axes) into the full shape: c 𝟏ᵀ, 𝟏 cᵀ or c 𝟏𝟏ᵀ."""
+    if body.shape == shape:
+        return body
+    if len(shape) == 2 and body.ndim == 2 and body.shape[0] == shape[0] and body.shape[1] == 1:
+        return MOuter(_squeeze(body, 1), MOnes((shape[1],)))
+    if len(shape) == 2 and body.ndim == 2 and body.shape[1] == shape[1] and body.shape[0] == 1:
+        return MOuter(MOnes((shape[0],)), _squeeze(body, 0))
+    if all(d == 1 for d in body.shape) or body.ndim == 0:
+        while body.ndim:
+            body = _squeeze(body, 0)
+        return mat_had([body, MOnes(shape)], shape)
+    raise NoMatrixForm("broadcast")
+
+
+def _squeeze(body, axis):
+    if isinstance(body, MExpand) and body.axis == axis:
+        return body.x
+    if isinstance(body, MSum) and body.keepdims and body.axis == axis:
+        return MSum(body.x, body.axis, False)
+    return MSqueeze(body, axis)
 
 
 def _expand(body, axis):
@@ -196,7 +231,7 @@ def _sum_out(factors, scalars, summed, log):
         if i.dim == 1:
             m = MSqueeze(f.m, ax) if f.m.ndim else f.m
         elif f.m.ndim == 1:
-            m = MSum(f.m)
+            m = MSum(f.m.x) if isinstance(f.m, MSum) and not f.m.keepdims else MSum(f.m)
             _note(log, "sum", "a summed index on one vector: Σᵢ v[i] = 𝟏ᵀv")
         else:
             m = MSum(f.m, ax)
@@ -293,82 +328,6 @@ def _outer(factors, summed, log):
         _note(log, "outer", "two vectors with different free indices: outer product u vᵀ")
         return True
     return False
-
-
-# -- collecting terms the way a person would -------------------------------------------------
-
-def collect(m, shape):
-    """Combine like terms and factor common left / right matrix factors: Ax + Aᵀx = (A + Aᵀ)x."""
-    if not isinstance(m, MAdd):
-        return m
-    acc, order = {}, []
-    for t in m.terms:
-        c, body = split_coef(t)
-        if body in acc:
-            acc[body] += c
-        else:
-            acc[body] = c
-            order.append(body)
-    terms = [(acc[b], b) for b in order if acc[b] != 0]
-    if not terms:
-        return MZeros(shape)
-    if len(terms) == 1:
-        return mat_scale(terms[0][0], terms[0][1])
-    for side in ("right", "left"):
-        fact = _factor_common(terms, shape, side)
-        if fact is not None:
-            return fact
-    return _pull_coef(terms, shape)
-
-
-def _chain(m):
-    if isinstance(m, MMatMul):
-        return _chain(m.a) + _chain(m.b)
-    return [m]
-
-
-def _build(chain):
-    out = chain[0]
-    for x in chain[1:]:
-        out = mat_mul(out, x)
-    return out
-
-
-def _factor_common(terms, shape, side):
-    chains = [_chain(b) for _, b in terms]
-    if any(len(c) < 2 for c in chains):
-        return None
-    pick = (lambda c: c[-1]) if side == "right" else (lambda c: c[0])
-    common = pick(chains[0])
-    if not all(pick(c) == common for c in chains):
-        return None
-    rest = [(c_, _build(ch[:-1] if side == "right" else ch[1:])) for (c_, _), ch in zip(terms, chains)]
-    inner_shape = rest[0][1].shape
-    if any(r.shape != inner_shape for _, r in rest):
-        return None
-    inner = collect(MAdd(tuple(mat_scale(c, r) for c, r in rest), inner_shape), inner_shape)
-    coef, inner = split_coef(inner)
-    body = mat_mul(inner, common) if side == "right" else mat_mul(common, inner)
-    return mat_scale(coef, body)
-
-
-def _pull_coef(terms, shape):
-    from math import gcd
-    nums = [c for c, _ in terms]
-    g = 0
-    for c in nums:
-        g = gcd(g, c.numerator)
-    den = 1
-    for c in nums:
-        den = den * c.denominator // gcd(den, c.denominator)
-    from fractions import Fraction
-    common = Fraction(g, den) if g else Fraction(1)
-    if nums[0] < 0 and all(c < 0 for c in nums):
-        common = -common
-    if common in (0, 1) or any((c / common).denominator != 1 for c in nums):
-        common = Fraction(1)
-    body = MAdd(tuple(mat_scale(c / common, b) for c, b in terms), shape)
-    return mat_scale(common, body)
 
 
 # -- the fallback: an einsum over the factors ------------------------------------------------
