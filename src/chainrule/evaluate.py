@@ -37,7 +37,7 @@ def _term(t, out, env, dims):
     value = float(t.coef)
     for a, e in t.factors:
         arr, idx = _atom(a, env, dims)
-        arr = np.asarray(arr, dtype=float) ** e if e != 1 else np.asarray(arr, dtype=float)
+        arr = np.asarray(arr, dtype=float) ** float(e) if e != 1 else np.asarray(arr, dtype=float)
         if not idx:
             value = value * arr
             continue

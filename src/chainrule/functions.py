@@ -25,14 +25,16 @@ class Function:
     domain: str            # input domain for tests and --check data
     arity: int
     doc: str
+    example: str           # a use over the standard test names (X, Y: n×n; M: n×m; x, y: n; s: scalar)
 
 
 FUNCTIONS = {}
 
 
-def function(name, *, arity=1, domain="real", aliases=()):
+def function(name, *, arity=1, domain="real", aliases=(), example=None):
     def register(cls):
-        f = Function(name, cls.shape, cls.lower, domain, arity, (cls.__doc__ or "").strip())
+        f = Function(name, cls.shape, cls.lower, domain, arity, (cls.__doc__ or "").strip(),
+                     example or f"{name}(X)")
         for n in (name,) + tuple(aliases):
             FUNCTIONS[n] = f
         return cls
@@ -109,7 +111,7 @@ class _Sqrt:
         return T.power(e, Fraction(1, 2)), idx
 
 
-@function("maximum", arity=2, domain="nonzero")
+@function("maximum", arity=2, domain="nonzero", example="maximum(0, X)")
 class _Maximum:
     """maximum(0, x) = relu(x)"""
     @staticmethod
@@ -130,7 +132,7 @@ def _is_zero(node):
     return isinstance(node, S.Const) and node.value == 0
 
 
-@function("power", arity=2)
+@function("power", arity=2, example="power(X, 3)")
 class _Power:
     """power(x, c) = x ** c for a constant c"""
     @staticmethod
@@ -170,7 +172,8 @@ def _binary_function(name, op):
         def lower(lw, call):
             a, b = lw.visit(call.args[0]), lw.visit(call.args[1])
             return matmul(a, b) if op == "@" else elementwise(op, a, b)
-    function(name, arity=2, domain="nonzero" if op == "/" else "real")(_F)
+    example = {"@": f"{name}(X, x)", "/": f"{name}(Y, X)"}.get(op, f"{name}(X, Y)")
+    function(name, arity=2, domain="nonzero" if op == "/" else "real", example=example)(_F)
 
 
 for _name, _op in (("multiply", "*"), ("divide", "/"), ("add", "+"), ("subtract", "-"), ("dot", "@"),
@@ -178,7 +181,7 @@ for _name, _op in (("multiply", "*"), ("divide", "/"), ("add", "+"), ("subtract"
     _binary_function(_name, _op)
 
 
-@function("transpose")
+@function("transpose", example="transpose(M)")
 class _Transpose:
     """transpose(X) = Xᵀ"""
     shape = staticmethod(lambda checker, call: tuple(reversed(_args(checker, call, 1)[0])))
@@ -189,7 +192,7 @@ class _Transpose:
         return e, tuple(reversed(idx))
 
 
-@function("sum")
+@function("sum", example="sum(M, axis=0)")
 class _Sum:
     """sum(x, axis=None|0|1, keepdims=False)"""
     @staticmethod
@@ -206,7 +209,7 @@ class _Sum:
         return reduce_sum(low, _axis(call, lw.shape(call.args[0])), _keepdims(call))
 
 
-@function("mean")
+@function("mean", example="mean(M, axis=1, keepdims=True)")
 class _Mean:
     """mean(x, axis, keepdims) = sum(x, axis, keepdims) / (number of entries summed)"""
     shape = _Sum.shape
@@ -263,7 +266,7 @@ _matrix_function("det", "invertible", "det(X)")
 _matrix_function("logdet", "spd", "logdet(X) = log|det X| (as np.linalg.slogdet)")
 
 
-@function("norm")
+@function("norm", example="norm(M)")
 class _Norm:
     """norm(x) = √(Σ x²): vector 2-norm, matrix Frobenius norm (as np.linalg.norm)"""
     @staticmethod
@@ -277,7 +280,7 @@ class _Norm:
         return T.power((e ** 2).sum_over(idx), Fraction(1, 2)), ()
 
 
-@function("outer", arity=2)
+@function("outer", arity=2, example="outer(x, y)")
 class _Outer:
     """outer(u, v)[i, j] = u[i] v[j]"""
     @staticmethod
@@ -305,7 +308,7 @@ def _as_vector(e, idx):
     return e.sum_over([i for i in idx if i is not keep and i in e.free]), keep
 
 
-@function("diag")
+@function("diag", example="diag(x) @ X")
 class _Diag:
     """diag(v) = the matrix with v on its diagonal; diag(X) = the diagonal of a square X (as np.diag)"""
     @staticmethod
@@ -326,7 +329,7 @@ class _Diag:
         return e.rename({idx[1]: idx[0]}), (idx[0],)
 
 
-@function("eye")
+@function("eye", example="eye(n) * X + X")
 class _Eye:
     """eye(n) = the n×n identity"""
     @staticmethod
@@ -349,7 +352,7 @@ class _Eye:
         return T.delta(i, j), (i, j)
 
 
-@function("softmax")
+@function("softmax", example="softmax(M, axis=0)")
 class _Softmax:
     """softmax(x, axis=None) = exp(x) / Σ exp(x) over the axis (as scipy.special.softmax)"""
     @staticmethod
@@ -369,7 +372,7 @@ class _Softmax:
         return ex * T.power(total, -1), idx
 
 
-@function("logsumexp")
+@function("logsumexp", example="logsumexp(M, axis=1)")
 class _LogSumExp:
     """logsumexp(x, axis=None, keepdims=False) = log Σ exp(x) (as scipy.special.logsumexp)"""
     shape = _Sum.shape

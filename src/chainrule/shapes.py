@@ -140,6 +140,8 @@ class ShapeChecker:
                 self.elementwise_error(node, a, b)
             return out
         if isinstance(node, S.Call):
+            if any(self.visit(a) is None for a in node.args):
+                return None                     # an argument's shape is not known yet
             spec = self.functions.get(node.fn)
             if spec is None:
                 raise ChainruleError(f"unknown function '{node.fn}'", node.source, node.start, node.end, node.line,

@@ -1,0 +1,31 @@
+# Two commands: `make demo` and `make test`. Both create the virtual environment when needed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: demo test bench acceptance clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/chainrule demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_derive.py
+
+# The public acceptance cases, checked against exact JAX derivatives (installs jax into the venv).
+acceptance: $(STAMP)
+	$(BIN)/python -c "import jax" 2>/dev/null || $(BIN)/python -m pip install -q jax
+	$(BIN)/python ../shared/acceptance/check_derive.py ../shared/acceptance/public_cases.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .hypothesis

@@ -1,0 +1,113 @@
+"""The chainrule command line: `chainrule derive …` (more commands arrive with later issues)."""
+import argparse
+import sys
+
+from .errors import ChainruleError
+
+DEMO = [
+    ("x.T @ A @ x", "x", {"A": ("n", "n"), "x": ("n",)}, 1),
+    ("x.T @ A @ x", "x", {"A": ("n", "n"), "x": ("n",)}, 2),
+    ("trace(A @ X @ B)", "X", {"A": ("p", "n"), "X": ("n", "k"), "B": ("k", "p")}, 1),
+    ("logdet(X)", "X", {"X": ("n", "n")}, 1),
+    ("sum(G * tanh(W @ X + b))", "W", {"G": ("n", "m"), "W": ("n", "d"), "X": ("d", "m"), "b": ("n", 1)}, 1),
+    ("mean(log(1 + exp(-y * (X.T @ w))))", "w", {"X": ("d", "m"), "y": ("m",), "w": ("d",)}, 2),
+    ("-1/m * sum(Y * log(sigmoid(W2 @ tanh(W1 @ X + b1) + b2)) + (1 - Y) * log(1 - sigmoid(W2 @ tanh(W1 @ X + b1) + b2)))",
+     "W1", {"X": ("n_x", "m"), "Y": (1, "m"), "W1": ("n_h", "n_x"), "b1": ("n_h", 1), "W2": (1, "n_h"),
+            "b2": (1, 1)}, 1),
+    ("P @ Q", "Q", {"P": ("n", "k"), "Q": ("k", "m")}, 1),
+]
+
+
+def parse_shape(text):
+    """'A=n,n' → ('A', ('n', 'n')); 'x=n' → ('x', ('n',)); 't=' or 't=scalar' → ('t', ())."""
+    if "=" not in text:
+        raise ChainruleError(f"--shape expects NAME=DIMS such as A=n,n or x=n or t=scalar, got {text!r}")
+    name, dims = text.split("=", 1)
+    dims = dims.strip().strip("()")
+    if dims in ("", "scalar"):
+        return name.strip(), ()
+    return name.strip(), tuple(int(d) if d.strip().isdigit() else d.strip() for d in dims.split(",") if d.strip())
+
+
+def _console():
+    from rich.console import Console
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _superscript(order):
+    return "" if order == 1 else str(order).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
+
+
+def print_derivative(console, r, fmt, check):
+    if fmt == "json":
+        console.print(r.to_json(), markup=False)
+    elif fmt == "latex":
+        console.print(r.latex, markup=False)
+    elif fmt == "numpy":
+        console.print(r.numpy, markup=False)
+    elif fmt == "index":
+        console.print(r.index, markup=False)
+    else:
+        from .shapes import fmt_shape
+        sup = _superscript(r.order)
+        console.print(f"∂{sup}/∂{r.wrt}{sup} of {r.expression}", style="bold", markup=False)
+        console.print(f"  shape {fmt_shape(r.shape)}" + ("" if r.matrix_form else "  (no matrix form: index notation)"),
+                      style="dim", markup=False)
+        for line in r.text.splitlines():
+            console.print(f"  = {line}" if not line.startswith("vec") else f"    {line}", markup=False)
+    if check:
+        err = r.check()
+        verdict = "ok" if err < 1e-5 else "MISMATCH"
+        console.print(f"  check: max relative error vs central finite differences {err:.1e} ({verdict})",
+                      style="green" if err < 1e-5 else "red", markup=False)
+        return err < 1e-5
+    return True
+
+
+def cmd_derive(args, console):
+    from . import derive
+    shapes = dict(parse_shape(s) for s in args.shape or [])
+    r = derive(args.expression, args.wrt, shapes, args.order)
+    return 0 if print_derivative(console, r, args.format, args.check) else 1
+
+
+def cmd_demo(args, console):
+    from . import derive
+    console.print("chainrule: matrix calculus in matrix notation (each result checked against finite differences)\n",
+                  style="bold", markup=False)
+    ok = True
+    for expr, wrt, shapes, order in DEMO:
+        ok &= print_derivative(console, derive(expr, wrt, shapes, order), "text", True)
+        console.print()
+    return 0 if ok else 1
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="chainrule", description="Matrix calculus in matrix notation.")
+    sub = p.add_subparsers(dest="command", required=True)
+    d = sub.add_parser("derive", help="derivative of a NumPy-style expression")
+    d.add_argument("expression")
+    d.add_argument("--wrt", required=True, help="the variable to differentiate with respect to")
+    d.add_argument("--shape", action="append", metavar="NAME=DIMS",
+                   help="shape of a name, e.g. A=n,n or x=n or t=scalar (repeat for each name)")
+    d.add_argument("--order", type=int, default=1, help="derivative order (2 = Hessian)")
+    d.add_argument("--format", choices=["text", "latex", "numpy", "index", "json"], default="text")
+    d.add_argument("--check", action="store_true", help="compare with finite differences on random data")
+    d.set_defaults(run=cmd_derive)
+    demo = sub.add_parser("demo", help="a short tour on built-in examples")
+    demo.set_defaults(run=cmd_demo)
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    console = _console()
+    try:
+        return args.run(args, console)
+    except ChainruleError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
