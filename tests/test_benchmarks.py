@@ -1,0 +1,12 @@
+"""Benchmarks run in CI only in their quick correctness mode (never as timed tests)."""
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_derive_benchmark_quick_mode_runs():
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_derive.py"), "--quick"],
+                         capture_output=True, text=True, check=True).stdout
+    assert "derive: median" in out and "import chainrule" in out
