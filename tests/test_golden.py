@@ -27,7 +27,7 @@ GOLDEN = [
     ("sum(G * tanh(W @ X + b))", "W", dict(G=("n", "m"), W=("n", "d"), X=("d", "m"), b=("n", 1)), 1,
      "(G ⊙ (1 − tanh²(WX + b)))Xᵀ"),
     ("sum(G * tanh(W @ X + b))", "b", dict(G=("n", "m"), W=("n", "d"), X=("d", "m"), b=("n", 1)), 1,
-     "(G ⊙ (1 − tanh²(WX + b))) 𝟏"),
+     "(G ⊙ (1 − tanh²(WX + b)))𝟏"),
     ("mean(log(1 + exp(-y * (X.T @ w))))", "w", dict(X=("d", "m"), y=("m",), w=("d",)), 1,
      "−X(y ⊙ σ(−y ⊙ Xᵀw)) / m"),
     ("sigmoid(x)", "x", dict(x=V), 1, "diag(σ(x) ⊙ (1 − σ(x)))"),

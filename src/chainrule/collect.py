@@ -2,15 +2,17 @@
 
   2A + 3A = 5A                      Ax + Aᵀx = (A + Aᵀ)x        MᵀMx − Mᵀt = Mᵀ(Mx − t)
   G − G ⊙ H = G ⊙ (1 − H)           σ − σ² = σ ⊙ (1 − σ)        diag(a) − diag(b) = diag(a − b)
+  u wᵀ − v wᵀ = (u − v)wᵀ           A − diag(h)A = diag(1 − h)A
+Terms are compared up to the order of sums and element-wise products (matrix.canon).
 """
 from fractions import Fraction
 from math import gcd
 
-from .matrix import (MAdd, MDiag, MExpand, MHad, MMatMul, MNum, MOnes, MPow, MScale, MSqueeze, MSum, MZeros,
-                     mat_had, mat_mul, mat_scale, split_coef)
+from .matrix import (MAdd, MDiag, MExpand, MHad, MIdentity, MMatMul, MNum, MOnes, MOuter, MPow, MSqueeze, MSum,
+                     MZeros, canon, mat_had, mat_mul, mat_scale, split_coef)
 
 
-def collect(m, shape):
+def collect(m, shape=None):
     """Simplify a sum; anything that is not a sum is returned as it is."""
     if not isinstance(m, MAdd):
         return m
@@ -20,17 +22,18 @@ def collect(m, shape):
         c, body = split_coef(t)
         if isinstance(body, MNum):
             c, body = c * body.value, MNum(Fraction(1))
-        if body in acc:
-            acc[body] += c
+        k = canon(body)
+        if k in acc:
+            acc[k][0] += c
         else:
-            acc[body] = c
-            order.append(body)
-    terms = [(acc[b], b) for b in order if acc[b] != 0]
+            acc[k] = [c, body]
+            order.append(k)
+    terms = [(acc[k][0], acc[k][1]) for k in order if acc[k][0] != 0]
     if not terms:
         return MZeros(shape)
     if len(terms) == 1:
         return mat_scale(terms[0][0], terms[0][1])
-    for strategy in (_common_wrapper, _common_right, _common_left, _common_hadamard, _partial_hadamard):
+    for strategy in (_common_wrapper, _common_outer, _common_right, _common_left, _common_hadamard, _partial):
         out = strategy(terms, shape)
         if out is not None:
             return out
@@ -46,7 +49,11 @@ def _sign(terms):
 
 
 def _sum(pairs, shape):
-    return collect(MAdd(tuple(mat_scale(c, b) for c, b in pairs), shape), shape)
+    return collect(MAdd(tuple(mat_scale(c, b) for c, b in pairs), shape))
+
+
+def _as_diag(b):
+    return MDiag(MOnes((b.n,))) if isinstance(b, MIdentity) else b
 
 
 def _wrapper_key(b):
@@ -60,7 +67,8 @@ def _wrapper_key(b):
 
 
 def _common_wrapper(terms, shape):
-    """Σ, diag, expand and squeeze are linear: f(a) + f(b) = f(a + b)."""
+    """Σ, diag, expand and squeeze are linear: f(a) + f(b) = f(a + b)  (I = diag(𝟏))."""
+    terms = [(c, _as_diag(b)) for c, b in terms]
     keys = {_wrapper_key(b) for _, b in terms}
     if len(keys) != 1 or None in keys:
         return None
@@ -71,10 +79,23 @@ def _common_wrapper(terms, shape):
     if isinstance(first, MSum):
         out = MSum(inner, first.axis, first.keepdims)
     elif isinstance(first, MDiag):
-        out = MDiag(inner)
+        out = MIdentity(first.shape[0]) if isinstance(inner, MOnes) else MDiag(inner)
     else:
         out = type(first)(inner, first.axis)
     return mat_scale(coef, out)
+
+
+def _common_outer(terms, shape):
+    """u wᵀ + v wᵀ = (u + v)wᵀ and u vᵀ + u wᵀ = u(v + w)ᵀ."""
+    if not all(isinstance(b, MOuter) for _, b in terms):
+        return None
+    for side in ("v", "u"):
+        first = getattr(terms[0][1], side)
+        if all(canon(getattr(b, side)) == canon(first) for _, b in terms):
+            other = "u" if side == "v" else "v"
+            coef, inner = split_coef(_sum([(c, getattr(b, other)) for c, b in terms], getattr(terms[0][1], other).shape))
+            return mat_scale(coef, MOuter(inner, first) if side == "v" else MOuter(first, inner))
+    return None
 
 
 def _chain(m):
@@ -90,13 +111,20 @@ def _build(chain):
     return out
 
 
+def _end(b, right):
+    ch = _chain(b)
+    return canon(ch[-1] if right else ch[0]) if len(ch) >= 2 else None
+
+
 def _common_side(terms, shape, right):
     chains = [_chain(b) for _, b in terms]
-    if any(len(c) < 2 for c in chains):
+    common = next((c[-1] if right else c[0] for c in chains if len(c) >= 2), None)
+    if common is None or not all(canon(c[-1] if right else c[0]) == canon(common) for c in chains):
         return None
-    common = chains[0][-1] if right else chains[0][0]
-    if not all((c[-1] if right else c[0]) == common for c in chains):
+    if any(len(c) < 2 for c in chains) and common.ndim != 2:
         return None
+    eye = MIdentity(common.shape[0] if right else common.shape[1])       # a lone A is I A
+    chains = [c if len(c) >= 2 else ([eye] + c if right else c + [eye]) for c in chains]
     rest = [(c, _build(ch[:-1] if right else ch[1:])) for (c, _), ch in zip(terms, chains)]
     inner_shape = rest[0][1].shape
     if any(r.shape != inner_shape for _, r in rest):
@@ -124,61 +152,69 @@ def _had_factors(b):
     return out
 
 
+def _in(f, factors):
+    k = canon(f)
+    return any(canon(g) == k for g in factors)
+
+
+def _without(f, factors):
+    k = canon(f)
+    out = list(factors)
+    for n, g in enumerate(out):
+        if canon(g) == k:
+            del out[n]
+            break
+    return out
+
+
 def _common_hadamard(terms, shape):
     lists = [_had_factors(b) for _, b in terms]
     for cand in lists[0]:
-        if isinstance(cand, (MOnes, MNum)) or not all(cand in fl for fl in lists):
+        if isinstance(cand, (MOnes, MNum)) or not all(_in(cand, fl) for fl in lists):
             continue
         if cand.ndim and cand.shape != shape:
             continue
-        rest = []
-        for (c, b), fl in zip(terms, lists):
-            fl = list(fl)
-            fl.remove(cand)
-            fshape = b.shape
-            rest.append((c, _rebuild(fl, fshape)))
-        inner_shape = shape
-        coef, inner = split_coef(_sum(rest, inner_shape))
-        pair = [inner, cand] if isinstance(cand, MAdd) and not isinstance(inner, MAdd) else [cand, inner]
-        return mat_scale(coef, mat_had(pair, shape))
+        rest = [(c, _rebuild(_without(cand, fl), b.shape)) for (c, b), fl in zip(terms, lists)]
+        coef, inner = split_coef(_sum(rest, shape))
+        return mat_scale(coef, mat_had([cand, inner], shape))
     return None
 
 
-def _partial_hadamard(terms, shape):
-    """Factor the element-wise factor shared by the most terms out of those terms, then collect again."""
+def _partial(terms, shape):
+    """Group the terms that share a factor (the one shared by the most terms), then collect again."""
     if len(terms) < 3:
         return None
-    lists = [_had_factors(b) for _, b in terms]
-    best, best_n = None, 1
-    for fl in lists:
-        for cand in fl:
-            if isinstance(cand, (MOnes, MNum)) or (cand.ndim and cand.shape != shape):
-                continue
-            n = sum(1 for other in lists if cand in other)
-            if n > best_n:
-                best, best_n = cand, n
-    if best is None or best_n == len(terms):
-        return None
-    inside = [(c, b) for (c, b), fl in zip(terms, lists) if best in fl]
-    outside = [(c, b) for (c, b), fl in zip(terms, lists) if best not in fl]
-    grouped = _common_hadamard(inside, shape)
-    if grouped is None:
-        return None
-    return collect(MAdd(tuple([grouped] + [mat_scale(c, b) for c, b in outside]), shape), shape)
+    keys = []
+    for _, b in terms:
+        ks = {("had", canon(f)) for f in _had_factors(b)
+              if not isinstance(f, (MOnes, MNum)) and (not f.ndim or f.shape == shape)}
+        for right in (True, False):
+            if _end(b, right) is not None:
+                ks.add(("right" if right else "left", _end(b, right)))
+        if isinstance(b, MOuter):
+            ks.add(("outer-v", canon(b.v)))
+            ks.add(("outer-u", canon(b.u)))
+        keys.append(ks)
+    counts = {}
+    for ks in keys:
+        for k in ks:
+            counts[k] = counts.get(k, 0) + 1
+    ranked = sorted((n, repr(k), k) for k, n in counts.items() if 2 <= n < len(terms))
+    for n, _, k in reversed(ranked):
+        group = [t for t, ks in zip(terms, keys) if k in ks]
+        others = [t for t, ks in zip(terms, keys) if k not in ks]
+        how = {"had": _common_hadamard, "right": _common_right, "left": _common_left,
+               "outer-v": _common_outer, "outer-u": _common_outer}[k[0]]
+        grouped = how(group, shape)
+        if grouped is not None:
+            return collect(MAdd(tuple([grouped] + [mat_scale(c, b) for c, b in others]), shape))
+    return None
 
 
 def _rebuild(factors, shape):
     if not factors:
         return MOnes(shape) if shape else MNum(Fraction(1))
-    merged, order = {}, []
-    for f in factors:
-        if f in merged:
-            merged[f] += 1
-        else:
-            merged[f] = 1
-            order.append(f)
-    parts = [f if merged[f] == 1 else MPow(f, Fraction(merged[f])) for f in order]
-    return mat_had(parts, shape)
+    return mat_had(factors, shape)
 
 
 def _pull_coef(terms, shape):

@@ -95,7 +95,18 @@ def derive(expr, wrt, shapes=None, order=1):
         e = diff(e, wrt, p, trace)
         out = out + p
         wrt_idx.append(p)
-    return Derivative(parsed, wrt, order, e, out, wrt_idx, trace)
+    return Derivative(parsed, wrt, order, drop_unit_deltas(e), out, wrt_idx, trace)
+
+
+def drop_unit_deltas(expr):
+    """δ between two free size-1 indices is 1; kept during differentiation (it links a size-1 axis of
+    the variable to the expression's), it only adds noise to the final result."""
+    terms = []
+    for t in expr.terms:
+        kept = tuple((a, e) for a, e in t.factors if not (isinstance(a, T.Delta) and a.a.dim == 1
+                                                           and a.a not in t.summed and a.b not in t.summed))
+        terms.append(t if len(kept) == len(t.factors) else T.Term.make(t.coef, kept, t.summed))
+    return T.Expr.make(terms)
 
 
 def kronecker_form(expr, out, parsed, wrt):

@@ -208,13 +208,67 @@ def is_scalar(m):
     return m.ndim == 0
 
 
+def canon(m):
+    """A key equal for expressions equal up to the order of sums and element-wise products."""
+    if not isinstance(m, M):
+        return repr(m)
+    cached = m.__dict__.get("_canon")
+    if cached is not None:
+        return cached
+    if isinstance(m, (MAdd, MHad)):
+        parts = sorted(canon(t) for t in (m.terms if isinstance(m, MAdd) else m.factors))
+        key = f"{type(m).__name__}({','.join(parts)})"
+    else:
+        key = f"{type(m).__name__}({','.join(canon(getattr(m, f)) for f in m.__dataclass_fields__)})"
+    object.__setattr__(m, "_canon", key)          # a cache, not a field: equality is unaffected
+    return key
+
+
+def is_symmetric(m):
+    """Is this square matrix expression symmetric whatever its variables (XᵀX, A + Aᵀ, diag(v), …)?"""
+    if m.ndim != 2:
+        return False
+    if isinstance(m, (MIdentity, MDiag)):
+        return True
+    if isinstance(m, MOnes):
+        return m.shape[0] == m.shape[1]
+    if isinstance(m, MMatMul):
+        chain = _matmul_chain(m)
+        n = len(chain)
+        return all(chain[k] == _flip(chain[n - 1 - k]) for k in range(n // 2)) and \
+            (n % 2 == 0 or is_symmetric(chain[n // 2]))
+    if isinstance(m, MAdd):
+        return all(is_symmetric(t) for t in m.terms) or \
+            sorted(map(canon, m.terms)) == sorted(canon(_flip(t)) for t in m.terms)
+    if isinstance(m, (MScale, MFunc, MPow)) or (isinstance(m, MMatFn) and m.name == "inv"):
+        return is_symmetric(m.x)
+    if isinstance(m, MHad):
+        return all(f.ndim == 0 or is_symmetric(f) for f in m.factors)
+    if isinstance(m, MOuter):
+        return m.u == m.v
+    return False
+
+
+def _matmul_chain(m):
+    return _matmul_chain(m.a) + _matmul_chain(m.b) if isinstance(m, MMatMul) else [m]
+
+
+def _flip(m):
+    """mᵀ without simplification (for comparisons)."""
+    if isinstance(m, MT):
+        return m.x
+    if isinstance(m, (MIdentity, MDiag)):
+        return m
+    return MT(m)
+
+
 def mat_t(x):
     """xᵀ, pushed towards the leaves the way a person writes it (1-D: a row, for the math printers)."""
     if x.ndim == 0:
         return x
     if isinstance(x, MT):
         return x.x
-    if isinstance(x, (MIdentity, MDiag)):
+    if isinstance(x, (MIdentity, MDiag)) or is_symmetric(x):
         return x
     if x.ndim == 2:
         if isinstance(x, (MOnes, MZeros)):
@@ -232,11 +286,27 @@ def mat_t(x):
     return MT(x)
 
 
+def _cancels(a, b):
+    """a b = I: X⁻¹X, XX⁻¹ and their transposes."""
+    inv = lambda m: isinstance(m, MMatFn) and m.name == "inv"          # noqa: E731
+    if inv(a) and a.x == b or inv(b) and b.x == a:
+        return True
+    if isinstance(a, MT) and isinstance(b, MT):
+        return _cancels(b.x, a.x)
+    return False
+
+
 def mat_mul(a, b):
     if isinstance(a, MIdentity) and a.ndim == 2:
         return b
     if isinstance(b, MIdentity):
         return a
+    if a.ndim == 2 and b.ndim == 2 and _cancels(a, b):
+        return MIdentity(a.shape[0])
+    if isinstance(b, MMatMul) and a.ndim == 2 and b.a.ndim == 2 and _cancels(a, b.a):
+        return b.b
+    if isinstance(a, MMatMul) and b.ndim == 2 and a.b.ndim == 2 and _cancels(a.b, b):
+        return a.a
     if isinstance(a, MScale):
         return mat_scale(a.coef, mat_mul(a.x, b))
     if isinstance(b, MScale):
@@ -271,11 +341,21 @@ def mat_had(factors, shape):
             flat.append(f)
     flat = [f for f in flat if not isinstance(f, MOnes) or f.shape != shape] or \
         ([MOnes(shape)] if shape else [])
+    counts, order = {}, []
+    for f in flat:
+        base, e = (f.x, f.e) if isinstance(f, MPow) else (f, Fraction(1))
+        k = canon(base)
+        if k not in counts:
+            counts[k] = [base, Fraction(0)]
+            order.append(k)
+        counts[k][1] += e
+    flat = [b if e == 1 else MPow(b, e) for b, e in (counts[k] for k in order) if e != 0]
     scalars = [f for f in flat if f.ndim == 0]
-    arrays = [f for f in flat if f.ndim > 0]
+    arrays = [f for f in flat if f.ndim > 0 and not isinstance(f, MAdd)] + \
+        [f for f in flat if f.ndim > 0 and isinstance(f, MAdd)]
     flat = scalars + arrays
     if not flat:
-        return MNum(coef)
+        return mat_scale(coef, MOnes(shape)) if shape else MNum(coef)
     body = flat[0] if len(flat) == 1 and flat[0].shape == shape else MHad(tuple(flat), shape)
     return mat_scale(coef, body)
 

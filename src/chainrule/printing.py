@@ -16,10 +16,48 @@ def _frac_text(c):
     return str(c.numerator) if c.denominator == 1 else f"{c.numerator}/{c.denominator}"
 
 
-def _juxtapose(left, right):
-    tight_left = (left.endswith(")") and left.startswith("(")) or _LEFT.search(left)
-    tight_right = right.startswith("(") or _RIGHT.match(right)
-    return left + right if (tight_left and tight_right and not right.startswith("𝟏")) else f"{left} {right}"
+def _edge(m, last):
+    """The symbol a printed product starts (last=False) or ends with: a name, '#' for a number,
+    '(' for a parenthesised group, or None for a function call."""
+    if isinstance(m, MVar):
+        return m.name
+    if isinstance(m, MNum):
+        return "#"
+    if isinstance(m, MIdentity):
+        return "I"
+    if isinstance(m, (MT, MSqueeze, MExpand)):
+        return _edge(m.x, last)
+    if isinstance(m, MMatFn) and m.name == "inv":
+        return _edge(m.x, last) if isinstance(m.x, (MVar, MT)) else "("
+    if isinstance(m, MMatMul):
+        if last and isinstance(m.b, MOnes):
+            return "𝟏"
+        return _edge(m.b if last else m.a, last)
+    if isinstance(m, MOuter):
+        return _edge(m.v if last else m.u, last)
+    if isinstance(m, MScale):
+        return _edge(m.x, last) if last else "#"
+    if isinstance(m, (MAdd,)):
+        return "("
+    if isinstance(m, MPow) and m.e.denominator == 1 and m.e > 0 and not isinstance(m.x, MFunc):
+        return _edge(m.x, last) if isinstance(m.x, MVar) else "("
+    return None
+
+
+def _juxtapose(left, right, a=None, b=None):
+    """Write a product without a space between one-letter symbols and groups (AᵀBᵀ, 2Mᵀ(Mx − t)),
+    with a space around longer names and function calls (dZ2 A1ᵀ, X diag(v) Xᵀ)."""
+    ea = _edge(a, True) if a is not None else ("(" if left.endswith(")") and left.startswith("(") else None)
+    eb = _edge(b, False) if b is not None else ("(" if right.startswith("(") else None)
+    if right.startswith("(") and eb is None:
+        eb = "("
+    if left.endswith(")") and left.startswith("(") and ea is None:
+        ea = "("
+    tight_a = ea is not None and (ea == "(" or ea == "#" or len(ea) == 1)
+    tight_b = eb is not None and (eb == "(" or len(eb) == 1) and eb != "𝟏"
+    if ea == "#" and eb == "(" or (ea == "(" and eb == "("):
+        return left + right
+    return left + right if tight_a and tight_b else f"{left} {right}"
 
 
 def _positive_first(terms):
@@ -39,9 +77,13 @@ def _scalar_ones(m):
 
 def _norm_of(m):
     """(y, k) when m is (Σ y²)^(k/2), which prints as ‖y‖ᵏ; else None."""
-    if isinstance(m, MPow) and (2 * m.e).denominator == 1 and m.e.denominator == 2 and isinstance(m.x, MSum) \
-            and m.x.axis is None and isinstance(m.x.x, MPow) and m.x.x.e == 2:
-        return m.x.x.x, int(2 * m.e)
+    if not (isinstance(m, MPow) and m.e.denominator == 2):
+        return None
+    x = m.x
+    if isinstance(x, MSum) and x.axis is None and isinstance(x.x, MPow) and x.x.e == 2:
+        return x.x.x, int(2 * m.e)
+    if isinstance(x, MMatMul) and x.b.ndim == 1 and isinstance(x.a, MT) and x.a.x == x.b:
+        return x.b, int(2 * m.e)
     return None
 
 
@@ -135,15 +177,18 @@ class TextPrinter:
             return f"{self.wrap(m.x, MUL)} / {c.denominator}", MUL
         if isinstance(m.x, MHad) and any(isinstance(f, MPow) and f.e < 0 and f.ndim == 0 for f in m.x.factors):
             return self.p_MHad(m.x, coef=c)
+        if isinstance(m.x, MPow) and m.x.e < 0:
+            inner = MPow(m.x.x, -m.x.e) if m.x.e != -1 else m.x.x
+            return f"{_frac_text(c)} {'/' if m.ndim == 0 else '⊘'} {self.wrap(inner, POST)}", MUL
         body = self.wrap(m.x, MUL + 1 if isinstance(m.x, MHad) and sum(1 for f in m.x.factors if f.ndim) > 1 else MUL)
-        return _juxtapose(_frac_text(c) if c.denominator == 1 else f"({_frac_text(c)})", body), MUL
+        return _juxtapose(_frac_text(c) if c.denominator == 1 else f"({_frac_text(c)})", body, MNum(c), m.x), MUL
 
     def p_MMatMul(self, m):
         if isinstance(m.b, MOnes) and m.a.ndim == 2:
-            return _juxtapose(self.wrap(m.a, MUL + 1), "𝟏"), MUL
+            return _juxtapose(self.wrap(m.a, MUL + 1), "𝟏", m.a, m.b), MUL
         left = self.wrap(m.a, MUL + 1 if isinstance(m.a, MHad) else MUL)
         right = self.wrap(m.b, MUL if isinstance(m.b, MMatMul) else MUL + 1)
-        return _juxtapose(left, right), MUL
+        return _juxtapose(left, right, m.a, m.b), MUL
 
     def p_MHad(self, m, coef=None):
         num, den = [], []
@@ -154,14 +199,20 @@ class TextPrinter:
                 den.append(MPow(f.x, -f.e) if f.e != -1 else f.x)
             else:
                 num.append(f)
-        scal = [self.wrap(f, MUL + 1) for f in num if f.ndim == 0]
-        arrs = [self.wrap(f, MUL + 1 if not isinstance(f, MMatMul) else MUL) for f in num if f.ndim > 0]
+        scal_nodes = [f for f in num if f.ndim == 0]
+        scal = [self.wrap(f, MUL + 1) for f in scal_nodes]
+        arr_nodes = [f for f in num if f.ndim > 0]
+        arrs = [self.wrap(f, MUL + 1 if not isinstance(f, MMatMul) else MUL) for f in arr_nodes]
         s = " ⊙ ".join(arrs)
         if scal:
             head = scal[0]
-            for x in scal[1:]:
-                head = _juxtapose(head, x)
-            s = _juxtapose(head, s if len(arrs) <= 1 else f"({s})") if arrs else head
+            for x, node in zip(scal[1:], scal_nodes[1:]):
+                head = _juxtapose(head, x, scal_nodes[0], node)
+            if arrs:
+                s = _juxtapose(head, s if len(arrs) <= 1 else f"({s})", scal_nodes[-1],
+                               arr_nodes[0] if len(arrs) == 1 else None)
+            else:
+                s = head
         if not s:
             s = "1"
         for d in den:
@@ -183,14 +234,13 @@ class TextPrinter:
         x = m.x
         if m.axis is None:
             if x.ndim == 1:
-                return _juxtapose("𝟏ᵀ", self.wrap(x, MUL + 1)), MUL
+                return "𝟏ᵀ" + self.wrap(x, MUL + 1), MUL
             return f"Σ({self(x)})", ATOM
         if m.axis == 1:
-            return _juxtapose(self.wrap(x, MUL + 1 if isinstance(x, MHad) else MUL), "𝟏"), MUL
+            return self.wrap(x, MUL + 1 if isinstance(x, MHad) else MUL) + "𝟏", MUL
         if m.keepdims:
-            return _juxtapose("𝟏ᵀ", self.wrap(x, MUL + 1)), MUL
-        return _juxtapose(self.wrap(MT(x) if not isinstance(x, MT) else x.x, MUL), "𝟏") \
-            if not isinstance(x, (MAdd, MHad)) else f"({self(x)})ᵀ𝟏", MUL
+            return "𝟏ᵀ" + self.wrap(x, MUL + 1), MUL
+        return (self.wrap(mat_t(x), MUL) + "𝟏") if not isinstance(x, (MAdd, MHad)) else f"({self(x)})ᵀ𝟏", MUL
 
     def p_MTrace(self, m):
         return f"tr({self(m.x)})", ATOM
@@ -205,8 +255,8 @@ class TextPrinter:
         left = self.wrap(m.u, MUL) if isinstance(m.u, MMatMul) else self.wrap(m.u, MUL + 1)
         right = self.wrap(m.v, ATOM) + "ᵀ"
         if isinstance(m.v, MMatMul) and m.v.b.ndim == 1:          # (A v)ᵀ = vᵀAᵀ
-            right = _juxtapose(self.wrap(m.v.b, ATOM) + "ᵀ", self.wrap(mat_t(m.v.a), MUL))
-        return _juxtapose(left, right), MUL
+            right = _juxtapose(self.wrap(m.v.b, ATOM) + "ᵀ", self.wrap(mat_t(m.v.a), MUL), m.v.b, mat_t(m.v.a))
+        return _juxtapose(left, right, m.u, m.v if not isinstance(m.v, MMatMul) else m.v.b), MUL
 
     def p_MExpand(self, m):
         if m.x.ndim == 1 and m.axis == 0:

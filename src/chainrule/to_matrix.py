@@ -16,7 +16,7 @@ import string
 
 from . import tensor as T
 from .collect import collect
-from .matrix import (MReshape, MAdd, MDiag, MDiagPart, MEinsum, MExpand, MFunc, MHad, MIdentity, MMatFn, MMatMul, MNum,
+from .matrix import (MPow, MReshape, MAdd, MDiag, MDiagPart, MEinsum, MExpand, MFunc, MHad, MIdentity, MMatFn, MMatMul, MNum,
                      MOnes, MOuter, MScale, MSqueeze, MSum, MT, MTrace, MVar, MZeros, mat_add, mat_had, mat_mul,
                      mat_pow, mat_scale, mat_t, split_coef)
 
@@ -39,6 +39,11 @@ def to_matrix(expr, out, log=None):
     """Matrix notation for `expr` with axes `out` (a tuple of indices); raises NoMatrixForm."""
     shape = tuple(i.dim for i in out)
     core = tuple(i for i in out if i.dim != 1 or i in expr.free)
+    if len(core) > 2:
+        # size-1 output axes carry no information: sum over them (a sum over one value) and reshape
+        core = tuple(i for i in out if i.dim != 1)
+        units = frozenset(i for i in out if i.dim == 1)
+        expr = T.Expr.make([T.Term.make(t.coef, t.factors, t.summed | (t.free & units)) for t in expr.terms])
     if len(core) > 2:
         raise NoMatrixForm(f"{len(core)} free indices")
     if core != tuple(out) and len(out) > 2:
@@ -190,7 +195,7 @@ def _reduce(factors, scalars, summed, out, log):
             factors.remove(f)
             scalars.append(f.m)
         if _trace_or_diag(factors, scalars, summed, log) or _sum_out(factors, scalars, summed, log) \
-                or _hadamard(factors, log) or _contract(factors, summed, log) \
+                or _hadamard(factors, log, summed) or _contract(factors, summed, log) \
                 or _diag_insert(factors, summed, out, log) or _outer(factors, summed, log):
             continue
         break
@@ -230,6 +235,8 @@ def _sum_out(factors, scalars, summed, log):
         factors.remove(f)
         if i.dim == 1:
             m = MSqueeze(f.m, ax) if f.m.ndim else f.m
+        elif f.m.ndim == 1 and isinstance(f.m, MPow) and f.m.e == 2:
+            m = mat_mul(mat_t(f.m.x), f.m.x)            # Σᵢ x[i]² = xᵀx
         elif f.m.ndim == 1:
             m = MSum(f.m.x) if isinstance(f.m, MSum) and not f.m.keepdims else MSum(f.m)
             _note(log, "sum", "a summed index on one vector: Σᵢ v[i] = 𝟏ᵀv")
@@ -248,10 +255,12 @@ def _aligned(g, idx):
     return mat_t(g.m)
 
 
-def _hadamard(factors, log):
+def _hadamard(factors, log, summed=frozenset()):
     for a in range(len(factors)):
         for b in range(a + 1, len(factors)):
             f, g = factors[a], factors[b]
+            if len(f.idx) == 1 and f.idx == g.idx and f.idx[0] in summed and len(_count(factors, f.idx[0])) == 2:
+                continue                           # Σᵢ a[i] x[i] reads better as the inner product aᵀx
             if f.idx and set(f.idx) == set(g.idx) and len(set(f.idx)) == len(f.idx):
                 m = mat_had([f.m, _aligned(g, f.idx)], f.m.shape)
                 factors[a] = Factor(m, f.idx)
