@@ -189,6 +189,17 @@ class MSqueeze(M):
 
 
 @dataclass(frozen=True)
+class MSoftmax(M):
+    """exp(x) / Σ exp(x), over all entries (axis None) or along an axis (as scipy.special.softmax)."""
+    x: M
+    axis: object = None
+
+    @property
+    def shape(self):
+        return self.x.shape
+
+
+@dataclass(frozen=True)
 class MReshape(M):
     """The same entries with size-1 axes added (for derivatives of arrays with a size-1 axis)."""
     x: M
@@ -395,3 +406,20 @@ def walk(m):
     for f in ("terms", "factors", "operands"):
         for child in getattr(m, f, ()) or ():
             yield from walk(child)
+
+
+def mat_map(m, fn):
+    """Rebuild m bottom-up, applying fn to every node after its children."""
+    import dataclasses
+    changes = {}
+    for f in m.__dataclass_fields__:
+        v = getattr(m, f)
+        if isinstance(v, M):
+            nv = mat_map(v, fn)
+            if nv is not v:
+                changes[f] = nv
+        elif isinstance(v, tuple) and v and all(isinstance(x, M) for x in v):
+            nv = tuple(mat_map(x, fn) for x in v)
+            if any(a is not b for a, b in zip(nv, v)):
+                changes[f] = nv
+    return fn(dataclasses.replace(m, **changes) if changes else m)

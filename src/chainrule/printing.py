@@ -2,7 +2,7 @@
 import re
 from fractions import Fraction
 
-from .matrix import (mat_scale, mat_t, MReshape, MAdd, MDiag, MDiagPart, MEinsum, MExpand, MFunc, MHad, MIdentity, MMatFn, MMatMul,
+from .matrix import (mat_scale, mat_t, MReshape, MSoftmax, MAdd, MDiag, MDiagPart, MEinsum, MExpand, MFunc, MHad, MIdentity, MMatFn, MMatMul,
                      MNum, MOnes, MOuter, MPow, MScale, MSqueeze, MSum, MT, MTrace, MVar, MZeros)
 
 ADD, MUL, HAD, UNARY, POST, ATOM = 0, 1, 1, 2, 3, 4
@@ -274,6 +274,10 @@ class TextPrinter:
     def p_MReshape(self, m):
         return self.p(m.x)
 
+    def p_MSoftmax(self, m):
+        extra = "" if m.axis is None or m.x.ndim < 2 else f", axis={m.axis}"
+        return f"softmax({self(m.x)}{extra})", ATOM
+
 
 LATEX_FUNCS = {"exp": r"\exp", "log": r"\log", "sin": r"\sin", "cos": r"\cos", "tanh": r"\tanh",
                "sigmoid": r"\sigma", "relu": r"\operatorname{relu}", "sign": r"\operatorname{sign}"}
@@ -401,6 +405,10 @@ class LatexPrinter(TextPrinter):
         if m.x.ndim == 2 and m.axis == 0 and m.x.shape[1] != 1:
             return self.wrap(m.x, ATOM) + r"^\top", POST
         return self.p(m.x)
+
+    def p_MSoftmax(self, m):
+        extra = "" if m.axis is None or m.x.ndim < 2 else f", {m.axis}"
+        return rf"\operatorname{{softmax}}\left({self(m.x)}{extra}\right)", ATOM
 
     def p_MEinsum(self, m):
         return r"\operatorname{einsum}(\texttt{" + m.spec.replace(">", r"{>}") + "}, " + \
@@ -562,6 +570,12 @@ class NumpyPrinter:
 
     def p_MReshape(self, m):
         return f"np.reshape({self(m.x)}, {self.shape(m.shape)})", PY_ATOM
+
+    def p_MSoftmax(self, m):
+        e = f"np.exp({self(m.x)})"
+        if m.axis is None:
+            return f"{e} / np.sum({e})", PY_MUL
+        return f"{e} / np.sum({e}, axis={m.axis}, keepdims=True)", PY_MUL
 
 
 def to_text(m):

@@ -16,6 +16,7 @@ import string
 
 from . import tensor as T
 from .collect import collect
+from .softmax import recognize_softmax
 from .matrix import (MPow, MReshape, MAdd, MDiag, MDiagPart, MEinsum, MExpand, MFunc, MHad, MIdentity, MMatFn, MMatMul, MNum,
                      MOnes, MOuter, MScale, MSqueeze, MSum, MT, MTrace, MVar, MZeros, mat_add, mat_had, mat_mul,
                      mat_pow, mat_scale, mat_t, split_coef)
@@ -48,7 +49,7 @@ def to_matrix(expr, out, log=None):
         raise NoMatrixForm(f"{len(core)} free indices")
     if core != tuple(out) and len(out) > 2:
         return MReshape(to_matrix(expr, core, log), shape)
-    terms = [_term(t, tuple(out), log) for t in expr.terms]
+    terms = [recognize_softmax(_term(t, tuple(out), log)) for t in expr.terms]
     return _full(collect(mat_add(terms, _bshape([t.shape for t in terms], shape)), shape), shape)
 
 
