@@ -246,8 +246,11 @@ def _arg_labels(rest, t, arg):
 
 def combine_complements(terms):
     """c R σ(b) + c R σ(−b) = c R, since σ(b) + σ(−b) = 1. Returns new terms, or None if nothing combined."""
+    with_sigmoid = [(n, t) for n, t in enumerate(terms) if _sigmoid_factors(t)]
+    if len(with_sigmoid) < 2:
+        return None
     index = {}
-    for n, t in enumerate(terms):
+    for n, t in with_sigmoid:
         for k, a in _sigmoid_factors(t):
             rest = T.Term(t.coef, t.factors[:k] + t.factors[k + 1:], t.summed - (a.free - _free_of(t, k)))
             labels = _arg_labels(rest, t, a.arg)
