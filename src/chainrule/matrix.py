@@ -279,6 +279,8 @@ def mat_t(x):
         return x
     if isinstance(x, MT):
         return x.x
+    if isinstance(x, MScale):
+        return mat_scale(x.coef, mat_t(x.x))
     if isinstance(x, (MIdentity, MDiag)) or is_symmetric(x):
         return x
     if x.ndim == 2:
@@ -423,3 +425,12 @@ def mat_map(m, fn):
             if any(a is not b for a, b in zip(nv, v)):
                 changes[f] = nv
     return fn(dataclasses.replace(m, **changes) if changes else m)
+
+
+def column(x):
+    """A 1-D vector with its orientation marks (MT) removed: NumPy has no row or column 1-D arrays."""
+    if x.ndim == 1 and isinstance(x, MT):
+        return column(x.x)
+    if x.ndim == 1 and isinstance(x, MScale):
+        return mat_scale(x.coef, column(x.x))
+    return x

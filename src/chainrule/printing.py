@@ -2,7 +2,7 @@
 import re
 from fractions import Fraction
 
-from .matrix import (mat_scale, mat_t, MReshape, MSoftmax, MAdd, MDiag, MDiagPart, MEinsum, MExpand, MFunc, MHad, MIdentity, MMatFn, MMatMul,
+from .matrix import (column, mat_scale, mat_t, MReshape, MSoftmax, MAdd, MDiag, MDiagPart, MEinsum, MExpand, MFunc, MHad, MIdentity, MMatFn, MMatMul,
                      MNum, MOnes, MOuter, MPow, MScale, MSqueeze, MSum, MT, MTrace, MVar, MZeros)
 
 ADD, MUL, HAD, UNARY, POST, ATOM = 0, 1, 1, 2, 3, 4
@@ -251,16 +251,25 @@ class TextPrinter:
     def p_MDiagPart(self, m):
         return f"diag({self(m.x)})", ATOM
 
+    def row(self, v):
+        """A 1-D vector written as a row: (A v)ᵀ = vᵀAᵀ, (c v)ᵀ = c vᵀ."""
+        v = column(v)
+        if isinstance(v, MMatMul) and v.b.ndim == 1 and v.a.ndim == 2:
+            inner = self.row(v.b)
+            return _juxtapose(inner, self.wrap(mat_t(v.a), MUL), v.b, mat_t(v.a))
+        if isinstance(v, MScale):
+            return self.p(MScale(v.coef, MT(v.x)))[0]
+        return self.wrap(v, ATOM) + "ᵀ"
+
     def p_MOuter(self, m):
-        left = self.wrap(m.u, MUL) if isinstance(m.u, MMatMul) else self.wrap(m.u, MUL + 1)
-        right = self.wrap(m.v, ATOM) + "ᵀ"
-        if isinstance(m.v, MMatMul) and m.v.b.ndim == 1:          # (A v)ᵀ = vᵀAᵀ
-            right = _juxtapose(self.wrap(m.v.b, ATOM) + "ᵀ", self.wrap(mat_t(m.v.a), MUL), m.v.b, mat_t(m.v.a))
-        return _juxtapose(left, right, m.u, m.v if not isinstance(m.v, MMatMul) else m.v.b), MUL
+        u = column(m.u)
+        left = self.wrap(u, MUL) if isinstance(u, MMatMul) else self.wrap(u, MUL + 1)
+        v = column(m.v)
+        return _juxtapose(left, self.row(v), u, v.b if isinstance(v, MMatMul) else v), MUL
 
     def p_MExpand(self, m):
         if m.x.ndim == 1 and m.axis == 0:
-            return self.wrap(m.x, ATOM) + "ᵀ", POST
+            return self.row(m.x), MUL
         return self.p(m.x)
 
     def p_MSqueeze(self, m):
@@ -272,6 +281,8 @@ class TextPrinter:
         return f"einsum('{m.spec}', " + ", ".join(self(o) for o in m.operands) + ")", ATOM
 
     def p_MReshape(self, m):
+        if m.x.ndim == 1 and len(m.shape) >= 2 and m.shape[-2] == 1 and m.shape[-1] != 1:
+            return self.row(m.x), MUL                    # the entries lie along a row
         return self.p(m.x)
 
     def p_MSoftmax(self, m):

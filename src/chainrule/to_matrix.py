@@ -47,6 +47,8 @@ def to_matrix(expr, out, log=None):
         expr = T.Expr.make([T.Term.make(t.coef, t.factors, t.summed | (t.free & units)) for t in expr.terms])
     if len(core) > 2:
         raise NoMatrixForm(f"{len(core)} free indices")
+    if not expr.terms:
+        return MZeros(shape)
     if core != tuple(out) and len(out) > 2:
         return MReshape(to_matrix(expr, core, log), shape)
     terms = [recognize_softmax(_term(t, tuple(out), log)) for t in expr.terms]
@@ -150,6 +152,8 @@ def _full(body, shape):
     """Make a broadcast result (size-1 axes) into the full shape: c 𝟏ᵀ, 𝟏 cᵀ or c 𝟏𝟏ᵀ."""
     if body.shape == shape:
         return body
+    if isinstance(body, MZeros) or (isinstance(body, MScale) and isinstance(body.x, MZeros)):
+        return MZeros(shape)
     if len(shape) == 2 and body.ndim == 2 and body.shape[0] == shape[0] and body.shape[1] == 1:
         return MOuter(_squeeze(body, 1), MOnes((shape[1],)))
     if len(shape) == 2 and body.ndim == 2 and body.shape[1] == shape[1] and body.shape[0] == 1:
@@ -162,6 +166,8 @@ def _full(body, shape):
 
 
 def _squeeze(body, axis):
+    if isinstance(body, MScale):
+        return mat_scale(body.coef, _squeeze(body.x, axis))
     if isinstance(body, MExpand) and body.axis == axis:
         return body.x
     if isinstance(body, MSum) and body.keepdims and body.axis == axis:
