@@ -59,6 +59,8 @@ def _args(checker, call, n, kwargs=()):
 
 def _axis(call, shape, positional=1):
     axis = call.kw("axis")
+    if len(call.args) > positional and any(k == "axis" for k, _ in call.kwargs):
+        raise _err(call, f"{call.fn}() got axis both as an argument and as a keyword")
     if axis is None and len(call.args) > positional:
         a = call.args[positional]
         if not isinstance(a, S.Const) or a.value.denominator != 1:

@@ -259,6 +259,8 @@ class TextPrinter:
             return _juxtapose(inner, self.wrap(mat_t(v.a), MUL), v.b, mat_t(v.a))
         if isinstance(v, MScale):
             return self.p(MScale(v.coef, MT(v.x)))[0]
+        if isinstance(v, MSqueeze) and v.x.ndim == 2 and v.axis == 0:
+            return self.wrap(v.x, MUL)                   # already a (1, n) row
         return self.wrap(v, ATOM) + "ᵀ"
 
     def p_MOuter(self, m):
@@ -483,11 +485,11 @@ class NumpyPrinter:
         return f"np.linalg.{m.name}({self(m.x)})", PY_ATOM
 
     def p_MFunc(self, m):
-        x = self(m.x)
         if m.name == "sigmoid":
             if isinstance(m.x, MScale) and m.x.coef < 0:
                 return f"1 / (1 + np.exp({self(mat_scale(-m.x.coef, m.x.x))}))", PY_MUL
             return f"1 / (1 + np.exp(-{self.wrap(m.x, PY_POW)}))", PY_MUL
+        x = self(m.x)
         if m.name == "relu":
             return f"np.maximum({x}, 0)", PY_ATOM
         if m.name in ("gt0", "ge0"):

@@ -59,7 +59,7 @@ def _cos(x):
 @elementwise("tanh", numpy="np.tanh")
 def _tanh(x):
     """tanh′(x) = 1 − tanh²(x)"""
-    return 1 - T.func("tanh", x) ** 2
+    return T.factor(1 - T.func("tanh", x) ** 2)
 
 
 @elementwise("sigmoid", numpy="sigmoid", text="σ")
@@ -205,6 +205,9 @@ def _one_plus_exp(a):
 
 def rewrite_product(factors):
     """Recognise the logistic function in a product: 1/(1 + exp(b)) = σ(−b), exp(b) σ(−b) = σ(b)."""
+    if not any(isinstance(a, T.Group) and e == -1 for a, e in factors) and \
+            not any(isinstance(a, T.Func) and a.name == "sigmoid" for a, _ in factors):
+        return None                               # the common case, decided without building keys
     for k, (a, e) in enumerate(factors):
         b = _one_plus_exp(a) if e == -1 else None
         if b is not None:

@@ -105,6 +105,8 @@ class ShapeChecker:
             self.learned = True
 
     def visit(self, node):
+        if node in self.of:                   # visited in this pass (function rules revisit arguments)
+            return self.of[node]
         shape = self._visit(node)
         self.of[node] = shape
         return shape
@@ -188,5 +190,7 @@ class ShapeChecker:
 
 
 def _t(node):
+    if isinstance(node, S.Transpose):
+        return node.operand.text if isinstance(node.operand, (S.Name, S.Call)) else f"({node.operand.text})"
     text = node.text
     return f"{text}.T" if isinstance(node, (S.Name, S.Call, S.Transpose)) else f"({text}).T"

@@ -178,6 +178,8 @@ class _Parser:
             for k in node.keywords:
                 if k.arg not in KEYWORDS:
                     self.err(f"unsupported keyword '{k.arg}' (allowed: axis, keepdims)", k.value)
+                if any(name == k.arg for name, _ in kwargs):
+                    self.err(f"keyword '{k.arg}' given twice", k.value)
                 kwargs.append((k.arg, self.constant(k.value)))
             return Call(fn=function_name(dotted), args=args, kwargs=tuple(kwargs), **self.pos(node))
         if isinstance(node, ast.Compare):
@@ -192,7 +194,8 @@ class _Parser:
 
 
 def parse_expression(text, *, source=None, line=1, col=0):
-    """Parse one expression. `source`/`line`/`col` place it inside a larger text (for models)."""
+    """Parse one expression. `source`/`line`/`col` place it inside a larger text (for models);
+    positions in errors always point into the text as the user wrote it (several lines included)."""
     if not isinstance(text, str):
         raise ChainruleError(f"expression must be a string, got {type(text).__name__}")
     source = text if source is None else source
@@ -202,18 +205,26 @@ def parse_expression(text, *, source=None, line=1, col=0):
         raise ChainruleError("empty expression")
     if not text.isascii():
         bad = next(i for i, ch in enumerate(text) if not ch.isascii())
+        rows = text[:bad].count("\n")
+        column = bad - (text.rfind("\n", 0, bad) + 1) + (col if rows == 0 else 0)
         raise ChainruleError(f"non-ASCII character {text[bad]!r}: write names and operators in ASCII "
-                             "(x.T, @, *)", source, col + bad, col + bad + 1, line)
+                             "(x.T, @, *)", source, column, column + 1, line + rows)
+    stripped = text.lstrip()
+    prefix = text[:len(text) - len(stripped)]
+    if "\n" in prefix:                       # leading blank lines: start on the first written line
+        line += prefix.count("\n")
+        col = 0
+        prefix = prefix[prefix.rfind("\n") + 1:]
+    col += len(prefix)
     try:
-        tree = ast.parse(text.strip() if "\n" in text.strip() else text.lstrip(), mode="eval")
+        tree = ast.parse(stripped, mode="eval")
     except SyntaxError as e:
-        offset = max(0, (e.offset or 1) - 1) + (len(text) - len(text.lstrip()))
-        raise ChainruleError(f"syntax error: {e.msg}", source, col + offset, col + offset + 1,
-                             line + (e.lineno or 1) - 1) from None
+        lineno = e.lineno or 1
+        offset = max(0, (e.offset or 1) - 1) + (col if lineno == 1 else 0)
+        raise ChainruleError(f"syntax error: {e.msg}", source, offset, offset + 1, line + lineno - 1) from None
     except (RecursionError, MemoryError, ValueError):
         raise ChainruleError(f"expression nested too deeply (limit {MAX_DEPTH})", source, col, col + 1, line) from None
-    shift = len(text) - len(text.lstrip())
     try:
-        return _Parser(source, line, col + shift).visit(tree.body)
+        return _Parser(source, line, col).visit(tree.body)
     except RecursionError:
         raise ChainruleError(f"expression nested too deeply (limit {MAX_DEPTH})", source, col, col + 1, line) from None

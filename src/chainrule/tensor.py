@@ -32,8 +32,35 @@ def _lab(ix, names):
     return names.get(ix) or f"f{ix.n}"
 
 
+def _next_label(names, prefix):
+    """The first unused number for bound labels with this prefix (only visible labels matter)."""
+    nums = [int(v[len(prefix):]) for v in names.values() if v.startswith(prefix) and v[len(prefix):].isdigit()]
+    return max(nums) + 1 if nums else 0
+
+
+class Keyed:
+    """Canonical keys, cached per node by the labels of its free indices (the only outer names a node
+    can see), so shared and nested sub-expressions are keyed once: no exponential recursion."""
+
+    def key(self, names=None):
+        names = names or {}
+        visible = {ix: names[ix] for ix in self.free if ix in names}
+        r = tuple(sorted((ix.n, v) for ix, v in visible.items()))
+        cache = self._key_cache()
+        if r not in cache:
+            cache[r] = self._key(visible)
+        return cache[r]
+
+    def _key_cache(self):
+        try:
+            return self._kc
+        except AttributeError:
+            object.__setattr__(self, "_kc", {})
+            return self._kc
+
+
 @dataclass(frozen=True, eq=False)
-class Var:
+class Var(Keyed):
     """A declared array (or a dimension used as a scalar) at the given indices."""
     name: str
     idx: tuple
@@ -46,7 +73,7 @@ class Var:
     def rename(self, m):
         return Var(self.name, tuple(m.get(i, i) for i in self.idx), self.is_dim)
 
-    def key(self, names):
+    def _key(self, names):
         return f"{self.name}[{','.join(_lab(i, names) for i in self.idx)}]"
 
     def indices(self):
@@ -54,7 +81,7 @@ class Var:
 
 
 @dataclass(frozen=True, eq=False)
-class Delta:
+class Delta(Keyed):
     """Kronecker delta δ[a,b]: 1 where the two indices agree."""
     a: Index
     b: Index
@@ -66,7 +93,7 @@ class Delta:
     def rename(self, m):
         return Delta(m.get(self.a, self.a), m.get(self.b, self.b))
 
-    def key(self, names):
+    def _key(self, names):
         return "δ[" + ",".join(sorted((_lab(self.a, names), _lab(self.b, names)))) + "]"
 
     def indices(self):
@@ -74,7 +101,7 @@ class Delta:
 
 
 @dataclass(frozen=True, eq=False)
-class Func:
+class Func(Keyed):
     """An element-wise function (named in rules.ELEMENTWISE) applied to an expression."""
     name: str
     arg: "Expr"
@@ -86,7 +113,7 @@ class Func:
     def rename(self, m):
         return Func(self.name, self.arg.rename(m))
 
-    def key(self, names):
+    def _key(self, names):
         return f"{self.name}({self.arg.key(names)})"
 
     def indices(self):
@@ -94,26 +121,29 @@ class Func:
 
 
 @dataclass(frozen=True, eq=False)
-class Group:
-    """A compound expression used as one factor (so that it can carry a power)."""
+class Group(Keyed):
+    """A compound expression used as one factor (so that it can carry a power). A `keep` group is
+    never distributed over: a rule's compound result (tanh′ = 1 − tanh²) stays one factor, so that
+    nested functions do not expand binomially."""
     expr: "Expr"
+    keep: bool = False
 
     @property
     def free(self):
         return self.expr.free
 
     def rename(self, m):
-        return Group(self.expr.rename(m))
+        return Group(self.expr.rename(m), self.keep)
 
-    def key(self, names):
-        return f"({self.expr.key(names)})"
+    def _key(self, names):
+        return ("[" if self.keep else "(") + self.expr.key(names) + ("]" if self.keep else ")")
 
     def indices(self):
         return self.expr.indices()
 
 
 @dataclass(frozen=True, eq=False)
-class MatFn:
+class MatFn(Keyed):
     """inv / det / logdet of the matrix `arg`, whose row and column are the bound `arg_idx`."""
     name: str
     arg: "Expr"
@@ -128,9 +158,10 @@ class MatFn:
         inner = {k: v for k, v in m.items() if k not in self.arg_idx}
         return MatFn(self.name, self.arg.rename(inner), self.arg_idx, tuple(m.get(i, i) for i in self.idx))
 
-    def key(self, names):
+    def _key(self, names):
         inner = dict(names)
-        inner.update({a: f"m{k}" for k, a in enumerate(self.arg_idx)})
+        start = _next_label(names, "m")
+        inner.update({a: f"m{start + k}" for k, a in enumerate(self.arg_idx)})
         return f"{self.name}[{','.join(_lab(i, names) for i in self.idx)}]({self.arg.key(inner)})"
 
     def indices(self):
@@ -144,13 +175,13 @@ def _dim_factor(ix):
     return Fraction(1), ((Var(ix.dim, (), True), 1),)
 
 
-class Term:
+class Term(Keyed):
     """coef × Π atom**exp, summed over `summed`. Build with `Term.make`, which normalises."""
-    __slots__ = ("coef", "factors", "summed", "_free", "_key")
+    __slots__ = ("coef", "factors", "summed", "_free", "_kc", "_idx")
 
     def __init__(self, coef, factors, summed):
         self.coef, self.factors, self.summed = coef, factors, summed
-        self._free = self._key = None
+        self._free = self._idx = None
 
     @property
     def free(self):
@@ -248,12 +279,12 @@ class Term:
 
     def labels(self, names=None):
         """Canonical labels for the summed indices, and the factors in canonical order."""
-        outer = dict(names or {})
+        outer = {ix: v for ix, v in (names or {}).items() if ix in self.free}
         masked = dict(outer)
         masked.update({s: "_" for s in self.summed})
         ordered = sorted(self.factors, key=lambda f: (f[0].key(masked), str(f[1])))
         labels = dict(outer)
-        n = sum(1 for v in outer.values() if v.startswith("b"))
+        n = _next_label(outer, "b")
         for a, _ in ordered:
             for ix in a.indices():
                 if ix in self.summed and ix not in labels:
@@ -261,21 +292,18 @@ class Term:
                     n += 1
         return labels, ordered
 
-    def key(self, names=None):
+    def _key(self, names):
         """A canonical string, equal for terms equal up to renaming summed indices (coef excluded)."""
-        if names is None and self._key is not None:
-            return self._key
         labels, ordered = self.labels(names)
-        k = "·".join(f"{a.key(labels)}^{e}" for a, e in ordered)
-        if names is None:
-            self._key = k
-        return k
+        return "·".join(f"{a.key(labels)}^{e}" for a, e in ordered)
 
     def indices(self):
-        out = []
-        for a, _ in self.factors:
-            out.extend(i for i in a.indices() if i not in self.summed)
-        return tuple(out)
+        if self._idx is None:
+            out = []
+            for a, _ in self.factors:
+                out.extend(i for i in a.indices() if i not in self.summed)
+            self._idx = tuple(out)
+        return self._idx
 
     def __repr__(self):
         return f"Term({self.coef}, {self.key()}, Σ{sorted(map(repr, self.summed))})"
@@ -292,13 +320,13 @@ def _frac_pow(c, e):
     return f if abs(float(f) - v) < 1e-15 * max(1, abs(v)) else Fraction(v)
 
 
-class Expr:
+class Expr(Keyed):
     """A sum of terms (terms may have different free indices: that is broadcasting)."""
-    __slots__ = ("terms", "_free", "_key")
+    __slots__ = ("terms", "_free", "_kc", "_idx")
 
     def __init__(self, terms=()):
         self.terms = tuple(terms)
-        self._free = self._key = None
+        self._free = self._idx = None
 
     @staticmethod
     def make(terms):
@@ -308,7 +336,8 @@ class Expr:
         stack = [t for t in terms if t is not None]
         while stack:
             t = stack.pop(0)
-            g = next((k for k, (a, e) in enumerate(t.factors) if isinstance(a, Group) and e == 1), None)
+            g = next((k for k, (a, e) in enumerate(t.factors) if isinstance(a, Group) and e == 1 and not a.keep),
+                     None)
             if g is not None:
                 rest = t.factors[:g] + t.factors[g + 1:]
                 for u in t.factors[g][0].expr.terms:
@@ -344,22 +373,19 @@ class Expr:
             self._free = s
         return self._free
 
-    def key(self, names=None):
-        if names is None and self._key is not None:
-            return self._key
-        k = " + ".join(sorted(f"{t.coef}*{t.key(names)}" for t in self.terms)) or "0"
-        if names is None:
-            self._key = k
-        return k
+    def _key(self, names):
+        return " + ".join(sorted(f"{t.coef}*{t.key(names)}" for t in self.terms)) or "0"
 
     def indices(self):
-        seen, out = set(), []
-        for t in self.terms:
-            for i in t.indices():
-                if i not in seen:
-                    seen.add(i)
-                    out.append(i)
-        return tuple(out)
+        if self._idx is None:
+            seen, out = set(), []
+            for t in self.terms:
+                for i in t.indices():
+                    if i not in seen:
+                        seen.add(i)
+                        out.append(i)
+            self._idx = tuple(out)
+        return self._idx
 
     def rename(self, m):
         if not m or not (self.free & set(m)):
@@ -512,6 +538,12 @@ def _nonneg(a, x):
         return True
     from .rules import is_positive
     return is_positive(a)
+
+
+def factor(e):
+    """An expression kept as one factor (not distributed over) when it is a sum."""
+    e = as_expr(e)
+    return atom(Group(e, keep=True)) if len(e.terms) > 1 else e
 
 
 def matfn(name, arg, arg_idx, idx=()):

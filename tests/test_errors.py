@@ -1,0 +1,684 @@
+"""Bad input must fail cleanly: one exception type (ChainruleError), a message that names the
+sub-expression and the shapes, a caret under the position, no execution of user text, no hang,
+and on the command line exit status 2 with no traceback."""
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import chainrule
+from chainrule import ChainruleError
+
+# Generous bounds: error paths take milliseconds; these only catch hangs and blow-ups.
+LIMIT = 5.0          # seconds a failing call may take
+WATCHDOG = 10.0      # seconds after which a call is interrupted (so a hang fails instead of stalling the suite)
+
+SHAPES = {"A": ("n", "n"), "x": ("n",), "y": ("n",), "M": ("n", "m"), "B": ("m", "n")}
+CARET_LINE = re.compile(r"^ *\^+$")
+
+
+class _Hang(BaseException):
+    """Raised by the watchdog; a BaseException so that no `except Exception` in the engine swallows it."""
+
+
+@contextlib.contextmanager
+def watchdog(seconds=WATCHDOG):
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise _Hang()
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _short(value, n=60):
+    r = repr(value)
+    return r if len(r) <= n else r[:n] + f"...({len(r)} chars)"
+
+
+def derive_error(expr, wrt="x", shapes=SHAPES, order=1):
+    """Call derive, require a ChainruleError (nothing else, no success, no hang) and return it."""
+    call = f"derive({_short(expr)}, {wrt!r}, order={order!r})"
+    start = time.perf_counter()
+    err = problem = None
+    try:
+        with watchdog():
+            result = chainrule.derive(expr, wrt, shapes, order)
+        problem = f"{call} returned {_short(str(result), 120)} instead of raising ChainruleError"
+    except ChainruleError as e:
+        err = e
+    except _Hang:
+        problem = f"{call} still running after {WATCHDOG:.0f}s (hang)"
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:  # noqa: BLE001 - any other type is the bug being tested for
+        problem = f"{call} raised {type(e).__name__}: {_short(str(e), 200)} instead of ChainruleError"
+    if problem:         # failed outside the except block: no chained traceback of thousands of frames
+        pytest.fail(problem)
+    elapsed = time.perf_counter() - start
+    assert elapsed < LIMIT, f"{call} took {elapsed:.1f}s to fail"
+    assert isinstance(err, ValueError)
+    assert str(err).strip(), "empty error message"
+    return err
+
+
+def caret(err):
+    """(source line as rendered, underlined text) of a positioned error; fails if there is no caret line."""
+    lines = str(err).splitlines()
+    rows = [k for k, line in enumerate(lines) if CARET_LINE.match(line)]
+    assert rows, f"no caret line in the message:\n{err}"
+    k = rows[0]
+    assert k >= 1, f"caret line without a source line above it:\n{err}"
+    source, marks = lines[k - 1], lines[k]
+    return source, source[marks.index("^"):len(marks)]
+
+
+def assert_caret_under(err, expected):
+    source, underlined = caret(err)
+    assert underlined == expected, f"caret under {underlined!r}, expected {expected!r}:\n{err}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Shape errors
+# --------------------------------------------------------------------------------------------------
+
+def test_readme_example_exact_message():
+    err = derive_error("W2 @ dZ2", "W2", {"W2": (1, 4), "dZ2": (1, "m")})
+    assert str(err) == ("inner dimensions differ: 4 vs 1 — did you mean W2.T @ dZ2?\n"
+                        "  W2 @ dZ2\n"
+                        "  ^^^^^^^^\n"
+                        "  W2: (1, 4), dZ2: (1, m)")
+    assert err.position == (1, 0)
+    # the suggested fix is itself valid
+    chainrule.derive("W2.T @ dZ2", "W2", {"W2": (1, 4), "dZ2": (1, "m")})
+
+
+def test_matmul_inner_mismatch_suggests_transpose():
+    err = derive_error("M @ M", "M")
+    msg = str(err)
+    assert "inner dimensions differ: m vs n" in msg
+    assert "did you mean M.T @ M?" in msg
+    assert "M: (n, m)" in msg
+    assert_caret_under(err, "M @ M")
+    chainrule.derive("M.T @ M", "M", SHAPES)
+
+
+def test_matmul_mismatch_inside_larger_expression_points_at_the_product():
+    err = derive_error("exp(x) + sum(M @ M) * x", "x")
+    assert "did you mean M.T @ M?" in str(err)
+    assert_caret_under(err, "M @ M")
+
+
+def test_transpose_hint_does_not_double_transpose():
+    # A (n,n) @ M.T (m,n): the fix is A @ M, not the clumsy "A @ M.T.T"
+    err = derive_error("A @ M.T", "A")
+    msg = str(err)
+    assert "inner dimensions differ: n vs m" in msg
+    assert "did you mean" in msg
+    assert ".T.T" not in msg, f"hint double-transposes:\n{msg}"
+
+
+def test_elementwise_broadcast_mismatch():
+    err = derive_error("x + M.T @ x", "x")
+    msg = str(err)
+    assert "(n,) and (m,) do not broadcast" in msg
+    assert "x: (n,)" in msg and "M.T @ x: (m,)" in msg
+    assert_caret_under(err, "x + M.T @ x")
+
+
+def test_elementwise_mismatch_suggests_transpose():
+    err = derive_error("M * B", "M")
+    msg = str(err)
+    assert "(n, m) and (m, n) do not broadcast" in msg
+    assert "did you mean M.T?" in msg
+    assert_caret_under(err, "M * B")
+
+
+def test_matmul_with_scalar():
+    err = derive_error("x @ 2")
+    assert "@" in str(err) and "scalar" in str(err)
+    assert_caret_under(err, "x @ 2")
+
+
+# --------------------------------------------------------------------------------------------------
+# Names, functions, arguments
+# --------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("expr, name", [
+    ("foo(x)", "foo"),
+    ("np.foo(x)", "foo"),
+    ("np.linalg.foo(x)", "foo"),
+    ("os.system(x)", "os.system"),
+    ("eval(x)", "eval"),
+    ("exec(x)", "exec"),
+    ("breakpoint()", "breakpoint"),
+    ("globals()", "globals"),
+])
+def test_unknown_function(expr, name):
+    err = derive_error(expr)
+    assert f"unknown function '{name}'" in str(err)
+    assert_caret_under(err, expr)
+
+
+@pytest.mark.parametrize("expr", ["z", "x @ z", "sum(z)", "exp(z) @ x", "x.T @ A @ z", "trace(z)"])
+def test_undeclared_variable_asks_for_a_declaration(expr):
+    err = derive_error(expr)
+    msg = str(err)
+    assert "'z'" in msg
+    assert "declare" in msg
+    assert "z=" in msg or "'z':" in msg          # shows how to declare it
+    assert_caret_under(err, "z")
+
+
+@pytest.mark.parametrize("wrt", ["q", "n", "", None, 3, ("x",)])
+def test_wrt_not_declared(wrt):
+    err = derive_error("x.T @ A @ x", wrt)
+    msg = str(err)
+    assert repr(wrt) in msg
+    assert "declared" in msg
+
+
+@pytest.mark.parametrize("order", [0, 5, "2", -1, 2.0, 1.5, True, None])
+def test_bad_order(order):
+    err = derive_error("x.T @ A @ x", "x", order=order)
+    assert "order" in str(err)
+    assert repr(order) in str(err)
+
+
+@pytest.mark.parametrize("shapes, fragment", [
+    (["x"], "dict"),
+    ("x=n", "dict"),
+    ({"x": ("n", "n", "n")}, "3 axes"),
+    ({"x": 3.5}, "3.5"),
+    ({"x": None}, "None"),
+    ({"x": object()}, "shape of x"),
+    ({"x": (0,)}, "dimension 0"),
+    ({"x": (-1,)}, "dimension -1"),
+    ({"x": (10 ** 7,)}, "10000000"),
+    ({"x": (True,)}, "True"),
+    ({"x": (2.5,)}, "2.5"),
+    ({"x": (float("nan"),)}, "nan"),
+    ({"x": ("n m",)}, "'n m'"),
+    ({"x": ("1e9",)}, "'1e9'"),
+    ({"x": ("__class__",)}, "'__class__'"),
+    ({1: ("n",)}, "1"),
+    ({"_x": ("n",)}, "'_x'"),
+    ({"x y": ("n",)}, "'x y'"),
+    ({"__import__": ("n",)}, "__import__"),
+])
+def test_bad_shapes_values(shapes, fragment):
+    err = derive_error("x", "x", shapes)
+    assert fragment in str(err)
+
+
+@pytest.mark.parametrize("expr, wrt", [
+    ("sum(x, axis=1)", "x"),
+    ("sum(x, axis=2)", "x"),
+    ("sum(A, axis=2)", "A"),
+    ("sum(A, axis=-3)", "A"),
+    ("sum(A, 5)", "A"),
+    ("mean(M, axis=2)", "M"),
+    ("np.mean(x, axis=-2, keepdims=True)", "x"),
+    ("softmax(x, axis=1)", "x"),
+    ("logsumexp(A, axis=7)", "A"),
+    ("sum(x, axis=1000000000000)", "x"),
+])
+def test_axis_out_of_range(expr, wrt):
+    err = derive_error(expr, wrt)
+    assert "out of range" in str(err)
+    assert_caret_under(err, expr)
+
+
+@pytest.mark.parametrize("expr, underlined", [
+    ("x ** y", "y"),
+    ("2 ** x", "x"),
+    ("x ** sum(x)", "sum(x)"),
+    ("x ** (x.T @ y)", "x.T @ y"),
+    ("power(x, y)", "y"),
+])
+def test_non_constant_exponent(expr, underlined):
+    err = derive_error(expr)
+    assert "constant" in str(err)
+    assert_caret_under(err, underlined)
+
+
+@pytest.mark.parametrize("fn", ["trace", "tr", "det", "inv", "logdet", "np.linalg.inv", "np.linalg.det", "np.trace"])
+def test_square_matrix_functions_reject_non_square(fn):
+    expr = f"{fn}(M)"
+    err = derive_error(expr, "M")
+    msg = str(err)
+    assert "square" in msg
+    assert "(n, m)" in msg
+    assert_caret_under(err, expr)
+
+
+def test_square_matrix_functions_reject_vectors():
+    err = derive_error("det(x)")
+    assert "square" in str(err) and "(n,)" in str(err)
+
+
+# --------------------------------------------------------------------------------------------------
+# Adversarial input: never executed, always a ChainruleError, never slow
+# --------------------------------------------------------------------------------------------------
+
+ADVERSARIAL = [
+    # attribute and dunder access
+    "x.__class__",
+    "x.T.__class__",
+    "(x).__class__.__bases__",
+    "x.__class__.__mro__[1].__subclasses__()",
+    "x.real",
+    "x.sum()",
+    "np.__dict__",
+    "np.os",
+    "np.os.system",
+    "np.os.system('echo pwned')",
+    "np.linalg.inv.__globals__",
+    "np.linalg.inv.__globals__['os']",
+    "__import__('os')",
+    "__import__('os').system('echo pwned')",
+    "__builtins__",
+    "_x",
+    "getattr(x, '__class__')",
+    "vars()",
+    # lambdas, comprehensions, generators
+    "(lambda: x)()",
+    "lambda: x",
+    "[x for x in y]",
+    "{x for x in y}",
+    "{x: x for x in y}",
+    "sum(x for x in y)",
+    "sum([x, y])",
+    # subscripts, slices
+    "x[0]",
+    "x[:]",
+    "A[0, 0]",
+    "x[...]",
+    # strings and f-strings
+    "f'{x}'",
+    "f'{x.__class__}'",
+    "'x'",
+    "b'x'",
+    "x + 'a'",
+    # walrus, starred, keyword tricks
+    "(z := x)",
+    "sum((z := x))",
+    "sum(*x)",
+    "sum(*[x])",
+    "sum(x, **{})",
+    "sum(x, **{'axis': 0})",
+    "sum(x, dtype=int)",
+    "sum(x, out=x)",
+    "sum(x, axis=__import__('os'))",
+    "sum(x, axis=x)",
+    "sum(x, keepdims=open)",
+    "sum(x, axis='0')",
+    "sum(x, axis=1e999)",
+    "sum(x, keepdims=2)",
+    # other syntax
+    "x if x else y",
+    "x and y",
+    "not x",
+    "~x",
+    "x % 2",
+    "x // 2",
+    "x == y",
+    "1 < x < 2",
+    "x, y",
+    "[x]",
+    "{x}",
+    "await x",
+    "yield x",
+    "x; y",
+    "import os",
+    "x = 1",
+    "x\0",
+    "None",
+    "True * x",
+    "...",
+    "1j * x",
+    # huge numbers
+    "x ** 10 ** 10",
+    "x ** (10 ** 10)",
+    "x ** -(10 ** 10)",
+    "x ** 1e300",
+    "x ** 10 ** 10 ** 10",
+    "x * 123456789012345678901234567890",
+    "eye(10**9)",
+    "eye(10**9) @ x",
+    "eye(10 ** 10 ** 10)",
+    "eye(0)",
+    "eye(-1)",
+    "eye(2.5)",
+    "eye(x)",
+    # NaN / inf
+    "1e999",
+    "x * 1e999",
+    "x * -1e999",
+    "x + 1e999 - 1e999",
+    "x ** 1e999",
+    "x * float('nan')",
+    "x * float('inf')",
+    "x * np.inf",
+    "x * np.nan",
+    # unicode look-alikes
+    "\u0445 + x",                # Cyrillic х
+    "x + \u0445",
+    "\uff58",                    # fullwidth ｘ (Python would NFKC-normalise it to x)
+    "\U0001d431",                # mathematical bold 𝐱 (NFKC -> x)
+    "x\u00a0+ y",                # no-break space
+    "x\u200b",                   # zero-width space
+    "x \u2212 y",                # minus sign
+    "x \u00b7 y",                # middle dot
+    "\u0391 @ x",                # Greek capital alpha looks like A
+    # empty
+    "",
+    " ",
+    "\n\t ",
+]
+
+
+@pytest.mark.parametrize("expr", ADVERSARIAL, ids=[_short(e, 40) for e in ADVERSARIAL])
+def test_adversarial_expression(expr):
+    derive_error(expr)
+
+
+@pytest.mark.parametrize("expr, fragment", [
+    ("x.__class__", "'.__class__'"),
+    ("__import__('os')", ""),
+    ("np.os.system", "'.system'"),
+    ("x[0]", "Subscript"),
+    ("(lambda: x)()", ""),
+    ("[x for x in y]", "ListComp"),
+    ("sum(x, **{})", "**"),
+    ("sum(*x)", "*"),
+    ("sum(x, dtype=int)", "'dtype'"),
+    ("x ** 10 ** 10", "constant"),
+    ("eye(10**9)", "eye"),
+    ("x * 1e999", "finite"),
+    ("\u0445 + x", "non-ASCII"),
+])
+def test_adversarial_messages_say_what_is_wrong(expr, fragment):
+    err = derive_error(expr)
+    assert fragment in str(err)
+    caret(err)
+
+
+def test_user_text_is_never_executed(tmp_path):
+    marker = tmp_path / "pwned"
+    payloads = [
+        f"__import__('os').system('touch {marker}')",
+        f"np.os.system('touch {marker}')",
+        f"open('{marker}', 'w')",
+        f"exec(\"open('{marker}', 'w')\")",
+        f"sum(x, axis=__import__('os').system('touch {marker}'))",
+        f"x.__class__.__init__.__globals__['os'].system('touch {marker}')",
+        f"(lambda: __import__('os').system('touch {marker}'))()",
+        f"[__import__('os').system('touch {marker}') for _ in y]",
+    ]
+    for expr in payloads:
+        derive_error(expr)
+        derive_error("x", "x", {"x": (expr,)})     # also through the shapes dict
+        assert not marker.exists(), f"executed: {expr}"
+
+
+@pytest.mark.parametrize("expr", [42, 1.5, None, b"x", ["x"], ("x",), object(), Path("x")],
+                         ids=lambda v: type(v).__name__)
+def test_non_string_expression(expr):
+    err = derive_error(expr)
+    assert "string" in str(err)
+
+
+@pytest.mark.parametrize("expr", [
+    "(" * 10_000 + "x" + ")" * 10_000,          # 10,000-deep parentheses
+    "(" * 5_000 + "x" + ")" * 5_000,            # under the length limit: hits the depth limit instead
+    "-" * 10_000 + "x",                         # 10,000 unary minus
+    "- " * 9_999 + "x",
+    "+" * 10_000 + "x",
+    "~" * 10_000 + "x",
+    "exp(" * 5_000 + "x" + ")" * 5_000,
+    "x" + ".T" * 5_000,
+    "x" + " ** 2" * 3_000,
+    "x + " * 4_000 + "x",                       # long left-deep chain
+    "-(" * 3_000 + "x" + ")" * 3_000,
+    "[" * 10_000 + "x" + "]" * 10_000,
+    "sum(" * 3_000 + "x" + ", axis=0)" * 3_000,
+])
+def test_deep_nesting(expr):
+    derive_error(expr)
+
+
+@pytest.mark.parametrize("expr", [
+    "x + " * 250_000 + "x",                     # 1 MB of valid-looking arithmetic
+    "x" * 1_000_000,                            # a 1 MB name
+    "(" * 500_000 + "x" + ")" * 500_000,        # 1 MB of nesting
+    "x" + " " * 1_000_000,                      # 1 MB of trailing blanks
+    "1" * 1_000_000,                            # a 1 MB integer literal
+])
+def test_one_megabyte_input(expr):
+    assert len(expr) >= 1_000_000
+    derive_error(expr)
+
+
+def test_huge_input_through_shapes_dict():
+    err = derive_error("x", "x", {"x": ("n", "n", "n", "n") * 250_000})
+    assert "axes" in str(err)
+
+
+@pytest.mark.parametrize("fn, depth", [("exp", 20), ("tanh", 12)])
+def test_nested_functions_do_not_blow_up(fn, depth):
+    # Small (~100 character) valid input, well inside the nesting limit. It may be derived or refused
+    # with a ChainruleError, but it must not take minutes.
+    expr = f"{fn}(" * depth + "x" + ")" * depth
+    start = time.perf_counter()
+    hung = False
+    try:
+        with watchdog():
+            chainrule.derive(expr, "x", {"x": ("n",)})
+    except ChainruleError:
+        pass
+    except _Hang:
+        hung = True
+    if hung:
+        pytest.fail(f"derive({expr!r}) still running after {WATCHDOG:.0f}s (exponential blow-up)")
+    elapsed = time.perf_counter() - start
+    assert elapsed < LIMIT, f"derive({expr!r}) took {elapsed:.1f}s"
+
+
+@pytest.mark.parametrize("expr", ["sum(A, axis=0, axis=1)", "sum(x, 0, axis=0)", "sum(x, axis=None, axis=None)",
+                                  "mean(A, 0, axis=1)"])
+def test_repeated_or_conflicting_axis_is_rejected(expr):
+    # Python refuses a repeated keyword (SyntaxError) and NumPy refuses axis given twice (TypeError);
+    # silently picking one is wrong.
+    derive_error(expr, "A" if "A" in expr else "x")
+
+
+# --------------------------------------------------------------------------------------------------
+# Every positioned error carries a caret under the right place
+# --------------------------------------------------------------------------------------------------
+
+POSITIONED = [
+    ("W2 @ dZ2", "W2", {"W2": (1, 4), "dZ2": (1, "m")}),
+    ("M @ M", "M", SHAPES),
+    ("x + M.T @ x", "x", SHAPES),
+    ("M * B", "M", SHAPES),
+    ("foo(x)", "x", SHAPES),
+    ("x @ z", "x", SHAPES),
+    ("sum(x, axis=2)", "x", SHAPES),
+    ("x ** y", "x", SHAPES),
+    ("trace(M)", "M", SHAPES),
+    ("det(M)", "M", SHAPES),
+    ("inv(M)", "M", SHAPES),
+    ("x.__class__", "x", SHAPES),
+    ("__import__('os')", "x", SHAPES),
+    ("np.os.system", "x", SHAPES),
+    ("(lambda: x)()", "x", SHAPES),
+    ("[x for x in y]", "x", SHAPES),
+    ("x[0]", "x", SHAPES),
+    ("f'{x}'", "x", SHAPES),
+    ("(z := x)", "x", SHAPES),
+    ("sum(*x)", "x", SHAPES),
+    ("sum(x, **{})", "x", SHAPES),
+    ("sum(x, dtype=int)", "x", SHAPES),
+    ("x ** 10 ** 10", "x", SHAPES),
+    ("eye(10**9)", "x", SHAPES),
+    ("-" * 10_000 + "x", "x", SHAPES),
+    ("\u0445 + x", "x", SHAPES),
+    ("x * 1e999", "x", SHAPES),
+    ("exp(x, y)", "x", SHAPES),
+    ("maximum(x, y)", "x", SHAPES),
+    ("pi * x", "x", SHAPES),
+    ("x +", "x", SHAPES),
+    ("(x", "x", SHAPES),
+    ("x )", "x", SHAPES),
+    ("  M @ M", "M", SHAPES),
+    ("x +\n(M @ M)", "x", SHAPES),
+    ("\n\nM @ M\n", "M", SHAPES),
+    ("(x\n+ M @ M)", "x", SHAPES),
+    ("(x +\n foo(x))", "x", SHAPES),
+    ("(x +\n  sum(M,\n axis=3))", "x", SHAPES),
+]
+
+
+@pytest.mark.parametrize("expr, wrt, shapes", POSITIONED, ids=[_short(p[0], 40) for p in POSITIONED])
+def test_positioned_errors_have_a_caret(expr, wrt, shapes):
+    err = derive_error(expr, wrt, shapes)
+    assert err.start is not None, f"error is not positioned:\n{err}"
+    source, underlined = caret(err)
+    # the line above the caret is (part of) the expression the user typed
+    body = source.strip()
+    body = re.sub(r"^line \d+: ", "", body)
+    assert body and body in expr, f"caret is not under the user's text:\n{err}"
+    # for semantic errors (not syntax errors at end of input) the caret underlines real text
+    if not str(err).startswith("syntax error"):
+        assert underlined.strip() and underlined in expr, f"caret underlines {underlined!r}:\n{err}"
+
+
+@pytest.mark.parametrize("expr, underlined", [
+    ("  M @ M", "M @ M"),
+    ("\n\nM @ M\n", "M @ M"),
+    ("\nM @ M", "M @ M"),
+    ("(x\n+ M @ M)", "M @ M"),
+    ("(M @ M\n + x)", "M @ M"),
+    ("x +\\\n M @ M", "M @ M"),
+])
+def test_caret_position_with_leading_blanks_and_newlines(expr, underlined):
+    err = derive_error(expr, "M")
+    assert_caret_under(err, underlined)
+    assert "did you mean M.T @ M?" in str(err), str(err)
+    assert "M: (n, m)" in str(err), str(err)
+
+
+def test_unpositioned_errors_have_no_stray_caret():
+    for err in (derive_error("x", "x", order=0), derive_error("x", "x", ["x"]), derive_error("x", "q"),
+                derive_error(""), derive_error(None)):
+        assert not any(CARET_LINE.match(line) for line in str(err).splitlines()), str(err)
+
+
+# --------------------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------------------
+
+def _cli_command():
+    exe = Path(sys.executable).with_name("chainrule")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "chainrule"]
+
+
+def run_cli(*args, env_extra=None, via_module=False):
+    env = dict(os.environ, PYTHONIOENCODING="utf-8", COLUMNS="200", NO_COLOR="1")
+    env.update(env_extra or {})
+    cmd = [sys.executable, "-m", "chainrule"] if via_module else _cli_command()
+    return subprocess.run(cmd + list(args), capture_output=True, timeout=120, env=env,
+                          encoding="utf-8", errors="replace")
+
+
+def assert_clean_failure(proc, *fragments):
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout, proc.stderr
+    for f in fragments:
+        assert f in proc.stderr, proc.stderr
+
+
+def test_cli_shape_error_exits_2_without_traceback():
+    proc = run_cli("derive", "W2 @ dZ2", "--wrt", "W2", "--shape", "W2=1,4", "--shape", "dZ2=1,m")
+    assert_clean_failure(proc, "inner dimensions differ: 4 vs 1 — did you mean W2.T @ dZ2?",
+                         "  W2 @ dZ2\n  ^^^^^^^^\n", "W2: (1, 4), dZ2: (1, m)")
+    assert proc.stdout == ""
+
+
+def test_cli_via_python_dash_m():
+    proc = run_cli("derive", "M @ M", "--wrt", "M", "--shape", "M=n,m", via_module=True)
+    assert_clean_failure(proc, "did you mean M.T @ M?", "^^^^^")
+
+
+def test_cli_good_call_exits_0():
+    proc = run_cli("derive", "x.T @ A @ x", "--wrt", "x", "--shape", "A=n,n", "--shape", "x=n", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["wrt"] == "x" and out["order"] == 1 and out["shape"] == ["n"]
+
+
+def test_cli_good_call_with_check_and_hessian():
+    proc = run_cli("derive", "x.T @ A @ x", "--wrt", "x", "--shape", "A=n,n", "--shape", "x=n",
+                   "--order", "2", "--check")
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout.strip()
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["foo(x)", "--wrt", "x", "--shape", "x=n"], "unknown function 'foo'"),
+    (["x @ z", "--wrt", "x", "--shape", "x=n"], "declare"),
+    (["x.T @ x", "--wrt", "q", "--shape", "x=n"], "'q'"),
+    (["x.T @ x", "--wrt", "x", "--shape", "x=n", "--order", "0"], "order"),
+    (["x.T @ x", "--wrt", "x", "--shape", "x=n", "--order", "5"], "order"),
+    (["x", "--wrt", "x", "--shape", "x"], "--shape"),
+    (["x", "--wrt", "x", "--shape", "x=n,n,n"], "axes"),
+    (["x", "--wrt", "x", "--shape", "x=0"], "dimension"),
+    (["sum(x, axis=2)", "--wrt", "x", "--shape", "x=n"], "out of range"),
+    (["x ** y", "--wrt", "x", "--shape", "x=n", "--shape", "y=n"], "constant"),
+    (["trace(M)", "--wrt", "M", "--shape", "M=n,m"], "square"),
+    (["x.__class__", "--wrt", "x", "--shape", "x=n"], "__class__"),
+    (["__import__('os').system('echo pwned')", "--wrt", "x", "--shape", "x=n"], "^"),
+    (["x[0]", "--wrt", "x", "--shape", "x=n"], "^"),
+    (["\u0445 + x", "--wrt", "x", "--shape", "x=n"], "non-ASCII"),
+    (["x * 1e999", "--wrt", "x", "--shape", "x=n"], "finite"),
+    (["", "--wrt", "x", "--shape", "x=n"], "empty"),
+    (["--wrt", "x", "--shape", "x=n", "--", "-" * 10_000 + "x"], "nested"),
+    (["(" * 10_000 + "x" + ")" * 10_000, "--wrt", "x", "--shape", "x=n"], "too long"),
+])
+def test_cli_bad_input_exits_2_without_traceback(args, fragment):
+    proc = run_cli("derive", *args)
+    assert_clean_failure(proc, "error:", fragment)
+    assert "pwned" not in proc.stdout
+
+
+def test_cli_error_on_non_utf8_stderr_still_clean():
+    proc = run_cli("derive", "W2 @ dZ2", "--wrt", "W2", "--shape", "W2=1,4", "--shape", "dZ2=1,m",
+                   env_extra={"PYTHONIOENCODING": "ascii"})
+    assert_clean_failure(proc, "inner dimensions differ")
+
+
+def test_cli_good_call_on_non_utf8_stdout_does_not_crash():
+    # e.g. a Windows pipe (cp1252) or a C locale: the result contains ∂ and ᵀ
+    proc = run_cli("derive", "x.T @ A @ x", "--wrt", "x", "--shape", "A=n,n", "--shape", "x=n",
+                   env_extra={"PYTHONIOENCODING": "ascii"})
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode == 0, proc.stderr
