@@ -7,8 +7,9 @@ from .errors import ChainruleError
 from .functions import FUNCTIONS
 from .index_notation import index_text
 from .lower import Lowering, fresh_idx
-from .printing import to_latex, to_numpy, to_text
-from .shapes import ShapeChecker, fmt_shape, normalize_shapes
+from .numpy_code import to_numpy
+from .printing import to_latex, to_text
+from .shapes import ShapeChecker, normalize_shapes
 from .syntax import parse_expression
 from .to_matrix import NoMatrixForm, to_einsum, to_matrix
 

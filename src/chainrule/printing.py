@@ -2,8 +2,8 @@
 import re
 from fractions import Fraction
 
-from .matrix import (column, mat_scale, mat_t, MReshape, MSoftmax, MAdd, MDiag, MDiagPart, MEinsum, MExpand, MFunc, MHad, MIdentity, MMatFn, MMatMul,
-                     MNum, MOnes, MOuter, MPow, MScale, MSqueeze, MSum, MT, MTrace, MVar, MZeros)
+from .matrix import (column, mat_scale, mat_t, MAdd, MExpand, MFunc, MHad, MIdentity, MMatFn, MMatMul,
+                     MNum, MOnes, MOuter, MPow, MScale, MSqueeze, MSum, MT, MVar)
 
 ADD, MUL, HAD, UNARY, POST, ATOM = 0, 1, 1, 2, 3, 4
 SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
@@ -428,169 +428,6 @@ class LatexPrinter(TextPrinter):
             ", ".join(self(o) for o in m.operands) + ")", ATOM
 
 
-# -- NumPy ---------------------------------------------------------------------------------
-
-NP_FUNCS = {"exp": "np.exp", "log": "np.log", "sin": "np.sin", "cos": "np.cos", "tanh": "np.tanh",
-            "abs": "np.abs", "sign": "np.sign"}
-PY_ADD, PY_MUL, PY_UNARY, PY_POW, PY_ATOM = 1, 2, 3, 4, 5
-
-
-class NumpyPrinter:
-    """NumPy code over `np` and the declared names; `dims` maps a dimension name to code for it."""
-
-    def __init__(self, dims=None):
-        self.dims = dims or {}
-
-    def __call__(self, m):
-        return self.p(m)[0]
-
-    def dim(self, d):
-        return str(d) if isinstance(d, int) else self.dims.get(d, d)
-
-    def shape(self, shape):
-        return "(" + ", ".join(self.dim(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
-
-    def wrap(self, m, prec):
-        s, q = self.p(m)
-        return f"({s})" if q < prec else s
-
-    def p(self, m):
-        return getattr(self, "p_" + type(m).__name__)(m)
-
-    def p_MVar(self, m):
-        return (self.dim(m.name) if m.is_dim else m.name), PY_ATOM
-
-    def p_MNum(self, m):
-        v = m.value
-        s = str(v.numerator) if v.denominator == 1 else f"{v.numerator} / {v.denominator}"
-        return s, PY_ATOM if v.denominator == 1 and v >= 0 else PY_MUL if v >= 0 else PY_UNARY
-
-    def p_MIdentity(self, m):
-        return f"np.eye({self.dim(m.n)})", PY_ATOM
-
-    def p_MOnes(self, m):
-        return f"np.ones({self.shape(m.shape)})", PY_ATOM
-
-    def p_MZeros(self, m):
-        return (f"np.zeros({self.shape(m.shape)})" if m.shape else "0.0"), PY_ATOM
-
-    def p_MT(self, m):
-        if m.x.ndim < 2:
-            return self.p(m.x)
-        return self.wrap(m.x, PY_ATOM) + ".T", PY_ATOM
-
-    def p_MMatFn(self, m):
-        if m.name == "logdet":
-            return f"np.linalg.slogdet({self(m.x)})[1]", PY_ATOM
-        return f"np.linalg.{m.name}({self(m.x)})", PY_ATOM
-
-    def p_MFunc(self, m):
-        if m.name == "sigmoid":
-            if isinstance(m.x, MScale) and m.x.coef < 0:
-                return f"1 / (1 + np.exp({self(mat_scale(-m.x.coef, m.x.x))}))", PY_MUL
-            return f"1 / (1 + np.exp(-{self.wrap(m.x, PY_POW)}))", PY_MUL
-        x = self(m.x)
-        if m.name == "relu":
-            return f"np.maximum({x}, 0)", PY_ATOM
-        if m.name in ("gt0", "ge0"):
-            return f"np.heaviside({x}, {0 if m.name == 'gt0' else 1})", PY_ATOM
-        return f"{NP_FUNCS[m.name]}({x})", PY_ATOM
-
-    def p_MPow(self, m):
-        e = m.e
-        if _norm_of(m) is not None and _norm_of(m)[1] == 1:
-            return f"np.linalg.norm({self(_norm_of(m)[0])})", PY_ATOM
-        if e == Fraction(1, 2):
-            return f"np.sqrt({self(m.x)})", PY_ATOM
-        if e == -1:
-            return f"1 / {self.wrap(m.x, PY_POW)}", PY_MUL
-        exp = str(e.numerator) if e.denominator == 1 else repr(float(e))
-        if e < 0:
-            exp = f"({exp})"
-        return f"{self.wrap(m.x, PY_POW + 1)} ** {exp}", PY_POW
-
-    def p_MScale(self, m):
-        c = m.coef
-        if c == -1:
-            return "-" + self.wrap(m.x, PY_UNARY), PY_UNARY
-        num = str(c.numerator) if c.denominator == 1 else f"({c.numerator} / {c.denominator})"
-        if c.numerator == 1 and c.denominator != 1:
-            return f"{self.wrap(m.x, PY_MUL)} / {c.denominator}", PY_MUL
-        return f"{num} * {self.wrap(m.x, PY_MUL + 1)}", PY_MUL
-
-    def p_MMatMul(self, m):
-        a, b = m.a, m.b
-        if isinstance(a, MDiag):
-            v = self.wrap(a.v, PY_ATOM)
-            return (f"{v}[:, None] * {self.wrap(b, PY_MUL + 1)}" if b.ndim == 2 else
-                    f"{v} * {self.wrap(b, PY_MUL + 1)}"), PY_MUL
-        if isinstance(b, MDiag):
-            return f"{self.wrap(a, PY_MUL)} * {self.wrap(b.v, PY_MUL + 1)}", PY_MUL
-        return f"{self.wrap(a, PY_MUL)} @ {self.wrap(b, PY_MUL + 1)}", PY_MUL
-
-    def p_MHad(self, m):
-        num = [f for f in m.factors if not (isinstance(f, MPow) and f.e < 0)]
-        den = [MPow(f.x, -f.e) if f.e != -1 else f.x for f in m.factors if isinstance(f, MPow) and f.e < 0]
-        s = " * ".join(self.wrap(f, PY_MUL + (1 if k else 0)) for k, f in enumerate(num)) if num else "1"
-        for d in den:
-            s = f"{s} / {self.wrap(d, PY_MUL + 1)}"
-        return s, PY_MUL
-
-    def p_MAdd(self, m):
-        out = ""
-        for k, t in enumerate(_scalar_ones(m)):
-            neg = _is_neg(t)
-            if neg:
-                t = mat_scale(-t.coef, t.x) if isinstance(t, MScale) else MNum(-t.value)
-            s = self.wrap(t, PY_ADD + 1)
-            out = (("-" if neg else "") + (s if not neg else self.wrap(t, PY_UNARY))) if k == 0 else \
-                out + (" - " if neg else " + ") + s
-        return out, PY_ADD
-
-    def p_MSum(self, m):
-        if m.axis is None and not m.keepdims:
-            return f"np.sum({self(m.x)})", PY_ATOM
-        args = [self(m.x)] + ([f"axis={m.axis}"] if m.axis is not None else []) + \
-            (["keepdims=True"] if m.keepdims else [])
-        return f"np.sum({', '.join(args)})", PY_ATOM
-
-    def p_MTrace(self, m):
-        return f"np.trace({self(m.x)})", PY_ATOM
-
-    def p_MDiag(self, m):
-        return f"np.diag({self(m.v)})", PY_ATOM
-
-    def p_MDiagPart(self, m):
-        return f"np.diag({self(m.x)})", PY_ATOM
-
-    def p_MOuter(self, m):
-        return f"np.outer({self(m.u)}, {self(m.v)})", PY_ATOM
-
-    def p_MExpand(self, m):
-        x = self.wrap(m.x, PY_ATOM)
-        if m.x.ndim == 1:
-            return (f"{x}[:, None]" if m.axis == 1 else f"{x}[None, :]"), PY_ATOM
-        return f"np.expand_dims({self(m.x)}, {m.axis})", PY_ATOM
-
-    def p_MSqueeze(self, m):
-        x = self.wrap(m.x, PY_ATOM)
-        if m.x.ndim == 2:
-            return (f"{x}[:, 0]" if m.axis == 1 else f"{x}[0]"), PY_ATOM
-        return f"{x}[0]", PY_ATOM
-
-    def p_MEinsum(self, m):
-        return f"np.einsum('{m.spec}', " + ", ".join(self(o) for o in m.operands) + ")", PY_ATOM
-
-    def p_MReshape(self, m):
-        return f"np.reshape({self(m.x)}, {self.shape(m.shape)})", PY_ATOM
-
-    def p_MSoftmax(self, m):
-        e = f"np.exp({self(m.x)})"
-        if m.axis is None:
-            return f"{e} / np.sum({e})", PY_MUL
-        return f"{e} / np.sum({e}, axis={m.axis}, keepdims=True)", PY_MUL
-
-
 def to_text(m):
     return TextPrinter()(m)
 
@@ -599,5 +436,3 @@ def to_latex(m):
     return LatexPrinter()(m)
 
 
-def to_numpy(m, dims=None):
-    return NumpyPrinter(dims)(m)

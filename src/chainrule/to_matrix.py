@@ -17,9 +17,9 @@ import string
 from . import tensor as T
 from .collect import collect
 from .softmax import recognize_softmax
-from .matrix import (MPow, MReshape, MAdd, MDiag, MDiagPart, MEinsum, MExpand, MFunc, MHad, MIdentity, MMatFn, MMatMul, MNum,
-                     MOnes, MOuter, MScale, MSqueeze, MSum, MT, MTrace, MVar, MZeros, mat_add, mat_had, mat_mul,
-                     mat_pow, mat_scale, mat_t, split_coef)
+from .matrix import (MPow, MReshape, MDiag, MDiagPart, MEinsum, MExpand, MFunc, MIdentity, MMatFn, MNum,
+                     MOnes, MOuter, MScale, MSqueeze, MSum, MTrace, MVar, MZeros, mat_add, mat_had, mat_mul,
+                     mat_pow, mat_scale, mat_t)
 
 
 class NoMatrixForm(Exception):
