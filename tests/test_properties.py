@@ -56,11 +56,11 @@ for _name, _shape in SHAPES.items():
 class Ctx:
     """Restrictions inherited from the enclosing expression."""
 
-    def __init__(self, tame=False, no_exp=False, no_minus=False):
-        self.tame, self.no_exp, self.no_minus = tame, no_exp, no_minus
+    def __init__(self, tame=False, no_exp=False, no_minus=False, no_matfn=False):
+        self.tame, self.no_exp, self.no_minus, self.no_matfn = tame, no_exp, no_minus, no_matfn
 
     def but(self, **kw):
-        d = dict(tame=self.tame, no_exp=self.no_exp, no_minus=self.no_minus)
+        d = dict(tame=self.tame, no_exp=self.no_exp, no_minus=self.no_minus, no_matfn=self.no_matfn)
         d.update(kw)
         return Ctx(**d)
 
@@ -97,7 +97,7 @@ def _rules_for(shape, ctx):
     if len(shape) == 2 and 1 not in shape:
         rules += [_matmul, _transposed, _outer, _broadcast_vector, _broadcast_keepdims]
         if shape[0] == shape[1]:
-            rules += [_diag_matrix, _inv]
+            rules += [_diag_matrix] + ([] if ctx.no_matfn else [_inv])
     elif len(shape) == 2:
         rules += [_keepdims_reduce]
     elif len(shape) == 1:
@@ -108,7 +108,7 @@ def _rules_for(shape, ctx):
         rules += [_reduce_all, _inner, _bilinear, _trace, _norm]
         if not ctx.no_exp:
             rules.append(_logsumexp)
-        if not ctx.tame:
+        if not ctx.tame and not ctx.no_matfn:
             rules.append(_logdet_det)
     return rules
 
@@ -214,9 +214,18 @@ def _diag_matrix(draw, shape, depth, ctx):
     return f"{_spell(draw, 'diag')}({gen(draw, (shape[0],), depth, ctx)})"
 
 
+def _matfn_arg(draw, shape, ctx):
+    """X in inv/det/logdet(I + X Xᵀ): a leaf, so that I + X Xᵀ is SPD and well conditioned.
+
+    Deeper X (or nested inv) make order-2 derivatives fall back to einsum code whose evaluation
+    takes minutes (the generated np.einsum calls have no optimize=True), so they are left out.
+    """
+    return gen(draw, shape, 0, ctx.but(tame=True, no_matfn=True))
+
+
 def _inv(draw, shape, depth, ctx):
     k = _pick(draw, [N, M])
-    X = gen(draw, (shape[0], k), min(depth, 1), ctx.but(tame=True))
+    X = _matfn_arg(draw, (shape[0], k), ctx)
     return f"{_spell(draw, 'inv')}(eye({shape[0]}) + {X} @ {X}.T)"
 
 
@@ -299,7 +308,7 @@ def _logsumexp(draw, shape, depth, ctx):
 
 def _logdet_det(draw, shape, depth, ctx):
     k, l = _pick(draw, [N, M]), _pick(draw, [N, M])
-    X = gen(draw, (k, l), min(depth, 1), ctx.but(tame=True))
+    X = _matfn_arg(draw, (k, l), ctx)
     fn = _pick(draw, ["logdet", "det"])
     return f"{_spell(draw, fn) if fn == 'det' else fn}(eye({k}) + {X} @ {X}.T)"
 

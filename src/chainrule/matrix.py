@@ -352,8 +352,10 @@ def mat_had(factors, shape):
             coef *= f.value
         else:
             flat.append(f)
-    flat = [f for f in flat if not isinstance(f, MOnes) or f.shape != shape] or \
-        ([MOnes(shape)] if shape else [])
+    if any(f.shape == shape and not isinstance(f, MOnes) for f in flat):
+        flat = [f for f in flat if not isinstance(f, MOnes) or f.shape != shape]   # 𝟏 ⊙ A = A
+    elif shape and not any(isinstance(f, MOnes) and f.shape == shape for f in flat):
+        flat.append(MOnes(shape))                   # nothing else has the full shape
     counts, order = {}, []
     for f in flat:
         base, e = (f.x, f.e) if isinstance(f, MPow) else (f, Fraction(1))

@@ -115,7 +115,7 @@ class TextPrinter:
         return "I", ATOM
 
     def p_MOnes(self, m):
-        return ("𝟏" if m.ndim < 2 else "𝟏𝟏ᵀ"), ATOM if m.ndim < 2 else MUL
+        return ("𝟏" if m.ndim < 2 else "𝟏𝟏ᵀ"), ATOM
 
     def p_MZeros(self, m):
         return "0", ATOM

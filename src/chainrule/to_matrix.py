@@ -58,6 +58,8 @@ def to_matrix(expr, out, log=None):
 def _bshape(shapes, full):
     """The broadcast shape of the terms of a sum (an axis is 1 when every term has it as 1)."""
     shapes = [s for s in shapes if s]
+    if not shapes:
+        return ()                                   # all scalars: broadcast once, at the end
     return tuple(1 if all(s[k] == 1 for s in shapes) else d for k, d in enumerate(full))
 
 
