@@ -292,6 +292,24 @@ class TextPrinter:
         return f"softmax({self(m.x)}{extra})", ATOM
 
 
+class CourseTextPrinter(TextPrinter):
+    """The course's way: (1/m) in front, Σ_columns for sums over examples."""
+
+    def p_MHad(self, m, coef=None):
+        inv_dims = [f for f in m.factors if isinstance(f, MPow) and f.e == -1 and isinstance(f.x, MVar) and f.x.is_dim]
+        if inv_dims and coef is None:
+            rest = tuple(f for f in m.factors if f not in inv_dims)
+            body = rest[0] if len(rest) == 1 else MHad(rest, m.shape)
+            head = "".join(f"(1/{d.x.name}) " for d in inv_dims)
+            return head + self.wrap(body, MUL + (1 if isinstance(body, MHad) else 0)), MUL
+        return super().p_MHad(m, coef)
+
+    def p_MSum(self, m):
+        if m.axis is not None and m.x.ndim == 2:
+            return f"Σ_{'columns' if m.axis == 1 else 'rows'} " + self.wrap(m.x, MUL + 1), MUL
+        return super().p_MSum(m)
+
+
 LATEX_FUNCS = {"exp": r"\exp", "log": r"\log", "sin": r"\sin", "cos": r"\cos", "tanh": r"\tanh",
                "sigmoid": r"\sigma", "relu": r"\operatorname{relu}", "sign": r"\operatorname{sign}"}
 

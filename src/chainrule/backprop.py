@@ -1,0 +1,233 @@
+"""Backpropagation in course notation: every adjoint of a model, derived by the engine.
+
+For an assignment Y = f(…, N, …) the contribution to dN is the vector-Jacobian product
+Σ_out dY[out] ∂f[out]/∂N[in], computed in index form with dY as a symbol and turned into matrix
+notation; forward values are then written by name (tanh(Z1) → A1). An activation used only by the
+loss is folded into it (J∘σ), which is how sigmoid + cross-entropy gives dZ2 = A2 − Y.
+Convention "course": when the loss is (1/m)·Σ over examples, adjoints of per-example values carry a
+factor m (dZ = m ∂J/∂Z) and the 1/m appears in dW and db; "strict": every adjoint is ∂J/∂(name).
+"""
+import dataclasses
+import json
+
+from . import syntax as S
+from . import tensor as T
+from .differentiate import Trace, diff
+from .errors import ChainruleError
+from .functions import FUNCTIONS
+from .lower import Lowering, fresh_idx
+from .matrix import MVar, canon, mat_map
+from .model import parse_model
+from .numpy_code import to_numpy
+from .printing import CourseTextPrinter, to_latex
+from .shapes import ShapeChecker, fmt_shape
+from .to_matrix import NoMatrixForm, to_einsum, to_matrix
+
+ACTIVATIONS = {"sigmoid", "softmax", "tanh", "relu", "exp", "maximum"}
+CONVENTIONS = ("course", "strict")
+
+
+@dataclasses.dataclass
+class Gradient:
+    """One adjoint: its value equals scale × ∂J/∂of."""
+    name: str
+    of: str
+    text: str
+    latex: str
+    numpy: str
+    shape: tuple
+    scale: str
+    matrix_form: bool = True
+    index_expr: object = dataclasses.field(default=None, repr=False)
+    trace: object = dataclasses.field(default=None, repr=False)
+
+    def __str__(self):
+        return f"{self.name} = {self.text}"
+
+
+class Backprop:
+    """The backward pass of a model: `.gradients` in evaluation order, and how the 1/m is placed."""
+
+    def __init__(self, model, gradients, convention, note, example_dim):
+        self.model, self.gradients, self.convention = model, gradients, convention
+        self.note, self.example_dim = note, example_dim
+
+    def __getitem__(self, name):
+        return next(g for g in self.gradients if g.name == name or g.of == name)
+
+    def text(self):
+        width = max(len(g.name) for g in self.gradients)
+        lines = [f"convention: {self.convention} — {self.note}"]
+        for g in self.gradients:
+            lines.append(f"{g.name:<{width}} = {g.text}    {fmt_shape(g.shape)}")
+        return "\n".join(lines)
+
+    def to_json(self):
+        return json.dumps(dict(convention=self.convention, note=self.note, gradients=[
+            dict(name=g.name, of=g.of, text=g.text, latex=g.latex, numpy=g.numpy, shape=list(g.shape),
+                 scale=g.scale) for g in self.gradients]), ensure_ascii=False)
+
+    def _repr_latex_(self):
+        rows = r" \\ ".join(rf"{g.name.replace('d', r'd', 1)} &= {g.latex}" for g in self.gradients)
+        return rf"$$\begin{{aligned}} {rows} \end{{aligned}}$$"
+
+
+def backprop(text, convention="course"):
+    """Every adjoint of the model in `text` (see the module docstring)."""
+    if convention not in CONVENTIONS:
+        raise ChainruleError(f"convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
+    model = parse_model(text)
+    return _Pass(model, convention).run()
+
+
+class _Pass:
+    def __init__(self, model, convention):
+        self.model = model
+        self.shapes = model.shapes()
+        self.fused = self._fused()
+        self.steps = [a for a in model.assignments if a.name not in self.fused]
+        self.trees = {a.name: a.tree for a in model.assignments}
+        loss = model.loss
+        self.trees[loss.name] = _inline(loss.tree, {f: self.trees[f] for f in self.fused})
+        self.lowered = {a.name: self._lower(self.trees[a.name]) for a in self.steps}
+        self.uses = {a.name: [n for n in dict.fromkeys(_names(self.trees[a.name])) if n in self.shapes]
+                     for a in self.steps}
+        self.example_dim = _example_dim(model, self.lowered[loss.name][0])
+        self.convention = convention
+        self.course = convention == "course" and self.example_dim is not None
+        self.forms = self._forward_forms()
+
+    def _fused(self):
+        """Activations read only by the loss: folded into it (their adjoint is not printed)."""
+        loss = self.model.loss
+        out = []
+        for a in self.model.assignments[:-1]:
+            readers = [b.name for b in self.model.assignments if a.name in b.uses]
+            call = a.tree
+            if readers == [loss.name] and isinstance(call, S.Call) and call.fn in ACTIVATIONS and \
+                    any(isinstance(x, S.Name) and x.id in {b.name for b in self.model.assignments} for x in call.args):
+                out.append(a.name)
+        return out
+
+    def _lower(self, tree):
+        checker = ShapeChecker(self.shapes, FUNCTIONS)
+        checker.check(tree)
+        return Lowering(checker).visit(tree)
+
+    def _forward_forms(self):
+        """Matrix form of every forward value, so that results can name it (tanh(Z1) → A1)."""
+        forms = {}
+        for a in self.model.assignments[:-1]:
+            expr, idx = self._lower(a.tree)
+            try:
+                forms[canon(to_matrix(expr, tuple(idx)))] = a
+            except NoMatrixForm:
+                pass
+        return forms
+
+    def scale(self, name):
+        shape = self.shapes[name]
+        return self.example_dim if self.course and self.example_dim in shape and \
+            name not in self.model.parameters else None
+
+    def run(self):
+        gradients, done = [], set()
+        consumers = {n: [s.name for s in self.steps if n in self.uses[s.name]] for n in self.shapes}
+        order = list(reversed(self.steps))
+        for k, step in enumerate(order):
+            if step is not self.model.loss:
+                gradients.append(self.adjoint(step.name, consumers[step.name]))
+                done.add(step.name)
+            for p in self.uses[step.name]:
+                if p in self.model.parameters and p not in done and \
+                        all(c in {s.name for s in order[:k + 1]} for c in consumers[p]):
+                    gradients.append(self.adjoint(p, consumers[p]))
+                    done.add(p)
+        note = self._note()
+        return Backprop(self.model, gradients, self.convention if self.course or self.convention == "strict"
+                        else "strict", note, self.example_dim)
+
+    def _note(self):
+        m = self.example_dim
+        if self.course:
+            return (f"the loss averages over the {m} examples, so per-example adjoints such as dZ are "
+                    f"m·∂J/∂Z (no 1/m) and the 1/m appears where examples are summed, in dW and db")
+        if self.convention == "course":
+            return "the loss is not an average over examples, so every adjoint is exactly ∂J/∂(name)"
+        return "every adjoint is exactly ∂J/∂(name)"
+
+    def adjoint(self, name, readers):
+        shape = self.shapes[name]
+        p = fresh_idx(shape, "pq")
+        trace = Trace()
+        total = T.ZERO
+        for r in readers:
+            expr, idx = self.lowered[r]
+            d = diff(expr, name, p, trace)
+            if r == self.model.loss.name:
+                contribution = d
+            else:
+                cot = T.var("d" + r, idx)
+                contribution = (d * cot).sum_over(idx)
+                s = self.scale(r)
+                if s is not None:
+                    contribution = contribution * T.power(T.var(s, (), is_dim=True), -1)
+            total = total + contribution
+        s = self.scale(name)
+        if s is not None:
+            total = total * T.var(s, (), is_dim=True)
+        from .derivation import drop_unit_deltas
+        total = drop_unit_deltas(total)
+        try:
+            m, matrix_form = to_matrix(total, p), True
+        except NoMatrixForm:
+            m, matrix_form = to_einsum(total, p), False
+        m = mat_map(m, self._name_forward_values(name))
+        return Gradient("d" + name, name, CourseTextPrinter()(m), to_latex(m), to_numpy(m), shape,
+                        s or "1", matrix_form, total, trace)
+
+    def _name_forward_values(self, current):
+        def rewrite(node):
+            a = self.forms.get(canon(node)) if node.ndim else None
+            if a is not None and a.shape == node.shape and a.name != current:
+                return MVar(a.name, a.shape)
+            return node
+        return rewrite
+
+
+def _names(node):
+    if isinstance(node, S.Name):
+        yield node.id
+    for f in ("operand", "left", "right"):
+        child = getattr(node, f, None)
+        if child is not None:
+            yield from _names(child)
+    for a in getattr(node, "args", ()):
+        yield from _names(a)
+
+
+def _inline(node, mapping):
+    """The tree with names replaced by other trees (an activation folded into the loss)."""
+    if isinstance(node, S.Name) and node.id in mapping:
+        return mapping[node.id]
+    changes = {}
+    for f in ("operand", "left", "right"):
+        child = getattr(node, f, None)
+        if child is not None:
+            changes[f] = _inline(child, mapping)
+    if isinstance(node, S.Call):
+        changes["args"] = tuple(_inline(a, mapping) for a in node.args)
+    return dataclasses.replace(node, **changes) if changes else node
+
+
+def _example_dim(model, loss_expr):
+    """The examples axis: a dimension the loss divides by in every term, found on the data arrays."""
+    data_dims = [set(d.shape) for d in model.declarations.values() if d.is_data and len(d.shape) == 2]
+    candidates = None
+    for t in loss_expr.terms:
+        divides = {a.name for a, e in t.factors if isinstance(a, T.Var) and a.is_dim and e < 0}
+        candidates = divides if candidates is None else candidates & divides
+    if not candidates:
+        return None
+    on_data = [c for c in sorted(candidates) if any(c in s for s in data_dims)]
+    return (on_data or sorted(candidates))[0]
