@@ -56,11 +56,11 @@ for _name, _shape in SHAPES.items():
 class Ctx:
     """Restrictions inherited from the enclosing expression."""
 
-    def __init__(self, tame=False, no_exp=False, no_minus=False, no_matfn=False):
-        self.tame, self.no_exp, self.no_minus, self.no_matfn = tame, no_exp, no_minus, no_matfn
+    def __init__(self, tame=False, no_exp=False, no_minus=False):
+        self.tame, self.no_exp, self.no_minus = tame, no_exp, no_minus
 
     def but(self, **kw):
-        d = dict(tame=self.tame, no_exp=self.no_exp, no_minus=self.no_minus, no_matfn=self.no_matfn)
+        d = dict(tame=self.tame, no_exp=self.no_exp, no_minus=self.no_minus)
         d.update(kw)
         return Ctx(**d)
 
@@ -97,7 +97,7 @@ def _rules_for(shape, ctx):
     if len(shape) == 2 and 1 not in shape:
         rules += [_matmul, _transposed, _outer, _broadcast_vector, _broadcast_keepdims]
         if shape[0] == shape[1]:
-            rules += [_diag_matrix] + ([] if ctx.no_matfn else [_inv])
+            rules += [_diag_matrix, _inv]
     elif len(shape) == 2:
         rules += [_keepdims_reduce]
     elif len(shape) == 1:
@@ -108,7 +108,7 @@ def _rules_for(shape, ctx):
         rules += [_reduce_all, _inner, _bilinear, _trace, _norm]
         if not ctx.no_exp:
             rules.append(_logsumexp)
-        if not ctx.tame and not ctx.no_matfn:
+        if not ctx.tame:
             rules.append(_logdet_det)
     return rules
 
@@ -214,18 +214,20 @@ def _diag_matrix(draw, shape, depth, ctx):
     return f"{_spell(draw, 'diag')}({gen(draw, (shape[0],), depth, ctx)})"
 
 
-def _matfn_arg(draw, shape, ctx):
-    """X in inv/det/logdet(I + X Xᵀ): a leaf, so that I + X Xᵀ is SPD and well conditioned.
+MATFN_ARGS = {N: ["A", "C", "B", "A.T", "B.T"], M: ["C.T"]}
 
-    Deeper X (or nested inv) make order-2 derivatives fall back to einsum code whose evaluation
-    takes minutes (the generated np.einsum calls have no optimize=True), so they are left out.
+
+def _matfn_arg(draw, rows):
+    """X in inv/det/logdet(I + X Xᵀ): a declared matrix, so that I + X Xᵀ is SPD and well conditioned.
+
+    Deeper X (or nested inv) make order-2 derivatives fall back to einsum code that takes minutes
+    to evaluate (the generated np.einsum calls have no optimize=True), so they are left out.
     """
-    return gen(draw, shape, 0, ctx.but(tame=True, no_matfn=True))
+    return _pick(draw, MATFN_ARGS[rows])
 
 
 def _inv(draw, shape, depth, ctx):
-    k = _pick(draw, [N, M])
-    X = _matfn_arg(draw, (shape[0], k), ctx)
+    X = _matfn_arg(draw, shape[0])
     return f"{_spell(draw, 'inv')}(eye({shape[0]}) + {X} @ {X}.T)"
 
 
@@ -307,8 +309,8 @@ def _logsumexp(draw, shape, depth, ctx):
 
 
 def _logdet_det(draw, shape, depth, ctx):
-    k, l = _pick(draw, [N, M]), _pick(draw, [N, M])
-    X = _matfn_arg(draw, (k, l), ctx)
+    k = _pick(draw, [N, M])
+    X = _matfn_arg(draw, k)
     fn = _pick(draw, ["logdet", "det"])
     return f"{_spell(draw, fn) if fn == 'det' else fn}(eye({k}) + {X} @ {X}.T)"
 
@@ -392,18 +394,39 @@ def test_gradient_of_scalar_matches_finite_differences(problem):
     check_fd(src, wrt, 1)
 
 
-@settings(max_examples=60, **SETTINGS)
+@settings(max_examples=80, **SETTINGS)
 @given(problems([()], max_depth=3))
 def test_hessian_of_scalar_matches_finite_differences(problem):
     src, _, wrt = problem
     check_fd(src, wrt, 2)
 
 
-@settings(max_examples=120, **SETTINGS)
+@settings(max_examples=150, **SETTINGS)
 @given(problems(ARRAY_SHAPES + KEEPDIMS_SHAPES, max_depth=3))
 def test_jacobian_of_array_matches_finite_differences(problem):
     src, _, wrt = problem
     check_fd(src, wrt, 1)
+
+
+# Minimal failures these properties have found, kept as plain regression cases (so that the
+# random search above still runs while they are open).
+FOUND = [
+    ("(s * (y @ (y + x)))", "s", 1),            # IndexError in collect._common_side
+    ("exp(((y @ y) + (y @ x)))", "x", 1),       # the same, via a gradient
+    ("(2 / (1 + (y @ (y + x)) * (y @ (y + x))))", "x", 2),
+    ("mean(x)", "x", 1),                        # constant × 𝟏 once printed as a bare scalar
+    ("sin(sum(A))", "A", 1),
+    ("(x - x)", "x", 1),                        # zero derivatives once lost their shape
+    ("sum(x)", "x", 2),
+    ("(sum(x) * sum((C - C), axis=0, keepdims=True))", "x", 1),
+]
+
+
+@pytest.mark.parametrize("src, wrt, order", FOUND)
+def test_cases_found_by_the_properties(src, wrt, order):
+    check_fd(src, wrt, order)
+    r = derive(src, wrt, order)
+    assert evaluate_numpy(r, random_env()).shape == concrete(tuple(r.shape))
 
 
 # -- 2. shuffled sums and products have the same normal form -------------------------------------
@@ -442,14 +465,14 @@ def _assert_same_normal_form(terms, perm, shape, wrt, op):
                                    err_msg=f"{what}\n  {a.text}\n  {b.text}")
 
 
-@settings(max_examples=80, **SETTINGS)
+@settings(max_examples=100, **SETTINGS)
 @given(shuffled("+"))
 def test_shuffled_sums_have_equal_derivatives(case):
     terms, perm, shape, wrt = case
     _assert_same_normal_form(terms, perm, shape, wrt, "+")
 
 
-@settings(max_examples=80, **SETTINGS)
+@settings(max_examples=100, **SETTINGS)
 @given(shuffled("*"))
 def test_shuffled_products_have_equal_derivatives(case):
     terms, perm, shape, wrt = case
@@ -458,7 +481,7 @@ def test_shuffled_products_have_equal_derivatives(case):
 
 # -- 3. `.numpy` evaluates to an array of the declared derivative shape --------------------------
 
-@settings(max_examples=120, **SETTINGS)
+@settings(max_examples=150, **SETTINGS)
 @given(problems([()] + ARRAY_SHAPES + KEEPDIMS_SHAPES, max_depth=3), st.sampled_from([1, 1, 2]))
 def test_numpy_value_has_shape_f_shape_plus_x_shape(problem, order):
     src, f_shape, wrt = problem

@@ -151,7 +151,7 @@ class _Pass:
         m = self.example_dim
         if self.course:
             return (f"the loss averages over the {m} examples, so per-example adjoints such as dZ are "
-                    f"m·∂J/∂Z (no 1/m) and the 1/m appears where examples are summed, in dW and db")
+                    f"{m}·∂J/∂Z (no 1/{m}) and the 1/{m} appears where examples are summed, in dW and db")
         if self.convention == "course":
             return "the loss is not an average over examples, so every adjoint is exactly ∂J/∂(name)"
         return "every adjoint is exactly ∂J/∂(name)"
@@ -177,12 +177,12 @@ class _Pass:
         if s is not None:
             total = total * T.var(s, (), is_dim=True)
         from .derivation import drop_unit_deltas
-        total = drop_unit_deltas(total)
+        total = _use_properties(drop_unit_deltas(total), self.model)
         try:
             m, matrix_form = to_matrix(total, p), True
         except NoMatrixForm:
             m, matrix_form = to_einsum(total, p), False
-        m = mat_map(m, self._name_forward_values(name))
+        m = mat_map(mat_map(m, self._name_forward_values(name)), _adjoints_first)
         return Gradient("d" + name, name, CourseTextPrinter()(m), to_latex(m), to_numpy(m), shape,
                         s or "1", matrix_form, total, trace)
 
@@ -193,6 +193,35 @@ class _Pass:
                 return MVar(a.name, a.shape)
             return node
         return rewrite
+
+
+def _use_properties(expr, model):
+    """Declared properties that simplify: a onehot Y has columns summing to 1, so Σ_k Y[k, j] = 1."""
+    onehot = {n for n, d in model.declarations.items() if "onehot" in d.properties}
+    if not onehot:
+        return expr
+    terms = []
+    for t in expr.terms:
+        factors, summed = list(t.factors), set(t.summed)
+        for k, (a, e) in enumerate(factors):
+            if isinstance(a, T.Var) and a.name in onehot and e == 1 and a.idx and a.idx[0] in summed and \
+                    sum(a.idx[0] in b.free for b, _ in factors) == 1 and a.idx.count(a.idx[0]) == 1:
+                summed.discard(a.idx[0])
+                del factors[k]
+                break
+        terms.append(T.Term.make(t.coef, factors, summed))
+    return T.Expr.make(terms)
+
+
+def _adjoints_first(node):
+    """dA1 ⊙ (1 − A1²): in an element-wise product the adjoint comes first, as the course writes it."""
+    from .matrix import MHad
+    if isinstance(node, MHad):
+        is_adj = [isinstance(f, MVar) and f.name.startswith("d") and f.ndim > 0 for f in node.factors]
+        if any(is_adj) and not is_adj[0] and all(f.ndim > 0 for f in node.factors):
+            order = [f for f, a in zip(node.factors, is_adj) if a] + [f for f, a in zip(node.factors, is_adj) if not a]
+            return MHad(tuple(order), node.shape)
+    return node
 
 
 def _names(node):
@@ -229,5 +258,9 @@ def _example_dim(model, loss_expr):
         candidates = divides if candidates is None else candidates & divides
     if not candidates:
         return None
-    on_data = [c for c in sorted(candidates) if any(c in s for s in data_dims)]
-    return (on_data or sorted(candidates))[0]
+    shared = set.intersection(*data_dims) if data_dims else set()
+    for pool in (shared, set().union(*data_dims) if data_dims else set(), candidates):
+        found = sorted(candidates & pool)
+        if found:
+            return found[0]
+    return None

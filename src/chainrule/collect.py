@@ -121,10 +121,11 @@ def _common_side(terms, shape, right):
     common = next((c[-1] if right else c[0] for c in chains if len(c) >= 2), None)
     if common is None or not all(canon(c[-1] if right else c[0]) == canon(common) for c in chains):
         return None
-    if any(len(c) < 2 for c in chains) and common.ndim != 2:
-        return None
-    eye = MIdentity(common.shape[0] if right else common.shape[1])       # a lone A is I A
-    chains = [c if len(c) >= 2 else ([eye] + c if right else c + [eye]) for c in chains]
+    if any(len(c) < 2 for c in chains):
+        if common.ndim != 2:
+            return None
+        eye = MIdentity(common.shape[0] if right else common.shape[1])       # a lone A is I A
+        chains = [c if len(c) >= 2 else ([eye] + c if right else c + [eye]) for c in chains]
     rest = [(c, _build(ch[:-1] if right else ch[1:])) for (c, _), ch in zip(terms, chains)]
     inner_shape = rest[0][1].shape
     if any(r.shape != inner_shape for _, r in rest):
@@ -218,16 +219,18 @@ def _rebuild(factors, shape):
 
 
 def _pull_coef(terms, shape):
-    """Take a common number out of a sum: 2a − 2b = 2(a − b)."""
+    """Take a common number out of a sum when it reads better: 2a − 2b = 2(a − b), −a − b = −(a + b),
+    a/2 + b/2 = (a + b)/2; never 10⁸a + 1 for a + 10⁻⁸."""
     nums = [c for c, _ in terms]
-    g = 0
-    den = 1
-    for c in nums:
-        g = gcd(g, c.numerator)
-        den = den * c.denominator // gcd(den, c.denominator)
-    common = Fraction(g, den) if g else Fraction(1)
+    if all(c.denominator == 1 for c in nums):
+        g = 0
+        for c in nums:
+            g = gcd(g, c.numerator)
+        common = Fraction(g)
+    elif len({abs(c) for c in nums}) == 1:
+        common = abs(nums[0])
+    else:
+        common = Fraction(1)
     if _sign(terms) < 0:
         common = -common
-    if common == 0 or any((c / common).denominator != 1 for c in nums):
-        common = Fraction(1)
     return mat_scale(common, MAdd(tuple(mat_scale(c / common, b) for c, b in terms), shape))

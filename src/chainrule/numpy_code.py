@@ -153,7 +153,7 @@ class NumpyPrinter:
         return f"{x}[0]", PY_ATOM
 
     def p_MEinsum(self, m):
-        return f"np.einsum('{m.spec}', " + ", ".join(self(o) for o in m.operands) + ")", PY_ATOM
+        return f"np.einsum('{m.spec}', " + ", ".join(self(o) for o in m.operands) + ", optimize=True)", PY_ATOM
 
     def p_MReshape(self, m):
         return f"np.reshape({self(m.x)}, {self.shape(m.shape)})", PY_ATOM

@@ -307,6 +307,11 @@ class CourseTextPrinter(TextPrinter):
     def p_MSum(self, m):
         if m.axis is not None and m.x.ndim == 2:
             return f"Σ_{'columns' if m.axis == 1 else 'rows'} " + self.wrap(m.x, MUL + 1), MUL
+        if m.axis is None:
+            x = m.x
+            while isinstance(x, (MSqueeze, MT)):           # the orientation of what is summed is irrelevant
+                x = x.x
+            return "Σ " + self.wrap(x, MUL + 1), MUL
         return super().p_MSum(m)
 
 
