@@ -1,11 +1,32 @@
 """chainrule: matrix calculus in matrix notation — derive, backprop, explain, check."""
 from .errors import ChainruleError
 
-__all__ = ["ChainruleError", "derive"]
+__all__ = ["ChainruleError", "backprop", "derive", "example", "examples"]
 __version__ = "0.1.0"
 
 
 def derive(expr, wrt, shapes=None, order=1):
-    """Derivative of a NumPy-style expression: see chainrule.derive.derive."""
+    """Derivative of a NumPy-style expression: see chainrule.derivation.derive."""
     from .derivation import derive as _derive
     return _derive(expr, wrt, shapes, order)
+
+
+def backprop(text, convention="course"):
+    """Every adjoint of a model written as assignments: see chainrule.backprop."""
+    from .adjoints import backprop as _backprop
+    return _backprop(text, convention)
+
+
+def examples():
+    """Names of the built-in models."""
+    from importlib.resources import files
+    return sorted(p.name[:-len(".model")] for p in files("chainrule").joinpath("examples").iterdir()
+                  if p.name.endswith(".model"))
+
+
+def example(name):
+    """The text of a built-in model."""
+    from importlib.resources import files
+    if name not in examples():
+        raise ChainruleError(f"no built-in model {name!r}; choose one of {', '.join(examples())}")
+    return files("chainrule").joinpath("examples", f"{name}.model").read_text()

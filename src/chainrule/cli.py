@@ -18,6 +18,11 @@ DEMO = [
 ]
 
 
+def _example_names():
+    from . import examples
+    return examples()
+
+
 def parse_shape(text):
     """'A=n,n' → ('A', ('n', 'n')); 'x=n' → ('x', ('n',)); 't=' or 't=scalar' → ('t', ())."""
     if "=" not in text:
@@ -82,6 +87,44 @@ def cmd_demo(args, console):
     return 0 if ok else 1
 
 
+def read_model(args):
+    from . import example
+    if args.model and args.example:
+        raise ChainruleError("give either a model file or --example NAME, not both")
+    if args.model:
+        try:
+            with open(args.model, encoding="utf-8") as f:
+                return f.read()
+        except OSError as e:
+            raise ChainruleError(f"cannot read the model file {args.model!r}: {e.strerror}") from None
+        except UnicodeDecodeError:
+            raise ChainruleError(f"the model file {args.model!r} is not UTF-8 text") from None
+    return example(args.example or "two-layer")
+
+
+def cmd_backprop(args, console):
+    from . import backprop
+    r = backprop(read_model(args), args.convention)
+    if args.format == "json":
+        console.print(r.to_json(), markup=False)
+    elif args.format == "latex":
+        for g in r.gradients:
+            console.print(f"{g.name} = {g.latex}", markup=False)
+    elif args.format == "numpy":
+        for g in r.gradients:
+            console.print(f"{g.name} = {g.numpy}", markup=False)
+    else:
+        console.print(r.text(), markup=False)
+    if args.check:
+        from .numeric import check_backprop
+        errors = check_backprop(r)
+        worst = max(errors.values())
+        console.print(f"check: every adjoint against central differences of the loss, max relative error "
+                      f"{worst:.1e} ({'ok' if worst < 1e-5 else 'MISMATCH'})", markup=False)
+        return 0 if worst < 1e-5 else 1
+    return 0
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="chainrule", description="Matrix calculus in matrix notation.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -94,6 +137,13 @@ def build_parser():
     d.add_argument("--format", choices=["text", "latex", "numpy", "index", "json"], default="text")
     d.add_argument("--check", action="store_true", help="compare with finite differences on random data")
     d.set_defaults(run=cmd_derive)
+    b = sub.add_parser("backprop", help="every adjoint (dZ2, dW2, …) of a model written as assignments")
+    b.add_argument("model", nargs="?", help="a model file (default: --example two-layer)")
+    b.add_argument("--example", metavar="NAME", help="a built-in model: " + ", ".join(_example_names()))
+    b.add_argument("--convention", choices=["course", "strict"], default="course")
+    b.add_argument("--format", choices=["text", "latex", "numpy", "json"], default="text")
+    b.add_argument("--check", action="store_true", help="compare every adjoint with finite differences")
+    b.set_defaults(run=cmd_backprop)
     demo = sub.add_parser("demo", help="a short tour on built-in examples")
     demo.set_defaults(run=cmd_demo)
     return p

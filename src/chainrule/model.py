@@ -107,8 +107,8 @@ def _declaration(model, code, number, seen):
         if tok in PROPERTIES:
             props.append(tok)
         elif props:
-            raise _err(f"dimension {tok!r} after the properties: write dimensions first", model.text, number,
-                       code.index(tok), code.index(tok) + len(tok))
+            raise _err(f"unknown property {tok!r} (properties: {', '.join(PROPERTIES)}; dimensions come first)",
+                       model.text, number, code.index(tok), code.index(tok) + len(tok))
         elif tok == "scalar":
             continue
         elif tok.isdigit() and 1 <= int(tok) <= 10 ** 6:
