@@ -10,3 +10,9 @@ def test_derive_benchmark_quick_mode_runs():
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_derive.py"), "--quick"],
                          capture_output=True, text=True, check=True).stdout
     assert "derive: median" in out and "import chainrule" in out
+
+
+def test_backprop_benchmark_quick_mode_runs():
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_backprop.py"), "--quick"],
+                         capture_output=True, text=True, check=True).stdout
+    assert "L =   5" in out and "two-layer example" in out

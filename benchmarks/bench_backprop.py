@@ -1,0 +1,56 @@
+"""Backprop derivation time against depth: an L-layer MLP ([LINEAR→TANH]×(L−1) → LINEAR→SIGMOID,
+cross-entropy) for L = 2, 5, 10, 20, 50. Derivation cost should grow linearly with depth.
+Not a test: run `make bench`; CI runs `--quick`.
+Usage: python benchmarks/bench_backprop.py [--repeat N] [--quick]"""
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+import chainrule  # noqa: E402
+
+
+def mlp(layers):
+    lines = ["X: n0, m data", "Y: 1, m data binary"]
+    for k in range(1, layers + 1):
+        rows = "1" if k == layers else f"n{k}"
+        lines += [f"W{k}: {rows}, n{k - 1}", f"b{k}: {rows}, 1"]
+    prev = "X"
+    for k in range(1, layers + 1):
+        lines.append(f"Z{k} = W{k} @ {prev} + b{k}")
+        lines.append(f"A{k} = {'sigmoid' if k == layers else 'tanh'}(Z{k})")
+        prev = f"A{k}"
+    lines.append(f"J = -1/m * sum(Y * log(A{layers}) + (1 - Y) * log(1 - A{layers}))")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--quick", action="store_true")
+    a = ap.parse_args()
+    depths = (2, 5) if a.quick else (2, 5, 10, 20, 50)
+    repeat = 1 if a.quick else a.repeat
+    chainrule.backprop(mlp(2))                       # warm-up (imports)
+    rows = []
+    for depth in depths:
+        text = mlp(depth)
+        times = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            r = chainrule.backprop(text)
+            times.append(time.perf_counter() - t)
+        med = statistics.median(times)
+        rows.append((depth, med, len(r.gradients)))
+        print(f"L = {depth:3d}: {med * 1e3:8.1f} ms for {len(r.gradients):4d} adjoints "
+              f"({med * 1e3 / depth:.1f} ms per layer)")
+    two = statistics.median([(lambda t: (chainrule.backprop(chainrule.example("two-layer")),
+                                         time.perf_counter() - t)[1])(time.perf_counter()) for _ in range(repeat)])
+    print(f"two-layer example: {two * 1e3:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
