@@ -85,12 +85,12 @@ def test_json_and_layout_of_the_result():
     ("X: n, m, k\nJ = sum(X)\n", "3 axes"),
     ("X: n, m%\nJ = sum(X)\n", "bad dimension or property"),
     ("X: n, m data\nZ = Z + X\nJ = sum(Z)\n", "used before it is assigned"),
-    ("X: n, m data\nW: k, n\nZ = W.T @ X\nJ = sum(Z)\n", "line 3, column 5: inner dimensions differ"),
+    ("X: n, m data\nW: k, n\nZ = W.T @ X\nJ = sum(Z)\n", "inner dimensions differ(.|\n)*line 3, column 5: Z = W.T @ X"),
     ("X: n, m data\n", "no assignments"),
     ("X: n, m data\nthis is not a line\nJ = sum(X)\n", "line 2"),
 ])
 def test_bad_models_get_positioned_errors(model, message):
-    with pytest.raises(chainrule.ChainruleError, match=message.replace("(", r"\(")):
+    with pytest.raises(chainrule.ChainruleError, match=message if "(.|" in message else message.replace("(", r"\(")):
         chainrule.backprop(model)
 
 

@@ -563,7 +563,7 @@ def test_positioned_errors_have_a_caret(expr, wrt, shapes):
     source, underlined = caret(err)
     # the line above the caret is (part of) the expression the user typed
     body = source.strip()
-    body = re.sub(r"^line \d+: ", "", body)
+    body = re.sub(r"^line \d+, column \d+: ", "", body)
     assert body and body in expr, f"caret is not under the user's text:\n{err}"
     # for semantic errors (not syntax errors at end of input) the caret underlines real text
     if not str(err).startswith("syntax error"):

@@ -20,9 +20,7 @@ class ChainruleError(ValueError):
             row = (self.line or 1) - 1
             text = lines[row] if 0 <= row < len(lines) else ""
             end = self.end if self.end is not None and self.end > self.start else self.start + 1
-            prefix = f"line {self.line}: " if self.line and len(lines) > 1 else ""
-            if prefix and not parts[0].startswith("line "):
-                parts[0] = f"line {self.line}, column {self.start + 1}: {parts[0]}"
+            prefix = f"line {self.line}, column {self.start + 1}: " if self.line and len(lines) > 1 else ""
             parts.append(f"  {prefix}{text}")
             parts.append("  " + " " * (len(prefix) + self.start) + "^" * max(1, min(end, len(text) or end) - self.start))
         if self.hint:
