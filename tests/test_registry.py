@@ -3,6 +3,7 @@ tested numerically (first and second order) on data from its declared domain."""
 import pytest
 
 import chainrule
+from chainrule import syntax as S
 from chainrule import tensor as T
 from chainrule.derivation import Parsed
 from chainrule.functions import FUNCTIONS
@@ -15,18 +16,7 @@ COMPARISONS = ["(X > 0) * X ** 2", "(X >= 0) * X ** 2", "(X < 0) * X", "(X <= Y)
 
 def _variables(example):
     tree = Parsed(example, SHAPES)
-    return [n for n in SHAPES if n in set(_names(tree.tree))]
-
-
-def _names(node):
-    from chainrule import syntax as S
-    if isinstance(node, S.Name):
-        yield node.id
-    for f in ("operand", "left", "right"):
-        if getattr(node, f, None) is not None:
-            yield from _names(getattr(node, f))
-    for a in getattr(node, "args", ()):
-        yield from _names(a)
+    return [n for n in SHAPES if n in {x.id for x in S.names(tree.tree)}]
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda f: f.name)

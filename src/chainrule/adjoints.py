@@ -90,7 +90,7 @@ class _Pass:
         loss = model.loss
         self.trees[loss.name] = _inline(loss.tree, {f: self.trees[f] for f in self.fused})
         self.lowered = {a.name: self._lower(self.trees[a.name]) for a in self.steps}
-        self.uses = {a.name: [n for n in dict.fromkeys(_names(self.trees[a.name])) if n in self.shapes]
+        self.uses = {a.name: [n for n in dict.fromkeys(x.id for x in S.names(self.trees[a.name])) if n in self.shapes]
                      for a in self.steps}
         self.example_dim = _example_dim(model, self.lowered[loss.name][0])
         self.convention = convention
@@ -222,17 +222,6 @@ def _adjoints_first(node):
             order = [f for f, a in zip(node.factors, is_adj) if a] + [f for f, a in zip(node.factors, is_adj) if not a]
             return MHad(tuple(order), node.shape)
     return node
-
-
-def _names(node):
-    if isinstance(node, S.Name):
-        yield node.id
-    for f in ("operand", "left", "right"):
-        child = getattr(node, f, None)
-        if child is not None:
-            yield from _names(child)
-    for a in getattr(node, "args", ()):
-        yield from _names(a)
 
 
 def _inline(node, mapping):

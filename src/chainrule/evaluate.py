@@ -23,7 +23,8 @@ def size(d, dims):
     return d if isinstance(d, int) else dims[d]
 
 
-def _term(t, out, env, dims):
+def einsum_letters(out):
+    """A function giving each index its einsum letter, the output indices first."""
     letters = {}
     pool = iter(string.ascii_letters)
 
@@ -33,6 +34,11 @@ def _term(t, out, env, dims):
         return letters[i]
     for i in out:
         letter(i)
+    return letter
+
+
+def _term(t, out, env, dims):
+    letter = einsum_letters(out)
     specs, ops = [], []
     value = float(t.coef)
     for a, e in t.factors:
@@ -44,10 +50,10 @@ def _term(t, out, env, dims):
         specs.append("".join(letter(i) for i in idx))
         ops.append(arr)
     for i in out:
-        if not any(letters[i] in s for s in specs):
-            specs.append(letters[i])
+        if not any(letter(i) in s for s in specs):
+            specs.append(letter(i))
             ops.append(np.ones(size(i.dim, dims)))
-    outspec = "".join(letters[i] for i in out)
+    outspec = "".join(letter(i) for i in out)
     if not ops:
         return np.full(tuple(size(i.dim, dims) for i in out), value)
     return value * np.einsum(",".join(specs) + "->" + outspec, *ops)

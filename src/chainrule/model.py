@@ -141,17 +141,6 @@ def _assignment(model, code, number, seen):
     model.assignments.append(Assignment(name, tree, number, rhs.strip()))
 
 
-def _names(node):
-    if isinstance(node, S.Name):
-        yield node
-    for f in ("operand", "left", "right"):
-        child = getattr(node, f, None)
-        if child is not None:
-            yield from _names(child)
-    for a in getattr(node, "args", ()):
-        yield from _names(a)
-
-
 def _check_shapes(model):
     shapes = {n: d.shape for n, d in model.declarations.items()}
     dims = {d for s in shapes.values() for d in s if isinstance(d, str)}
@@ -161,7 +150,7 @@ def _check_shapes(model):
         raise _err(f"{n} is both a dimension and a declared name", model.text, model.declarations[n].line)
     assigned = set()
     for a in model.assignments:
-        for node in _names(a.tree):
+        for node in S.names(a.tree):
             if node.id not in shapes and node.id not in dims:
                 later = node.id in {b.name for b in model.assignments}
                 msg = (f"{node.id} is used before it is assigned" if later else
@@ -171,6 +160,6 @@ def _check_shapes(model):
             raise _err(f"{a.name} is a dimension name; choose another name", model.text, a.line)
         checker = ShapeChecker(shapes, FUNCTIONS)
         a.shape = checker.check(a.tree)
-        a.uses = tuple(dict.fromkeys(n.id for n in _names(a.tree) if n.id in shapes))
+        a.uses = tuple(dict.fromkeys(n.id for n in S.names(a.tree) if n.id in shapes))
         shapes[a.name] = a.shape
         assigned.add(a.name)

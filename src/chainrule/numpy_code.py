@@ -1,8 +1,8 @@
 """NumPy code for matrix notation: exact for 1-D vectors, columns and matrices (shapes are known)."""
 from fractions import Fraction
 
-from .matrix import (MDiag, MPow, MScale, MNum, mat_scale)
-from .printing import _is_neg, _norm_of, _scalar_ones
+from .matrix import (MDiag, MScale, mat_scale)
+from .printing import _norm_of, join_sum, split_division
 
 NP_FUNCS = {"exp": "np.exp", "log": "np.log", "sin": "np.sin", "cos": "np.cos", "tanh": "np.tanh",
             "abs": "np.abs", "sign": "np.sign"}
@@ -103,23 +103,14 @@ class NumpyPrinter:
         return f"{self.wrap(a, PY_MUL)} @ {self.wrap(b, PY_MUL + 1)}", PY_MUL
 
     def p_MHad(self, m):
-        num = [f for f in m.factors if not (isinstance(f, MPow) and f.e < 0)]
-        den = [MPow(f.x, -f.e) if f.e != -1 else f.x for f in m.factors if isinstance(f, MPow) and f.e < 0]
+        num, den = split_division(m.factors)
         s = " * ".join(self.wrap(f, PY_MUL + (1 if k else 0)) for k, f in enumerate(num)) if num else "1"
         for d in den:
             s = f"{s} / {self.wrap(d, PY_MUL + 1)}"
         return s, PY_MUL
 
     def p_MAdd(self, m):
-        out = ""
-        for k, t in enumerate(_scalar_ones(m)):
-            neg = _is_neg(t)
-            if neg:
-                t = mat_scale(-t.coef, t.x) if isinstance(t, MScale) else MNum(-t.value)
-            s = self.wrap(t, PY_ADD + 1)
-            out = (("-" if neg else "") + (s if not neg else self.wrap(t, PY_UNARY))) if k == 0 else \
-                out + (" - " if neg else " + ") + s
-        return out, PY_ADD
+        return join_sum(self, m, "-", PY_ADD + 1, PY_UNARY), PY_ADD
 
     def p_MSum(self, m):
         if m.axis is None and not m.keepdims:

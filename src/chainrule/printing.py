@@ -60,6 +60,32 @@ def _juxtapose(left, right, a=None, b=None):
     return left + right if tight_a and tight_b else f"{left} {right}"
 
 
+def reciprocal(m):
+    """x when m is 1/x (x^(−k) → x^k), else None: such factors print as divisions."""
+    if isinstance(m, MPow) and m.e < 0:
+        return MPow(m.x, -m.e) if m.e != -1 else m.x
+    return None
+
+
+def split_division(factors):
+    """(numerator factors, denominators) of an element-wise product."""
+    return [f for f in factors if reciprocal(f) is None], [reciprocal(f) for f in factors if reciprocal(f) is not None]
+
+
+def join_sum(printer, m, minus, term_prec, first_negated_prec):
+    """A sum written with + and `minus`, positive term first, the all-ones term as 1."""
+    out = ""
+    for k, t in enumerate(_scalar_ones(m)):
+        neg = _is_neg(t)
+        if neg:
+            t = mat_scale(-t.coef, t.x) if isinstance(t, MScale) else MNum(-t.value)
+        if k == 0:
+            out = minus + printer.wrap(t, first_negated_prec) if neg else printer.wrap(t, term_prec)
+        else:
+            out += (f" {minus} " if neg else " + ") + printer.wrap(t, term_prec)
+    return out
+
+
 def _positive_first(terms):
     """Print a sum starting with a positive term when there is one: σ − Y, not −Y + σ."""
     k = next((n for n, t in enumerate(terms) if not _is_neg(t)), 0)
@@ -139,6 +165,9 @@ class TextPrinter:
                 rhs = self.wrap(rest, MUL) if rest is not None and c == -1 else _frac_text(-c) if rest is None else None
                 if rhs is not None:
                     return f"({self.wrap(x.terms[0], ADD + 1)} {op} {rhs})", ATOM
+            if isinstance(x, MScale) and x.coef < 0:          # [−z > 0] is z < 0
+                flipped = "<" if m.name == "gt0" else "≤"
+                return f"({self(mat_scale(-x.coef, x.x))} {flipped} 0)", ATOM
             return f"({self(x)} {op} 0)", ATOM
         if m.name == "abs":
             return f"|{self(m.x)}|" + power, ATOM
@@ -153,12 +182,8 @@ class TextPrinter:
             return f"‖{self(y)}‖" + (str(k).translate(SUPERSCRIPT) if k != 1 else ""), POST
         if e == Fraction(1, 2):
             return "√" + self.wrap(m.x, ATOM), POST
-        if e < 0 and m.ndim == 0:
-            inner = MPow(m.x, -e) if e != -1 else m.x
-            return "1/" + self.wrap(inner, POST), MUL
         if e < 0:
-            inner = MPow(m.x, -e) if e != -1 else m.x
-            return "1 ⊘ " + self.wrap(inner, POST), HAD
+            return ("1/" if m.ndim == 0 else "1 ⊘ ") + self.wrap(reciprocal(m), POST), MUL
         if e.denominator == 1 and 0 < e < 10:
             sup = str(e.numerator).translate(SUPERSCRIPT)
             if isinstance(m.x, MFunc) and m.x.name not in ("gt0", "ge0"):
@@ -191,14 +216,9 @@ class TextPrinter:
         return _juxtapose(left, right, m.a, m.b), MUL
 
     def p_MHad(self, m, coef=None):
-        num, den = [], []
+        num, den = split_division(m.factors)
         if coef is not None:
-            num.append(MNum(coef))
-        for f in m.factors:
-            if isinstance(f, MPow) and f.e < 0:
-                den.append(MPow(f.x, -f.e) if f.e != -1 else f.x)
-            else:
-                num.append(f)
+            num.insert(0, MNum(coef))
         scal_nodes = [f for f in num if f.ndim == 0]
         scal = [self.wrap(f, MUL + 1) for f in scal_nodes]
         arr_nodes = [f for f in num if f.ndim > 0]
@@ -221,14 +241,7 @@ class TextPrinter:
         return s, MUL
 
     def p_MAdd(self, m):
-        out = ""
-        for k, t in enumerate(_scalar_ones(m)):
-            neg = _is_neg(t)
-            if neg:
-                t = mat_scale(-t.coef, t.x) if isinstance(t, MScale) else MNum(-t.value)
-            s = self.wrap(t, ADD + 1)
-            out = (("−" if neg else "") + s) if k == 0 else out + (" − " if neg else " + ") + s
-        return out, ADD
+        return join_sum(self, m, "−", ADD + 1, ADD + 1), ADD
 
     def p_MSum(self, m):
         x = m.x
@@ -372,7 +385,7 @@ class LatexPrinter(TextPrinter):
         if e == Fraction(1, 2):
             return rf"\sqrt{{{self(m.x)}}}", ATOM
         if e < 0:
-            inner = MPow(m.x, -e) if e != -1 else m.x
+            inner = reciprocal(m)
             if m.ndim == 0:
                 return rf"\frac{{1}}{{{self(inner)}}}", ATOM
             return r"1 \oslash " + self.wrap(inner, POST), HAD
@@ -393,8 +406,7 @@ class LatexPrinter(TextPrinter):
         return left + " " + self.wrap(m.b, MUL if isinstance(m.b, MMatMul) else MUL + 1), MUL
 
     def p_MHad(self, m):
-        num = [f for f in m.factors if not (isinstance(f, MPow) and f.e < 0)]
-        den = [MPow(f.x, -f.e) if f.e != -1 else f.x for f in m.factors if isinstance(f, MPow) and f.e < 0]
+        num, den = split_division(m.factors)
         scal = [self.wrap(f, MUL + 1) for f in num if f.ndim == 0]
         arrs = [self.wrap(f, MUL + 1 if not isinstance(f, MMatMul) else MUL) for f in num if f.ndim > 0]
         s = r" \odot ".join(arrs)
@@ -410,7 +422,7 @@ class LatexPrinter(TextPrinter):
         return s, MUL
 
     def p_MAdd(self, m):
-        return super().p_MAdd(m)[0].replace("−", "-"), ADD
+        return join_sum(self, m, "-", ADD + 1, ADD + 1), ADD
 
     def p_MSum(self, m):
         x = m.x

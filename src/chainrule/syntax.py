@@ -72,6 +72,18 @@ class Compare(Node):
     right: Node = None
 
 
+def names(node):
+    """Every Name node of a tree, in order."""
+    if isinstance(node, Name):
+        yield node
+    for f in ("operand", "left", "right"):
+        child = getattr(node, f, None)
+        if child is not None:
+            yield from names(child)
+    for a in getattr(node, "args", ()):
+        yield from names(a)
+
+
 _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**", ast.MatMult: "@"}
 _CMPOPS = {ast.Gt: ">", ast.GtE: ">=", ast.Lt: "<", ast.LtE: "<="}
 

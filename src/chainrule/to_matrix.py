@@ -12,10 +12,9 @@ Each reduction is recorded (rule, before, after) so an explanation can show why 
 ⊙ appears. A term that does not reduce (more than two indices on one factor, three-way sharing)
 has no matrix form: the whole expression then falls back to an einsum.
 """
-import string
-
 from . import tensor as T
 from .collect import collect
+from .evaluate import einsum_letters
 from .softmax import recognize_softmax
 from .matrix import (MPow, MReshape, MDiag, MDiagPart, MEinsum, MExpand, MFunc, MIdentity, MMatFn, MNum,
                      MOnes, MOuter, MScale, MSqueeze, MSum, MTrace, MVar, MZeros, mat_add, mat_had, mat_mul,
@@ -355,15 +354,7 @@ def to_einsum(expr, out):
     shape = tuple(i.dim for i in out)
     terms = []
     for t in expr.terms:
-        letters = {}
-        pool = iter(string.ascii_letters)
-
-        def letter(i):
-            if i not in letters:
-                letters[i] = next(pool)
-            return letters[i]
-        for i in out:
-            letter(i)
+        letter = einsum_letters(out)
         specs, operands, scalars = [], [], []
         for a, e in t.factors:
             f = _atom_any(a, e)
@@ -374,11 +365,9 @@ def to_einsum(expr, out):
             operands.append(f.m)
         present = set("".join(specs))
         outspec = "".join(letter(i) for i in out)
-        missing = [c for c in outspec if c not in present]
-        if missing:
-            for c in missing:
-                i = next(k for k, v in letters.items() if v == c)
-                specs.append(c)
+        for i in out:
+            if letter(i) not in present:
+                specs.append(letter(i))
                 operands.append(MOnes((i.dim,)))
         if operands:
             body = MEinsum(",".join(specs) + "->" + outspec, tuple(operands), shape)
