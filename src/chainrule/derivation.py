@@ -117,8 +117,8 @@ def kronecker_form(expr, out, parsed, wrt):
     i, j, p, q = out
     pieces = []
     for t in expr.terms:
-        if t.summed:
-            return None
+        if t.summed or any(not a.free for a, _ in t.factors):
+            return None                 # a summed or scalar factor: no plain (B ⊗ A) form to print
         sub = T.Expr([T.Term(T.Fraction(1), t.factors, frozenset())])
         try:
             left = to_matrix(_pick(t, {i, p}), (i, p))

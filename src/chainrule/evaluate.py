@@ -84,3 +84,63 @@ def _atom(a, env, dims):
             return np.linalg.det(x), ()
         return np.linalg.slogdet(x)[1], ()
     raise TypeError(a)
+
+
+# -- the parsed expression itself, evaluated with NumPy: the reference for checks ----------------
+# A second, independent reading of the language (NumPy / SciPy semantics), so that checks also
+# catch mistakes in lowering and in the normal form. It walks our own syntax tree; nothing is eval'd.
+
+def _softmax(x, axis=None):
+    z = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return z / np.sum(z, axis=axis, keepdims=True)
+
+
+def _logsumexp(x, axis=None, keepdims=False):
+    c = np.max(x, axis=axis, keepdims=True)
+    out = np.log(np.sum(np.exp(x - c), axis=axis, keepdims=True)) + c
+    return out if keepdims else (np.squeeze(out, axis=axis) if axis is not None else out.reshape(()))
+
+
+def _diag(x):
+    return np.diag(x)
+
+
+SURFACE = {
+    "exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "tanh": np.tanh, "sqrt": np.sqrt,
+    "abs": np.abs, "sign": np.sign, "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
+    "relu": lambda x: np.maximum(x, 0), "maximum": np.maximum, "power": np.power,
+    "multiply": np.multiply, "divide": np.divide, "add": np.add, "subtract": np.subtract,
+    "dot": np.dot, "matmul": np.matmul, "transpose": np.transpose, "sum": np.sum, "mean": np.mean,
+    "trace": np.trace, "tr": np.trace, "det": np.linalg.det, "logdet": lambda x: np.linalg.slogdet(x)[1],
+    "inv": np.linalg.inv, "norm": np.linalg.norm, "outer": np.outer, "diag": _diag,
+    "softmax": _softmax, "logsumexp": _logsumexp,
+}
+
+
+def evaluate_tree(node, env, dims):
+    """The value of a parsed expression for concrete arrays, with NumPy's own semantics."""
+    from . import syntax as S
+    if isinstance(node, S.Const):
+        return float(node.value)
+    if isinstance(node, S.Name):
+        return env[node.id] if node.id in env else float(dims[node.id])
+    if isinstance(node, S.Neg):
+        return -evaluate_tree(node.operand, env, dims)
+    if isinstance(node, S.Transpose):
+        return np.transpose(evaluate_tree(node.operand, env, dims))
+    if isinstance(node, S.Compare):
+        a, b = evaluate_tree(node.left, env, dims), evaluate_tree(node.right, env, dims)
+        return np.asarray({">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal}[node.op](a, b),
+                          dtype=float)
+    if isinstance(node, S.Binary):
+        a, b = evaluate_tree(node.left, env, dims), evaluate_tree(node.right, env, dims)
+        return {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "**": np.power,
+                "@": np.matmul}[node.op](a, b)
+    if isinstance(node, S.Call):
+        if node.fn == "eye":
+            a = node.args[0]
+            return np.eye(int(a.value) if isinstance(a, S.Const) else dims[a.id])
+        args = [int(a.value) if isinstance(a, S.Const) and a.value.denominator == 1 else evaluate_tree(a, env, dims)
+                for a in node.args]                      # sum(A, 0): a positional axis stays an int
+        return SURFACE[node.fn](*args, **dict(node.kwargs))
+    raise TypeError(type(node).__name__)

@@ -391,8 +391,8 @@ def mat_pow(x, e):
     e = Fraction(e)
     if e == 1:
         return x
-    if isinstance(x, MPow):
-        return mat_pow(x.x, x.e * e)
+    if isinstance(x, MPow) and (e.denominator == 1 or ((x.e * e).denominator == 1 and (x.e * e).numerator % 2 == 0)):
+        return mat_pow(x.x, x.e * e)                 # (x^a)^e = x^(ae) unless that drops an |x|
     return MPow(x, e)
 
 

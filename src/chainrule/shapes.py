@@ -43,6 +43,9 @@ def normalize_shapes(shapes):
                 raise ChainruleError(f"dimension {d} of {name} must be between 1 and 1e6")
             norm.append(d)
         out[name] = tuple(norm)
+    clash = sorted(dim_names(out) & set(out))
+    if clash:
+        raise ChainruleError(f"{clash[0]} is both a variable and a dimension name: rename one of them")
     return out
 
 

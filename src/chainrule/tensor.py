@@ -74,7 +74,7 @@ class Var(Keyed):
         return Var(self.name, tuple(m.get(i, i) for i in self.idx), self.is_dim)
 
     def _key(self, names):
-        return f"{self.name}[{','.join(_lab(i, names) for i in self.idx)}]"
+        return ("#" if self.is_dim else "") + f"{self.name}[{','.join(_lab(i, names) for i in self.idx)}]"
 
     def indices(self):
         return self.idx
@@ -223,10 +223,11 @@ class Term(Keyed):
             if isinstance(a, Group) and not a.expr.terms:
                 if e > 0:
                     return None
-                raise ZeroDivisionError("division by zero in a symbolic expression")
+                from .errors import ChainruleError
+                raise ChainruleError("division by zero: the expression divides by something that is 0")
             if isinstance(a, Group) and len(a.expr.terms) == 1 and not a.expr.terms[0].summed:
                 t = a.expr.terms[0]
-                if isinstance(e, int) or (t.coef > 0 and all(_nonneg(b, x) for b, x in t.factors)):
+                if isinstance(e, int) or (t.coef > 0 and all(powers_merge(b, x, e) for b, x in t.factors)):
                     coef *= t.coef ** e if isinstance(e, int) else _frac_pow(t.coef, e)
                     for b, x in t.factors:
                         k = b.key({})
@@ -315,6 +316,9 @@ def _norm_exp(e):
 
 
 def _frac_pow(c, e):
+    if c < 0:
+        from .errors import ChainruleError
+        raise ChainruleError(f"the constant {c} is raised to the fractional power {e}: the result is not real")
     v = float(c) ** float(e)
     f = Fraction(v).limit_denominator(10 ** 9)
     return f if abs(float(f) - v) < 1e-15 * max(1, abs(v)) else Fraction(v)
@@ -395,8 +399,7 @@ class Expr(Keyed):
     def sum_over(self, indices):
         """Σ over the given free indices."""
         indices = frozenset(indices)
-        return Expr.make([Term.make(t.coef, t.factors, t.summed | (indices & t.free))
-                          if indices & t.free else _times_dims(t, indices) for t in self.terms])
+        return Expr.make([Term.make(t.coef, t.factors, t.summed | indices) for t in self.terms])
 
     def is_zero(self):
         return not self.terms
@@ -452,15 +455,6 @@ class Expr(Keyed):
         return f"Expr({self.key()})"
 
 
-def _times_dims(t, indices):
-    coef, factors = t.coef, t.factors
-    for ix in indices:
-        c, extra = _dim_factor(ix)
-        coef *= c
-        factors = factors + extra
-    return Term.make(coef, factors, t.summed)
-
-
 def as_expr(x):
     if isinstance(x, Expr):
         return x
@@ -510,18 +504,15 @@ def power(base, e):
     c = base.constant_value()
     if c is not None:
         if c == 0 and e < 0:
-            raise ZeroDivisionError("division by zero")
+            from .errors import ChainruleError
+            raise ChainruleError("division by zero: the expression divides by something that is 0")
         return const(c ** e if isinstance(e, int) else _frac_pow(c, e))
     base = atomize(base)
     if len(base.terms) == 1:
         t = base.terms[0]
-        if not t.summed and (isinstance(e, int) or (t.coef > 0 and all(_nonneg(a, x) for a, x in t.factors))):
+        if not t.summed and (isinstance(e, int) or (t.coef > 0 and all(powers_merge(a, x, e) for a, x in t.factors))):
             coef = t.coef ** e if isinstance(e, int) else _frac_pow(t.coef, e)
             return Expr([Term.make(coef, tuple((a, x * e) for a, x in t.factors))])
-        if len(t.factors) == 1 and t.coef == 1 and isinstance(t.factors[0][0], Group) and not t.summed:
-            a, x = t.factors[0]
-            if isinstance(e, int) or _nonneg(a, x):
-                return Expr([Term.make(1, ((a, x * e),))])
     return Expr([Term.make(1, ((Group(base), e),))])
 
 
@@ -532,9 +523,13 @@ def atomize(e):
     return func("sigmoid", -b) if b is not None else e
 
 
-def _nonneg(a, x):
-    """Is atom**x known to be non-negative (so (a**x)**e = a**(x e) for any e)?"""
-    if isinstance(x, int) and x % 2 == 0:
+def powers_merge(a, x, e):
+    """Is (a**x)**e = a**(x e)? Yes for an integer e, a known positive a, or an even integer x e
+    ((x²)^½ is |x|, not x)."""
+    if isinstance(e, int) or (isinstance(e, Fraction) and e.denominator == 1):
+        return True
+    xe = Fraction(x) * Fraction(e)
+    if xe.denominator == 1 and xe.numerator % 2 == 0:
         return True
     from .rules import is_positive
     return is_positive(a)
