@@ -9,7 +9,7 @@ S = {"M": ("n", "m"), "W": ("m", "k"), "Y": ("n", "k"), "u": ("k",), "x": ("n",)
 
 @pytest.mark.parametrize("expr,wrt,text", [
     ("sum(N + M)", "M", None),
-    ("sum(Y + u)", "u", "n𝟏"),                                     # Σ over a broadcast axis keeps its size
+    ("sum(Y + u)", "u", "n 𝟏"),                                     # Σ over a broadcast axis keeps its size
     ("mean((M @ W + u - Y) * (M @ W + u - Y))", "u", None),
     ("sum(Y - mean(Y, axis=1, keepdims=True))", "Y", "0"),
     ("sum(log(softmax(M, axis=0)))", "M", None),
