@@ -8,8 +8,8 @@ Terms are compared up to the order of sums and element-wise products (matrix.can
 from fractions import Fraction
 from math import gcd
 
-from .matrix import (MAdd, MDiag, MExpand, MHad, MIdentity, MMatMul, MNum, MOnes, MOuter, MPow, MSqueeze, MSum,
-                     MZeros, canon, mat_had, mat_mul, mat_scale, split_coef)
+from .matrix import (MAdd, MDiag, MExpand, MHad, MIdentity, MNum, MOnes, MOuter, MPow, MSqueeze, MSum,
+                     MZeros, canon, mat_had, matmul_chain, mat_mul, mat_scale, split_coef)
 
 
 def collect(m, shape=None):
@@ -98,12 +98,6 @@ def _common_outer(terms, shape):
     return None
 
 
-def _chain(m):
-    if isinstance(m, MMatMul):
-        return _chain(m.a) + _chain(m.b)
-    return [m]
-
-
 def _build(chain):
     out = chain[0]
     for x in chain[1:]:
@@ -112,12 +106,12 @@ def _build(chain):
 
 
 def _end(b, right):
-    ch = _chain(b)
+    ch = matmul_chain(b)
     return canon(ch[-1] if right else ch[0]) if len(ch) >= 2 else None
 
 
 def _common_side(terms, shape, right):
-    chains = [_chain(b) for _, b in terms]
+    chains = [matmul_chain(b) for _, b in terms]
     common = next((c[-1] if right else c[0] for c in chains if len(c) >= 2), None)
     if common is None or not all(canon(c[-1] if right else c[0]) == canon(common) for c in chains):
         return None

@@ -5,9 +5,6 @@ import numpy as np
 
 from . import tensor as T
 
-NP = {"exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "tanh": np.tanh, "abs": np.abs,
-      "sign": np.sign, "sigmoid": lambda x: 1 / (1 + np.exp(-x)), "relu": lambda x: np.maximum(x, 0),
-      "gt0": lambda x: np.heaviside(x, 0.0), "ge0": lambda x: np.heaviside(x, 1.0)}
 
 
 def evaluate(expr, out, env, dims):
@@ -68,14 +65,14 @@ def _atom(a, env, dims):
     if isinstance(a, T.Delta):
         return np.eye(size(a.a.dim, dims)), (a.a, a.b)
     if isinstance(a, T.Func):
-        order = tuple(i for i in a.arg.indices() if i in a.arg.free)
-        return NP[a.name](evaluate(a.arg, order, env, dims)), order
+        from .rules import ELEMENTWISE
+        order = a.arg.natural_order()
+        return ELEMENTWISE[a.name].value(evaluate(a.arg, order, env, dims)), order
     if isinstance(a, T.Group):
-        order = tuple(i for i in a.expr.indices() if i in a.expr.free)
+        order = a.expr.natural_order()
         return evaluate(a.expr, order, env, dims), order
     if isinstance(a, T.MatFn):
-        outer = tuple(i for i in a.arg.indices() if i in a.arg.free and i not in a.arg_idx)
-        if outer:
+        if a.arg.free - set(a.arg_idx):
             raise ValueError("matrix function of an indexed family")
         x = evaluate(a.arg, a.arg_idx, env, dims)
         if a.name == "inv":

@@ -1,5 +1,4 @@
 """Lower checked surface syntax to index form: each node becomes (Expr, indices of its axes)."""
-from fractions import Fraction
 
 from . import syntax as S
 from . import tensor as T
@@ -15,7 +14,6 @@ class Lowering:
 
     def __init__(self, checker):
         self.checker = checker
-        self.memo = {}
 
     def shape(self, node):
         return self.checker.of[node]
@@ -122,7 +120,3 @@ def size_of(dims):
     for d in dims:
         out = out * (T.const(d) if isinstance(d, int) else T.var(d, (), is_dim=True))
     return out
-
-
-def one(value):
-    return T.const(Fraction(value))

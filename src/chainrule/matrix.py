@@ -215,10 +215,6 @@ class MEinsum(M):
 
 # -- smart constructors ----------------------------------------------------------------------
 
-def is_scalar(m):
-    return m.ndim == 0
-
-
 def canon(m):
     """A key equal for expressions equal up to the order of sums and element-wise products."""
     if not isinstance(m, M):
@@ -244,7 +240,7 @@ def is_symmetric(m):
     if isinstance(m, MOnes):
         return m.shape[0] == m.shape[1]
     if isinstance(m, MMatMul):
-        chain = _matmul_chain(m)
+        chain = matmul_chain(m)
         n = len(chain)
         return all(chain[k] == _flip(chain[n - 1 - k]) for k in range(n // 2)) and \
             (n % 2 == 0 or is_symmetric(chain[n // 2]))
@@ -260,8 +256,9 @@ def is_symmetric(m):
     return False
 
 
-def _matmul_chain(m):
-    return _matmul_chain(m.a) + _matmul_chain(m.b) if isinstance(m, MMatMul) else [m]
+def matmul_chain(m):
+    """The factors of a product A B C, flattened."""
+    return matmul_chain(m.a) + matmul_chain(m.b) if isinstance(m, MMatMul) else [m]
 
 
 def _flip(m):
@@ -288,8 +285,6 @@ def mat_t(x):
             return type(x)(tuple(reversed(x.shape)))
         if isinstance(x, MMatMul):
             return mat_mul(mat_t(x.b), mat_t(x.a))
-        if isinstance(x, MScale):
-            return mat_scale(x.coef, mat_t(x.x))
         if isinstance(x, MAdd):
             return MAdd(tuple(mat_t(t) if t.ndim == 2 else t for t in x.terms), tuple(reversed(x.shape)))
         if isinstance(x, MOuter):
@@ -398,18 +393,6 @@ def mat_pow(x, e):
 
 def split_coef(m):
     return (m.coef, m.x) if isinstance(m, MScale) else (Fraction(1), m)
-
-
-def walk(m):
-    """All nodes of a matrix expression, parents first."""
-    yield m
-    for f in ("a", "b", "x", "v", "u"):
-        child = getattr(m, f, None)
-        if isinstance(child, M):
-            yield from walk(child)
-    for f in ("terms", "factors", "operands"):
-        for child in getattr(m, f, ()) or ():
-            yield from walk(child)
 
 
 def mat_map(m, fn):

@@ -43,20 +43,36 @@ def _stronger(a, b):
     return a if rank.get(a, 0) >= rank.get(b, 0) else b
 
 
+def draw(kind, shape, rng):
+    """Random data of one domain: spd/invertible, positive, nonzero, binary, onehot, symmetric, or real."""
+    square = len(shape) == 2 and shape[0] == shape[1]
+    if kind in ("spd", "invertible") and square:
+        r = rng.standard_normal(shape)
+        return r @ r.T + shape[0] * np.eye(shape[0])
+    if kind == "symmetric" and square:
+        r = rng.standard_normal(shape)
+        return (r + r.T) / 2
+    if kind == "positive":
+        return rng.uniform(0.5, 2.0, shape)
+    if kind == "nonzero":
+        return rng.choice([-1.0, 1.0], shape) * rng.uniform(0.3, 2.0, shape)
+    if kind == "binary":
+        return (rng.random(shape) > 0.5).astype(float)
+    if kind == "onehot":
+        return np.eye(shape[0])[:, rng.integers(0, shape[0], shape[1])] if len(shape) == 2 else \
+            np.eye(shape[0])[rng.integers(shape[0])]
+    return rng.standard_normal(shape)
+
+
+def _concrete(shape, dims):
+    return tuple(d if isinstance(d, int) else dims[d] for d in shape)
+
+
 def sample(shapes, dims, doms, rng):
     env = {}
     for name, shape in shapes.items():
-        shp = tuple(d if isinstance(d, int) else dims[d] for d in shape)
-        kind = doms.get(name)
-        if kind in ("spd", "invertible") and len(shp) == 2 and shp[0] == shp[1]:
-            r = rng.standard_normal(shp)
-            v = r @ r.T + shp[0] * np.eye(shp[0])
-        elif kind == "positive":
-            v = rng.uniform(0.5, 2.0, shp)
-        elif kind == "nonzero":
-            v = rng.choice([-1.0, 1.0], shp) * rng.uniform(0.3, 2.0, shp)
-        else:
-            v = rng.standard_normal(shp)
+        shp = _concrete(shape, dims)
+        v = draw(doms.get(name), shp, rng)
         env[name] = v if shp else float(v)
     return env
 
@@ -104,23 +120,9 @@ def sample_model(model, dims, rng):
     """Random values for a model's declared names, honouring their properties."""
     env = {}
     for name, d in model.declarations.items():
-        shp = tuple(x if isinstance(x, int) else dims[x] for x in d.shape)
-        props = d.properties
-        if "onehot" in props:
-            v = np.eye(shp[0])[:, rng.integers(0, shp[0], shp[1])] if len(shp) == 2 else \
-                np.eye(shp[0])[rng.integers(shp[0])]
-        elif "binary" in props:
-            v = (rng.random(shp) > 0.5).astype(float)
-        elif "spd" in props and len(shp) == 2:
-            r = rng.standard_normal(shp)
-            v = r @ r.T + shp[0] * np.eye(shp[0])
-        elif "positive" in props:
-            v = rng.uniform(0.5, 2.0, shp)
-        elif "symmetric" in props and len(shp) == 2:
-            r = rng.standard_normal(shp)
-            v = (r + r.T) / 2
-        else:
-            v = rng.standard_normal(shp) * (0.5 if d.is_data else 1.0)
+        shp = _concrete(d.shape, dims)
+        kind = next((p for p in ("onehot", "binary", "spd", "positive", "symmetric") if p in d.properties), None)
+        v = draw(kind, shp, rng) * (0.5 if kind is None and d.is_data else 1.0)
         env[name] = v if shp else float(v)
     return env
 

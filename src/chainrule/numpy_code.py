@@ -4,8 +4,6 @@ from fractions import Fraction
 from .matrix import (MDiag, MScale, mat_scale)
 from .printing import _norm_of, join_sum, split_division
 
-NP_FUNCS = {"exp": "np.exp", "log": "np.log", "sin": "np.sin", "cos": "np.cos", "tanh": "np.tanh",
-            "abs": "np.abs", "sign": "np.sign"}
 PY_ADD, PY_MUL, PY_UNARY, PY_POW, PY_ATOM = 1, 2, 3, 4, 5
 
 
@@ -59,16 +57,12 @@ class NumpyPrinter:
         return f"np.linalg.{m.name}({self(m.x)})", PY_ATOM
 
     def p_MFunc(self, m):
-        if m.name == "sigmoid":
-            if isinstance(m.x, MScale) and m.x.coef < 0:
-                return f"1 / (1 + np.exp({self(mat_scale(-m.x.coef, m.x.x))}))", PY_MUL
-            return f"1 / (1 + np.exp(-{self.wrap(m.x, PY_POW)}))", PY_MUL
-        x = self(m.x)
-        if m.name == "relu":
-            return f"np.maximum({x}, 0)", PY_ATOM
-        if m.name in ("gt0", "ge0"):
-            return f"np.heaviside({x}, {0 if m.name == 'gt0' else 1})", PY_ATOM
-        return f"{NP_FUNCS[m.name]}({x})", PY_ATOM
+        from .rules import ELEMENTWISE
+        if m.name == "sigmoid" and isinstance(m.x, MScale) and m.x.coef < 0:     # σ(−z) = 1 / (1 + exp(z))
+            return f"1 / (1 + np.exp({self(mat_scale(-m.x.coef, m.x.x))}))", PY_MUL
+        code = ELEMENTWISE[m.name].numpy
+        arg = self.wrap(m.x, PY_POW) if "-{x}" in code else self(m.x)
+        return code.format(x=arg), PY_MUL if code.startswith("1 /") else PY_ATOM
 
     def p_MPow(self, m):
         e = m.e

@@ -7,7 +7,6 @@ from .matrix import (column, mat_scale, mat_t, MAdd, MExpand, MFunc, MHad, MIden
 
 ADD, MUL, HAD, UNARY, POST, ATOM = 0, 1, 1, 2, 3, 4
 SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
-TEXT_FUNCS = {"sigmoid": "σ", "abs": "abs"}
 _LEFT = re.compile(r"(?:^|[^A-Za-z0-9_])([A-Za-z]|[0-9]+)[ᵀ⁻¹²³⁰-⁹]*$")
 _RIGHT = re.compile(r"^([A-Za-z])(?![A-Za-z0-9_(])")
 
@@ -171,7 +170,8 @@ class TextPrinter:
             return f"({self(x)} {op} 0)", ATOM
         if m.name == "abs":
             return f"|{self(m.x)}|" + power, ATOM
-        return TEXT_FUNCS.get(m.name, m.name) + power + f"({self(m.x)})", ATOM
+        from .rules import ELEMENTWISE
+        return ELEMENTWISE[m.name].text + power + f"({self(m.x)})", ATOM
 
     def p_MPow(self, m):
         e = m.e
@@ -375,7 +375,8 @@ class LatexPrinter(TextPrinter):
             return f"[{self(m.x)} {op} 0]", ATOM
         if m.name == "abs":
             return rf"\left|{self(m.x)}\right|" + power, ATOM
-        return LATEX_FUNCS.get(m.name, m.name) + power + rf"\left({self(m.x)}\right)", ATOM
+        from .rules import ELEMENTWISE
+        return ELEMENTWISE[m.name].latex + power + rf"\left({self(m.x)}\right)", ATOM
 
     def p_MPow(self, m):
         e = m.e

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable
 
+import numpy as np
+
 from . import tensor as T
 
 
@@ -17,82 +19,86 @@ class Elementwise:
     name: str
     derivative: Callable          # arg Expr -> f′(arg) Expr
     domain: str                   # "real" | "positive" | "nonzero"
-    numpy: str                    # NumPy spelling of f
-    text: str                     # how the math printers name it
+    numpy: str                    # NumPy code, {x} standing for the argument
+    text: str                     # how the Unicode printer names it
+    latex: str                    # how the LaTeX printer names it
+    value: Callable               # the function on arrays (for numeric evaluation)
     doc: str
 
 
 ELEMENTWISE = {}
 
 
-def elementwise(name, *, numpy, domain="real", text=None):
+def elementwise(name, *, numpy, value, domain="real", text=None, latex=None):
     def register(fn):
-        ELEMENTWISE[name] = Elementwise(name, fn, domain, numpy, text or name, (fn.__doc__ or "").strip())
+        ELEMENTWISE[name] = Elementwise(name, fn, domain, numpy, text or name,
+                                        latex or rf"\operatorname{{{name}}}", value, (fn.__doc__ or "").strip())
         return fn
     return register
 
 
-@elementwise("exp", numpy="np.exp")
+@elementwise("exp", numpy="np.exp({x})", value=np.exp, latex=r"\exp")
 def _exp(x):
     """exp′(x) = exp(x)"""
     return T.func("exp", x)
 
 
-@elementwise("log", numpy="np.log", domain="positive")
+@elementwise("log", numpy="np.log({x})", value=np.log, domain="positive", latex=r"\log")
 def _log(x):
     """log′(x) = 1/x"""
     return T.power(x, -1)
 
 
-@elementwise("sin", numpy="np.sin")
+@elementwise("sin", numpy="np.sin({x})", value=np.sin, latex=r"\sin")
 def _sin(x):
     """sin′(x) = cos(x)"""
     return T.func("cos", x)
 
 
-@elementwise("cos", numpy="np.cos")
+@elementwise("cos", numpy="np.cos({x})", value=np.cos, latex=r"\cos")
 def _cos(x):
     """cos′(x) = −sin(x)"""
     return -T.func("sin", x)
 
 
-@elementwise("tanh", numpy="np.tanh")
+@elementwise("tanh", numpy="np.tanh({x})", value=np.tanh, latex=r"\tanh")
 def _tanh(x):
     """tanh′(x) = 1 − tanh²(x)"""
     return T.factor(1 - T.func("tanh", x) ** 2)
 
 
-@elementwise("sigmoid", numpy="sigmoid", text="σ")
+@elementwise("sigmoid", numpy="1 / (1 + np.exp(-{x}))", value=lambda x: 1 / (1 + np.exp(-x)), text="σ",
+             latex=r"\sigma")
 def _sigmoid(x):
     """σ′(x) = σ(x)(1 − σ(x)) = σ(x)σ(−x)   (kept as two σ factors so that they can cancel)"""
     return T.func("sigmoid", x) * T.func("sigmoid", -x)
 
 
-@elementwise("relu", numpy="relu", domain="nonzero")
+@elementwise("relu", numpy="np.maximum({x}, 0)", value=lambda x: np.maximum(x, 0), domain="nonzero")
 def _relu(x):
     """relu′(x) = [x > 0]  (the derivative at 0 is taken as 0)"""
     return T.func("gt0", x)
 
 
-@elementwise("abs", numpy="np.abs", domain="nonzero", text="abs")
+@elementwise("abs", numpy="np.abs({x})", value=np.abs, domain="nonzero")
 def _abs(x):
     """abs′(x) = sign(x)"""
     return T.func("sign", x)
 
 
-@elementwise("sign", numpy="np.sign", domain="nonzero")
+@elementwise("sign", numpy="np.sign({x})", value=np.sign, domain="nonzero")
 def _sign(x):
     """sign′(x) = 0 away from 0"""
     return T.ZERO
 
 
-@elementwise("gt0", numpy="gt0", domain="nonzero")
+@elementwise("gt0", numpy="np.heaviside({x}, 0)", value=lambda x: np.heaviside(x, 0.0), domain="nonzero")
 def _gt0(x):
     """[x > 0]′ = 0 away from 0 (a comparison is piecewise constant)"""
     return T.ZERO
 
 
-@elementwise("ge0", numpy="ge0", domain="nonzero")
+@elementwise("ge0", numpy="np.heaviside({x}, 1)", value=lambda x: np.heaviside(x, 1.0), domain="nonzero")
 def _ge0(x):
     """[x ≥ 0]′ = 0 away from 0"""
     return T.ZERO
@@ -265,7 +271,7 @@ def combine_complements(terms):
                 n2, k2, _, _ = group[y]
                 if n1 != n2 and k2 == neg1:
                     out = [t for n, t in enumerate(terms) if n not in (n1, n2)]
-                    made = T.Term.make(rest.coef, rest.factors, _restore(terms[n1], rest))
+                    made = T.Term.make(rest.coef, rest.factors, terms[n1].summed)   # σ-only indices now sum 1
                     return out + ([made] if made is not None else [])
     return None
 
@@ -276,8 +282,3 @@ def _free_of(t, skip):
         if k != skip:
             s |= a.free
     return s
-
-
-def _restore(t, rest):
-    """The summed indices of the combined term: those σ(b) used alone are summed over 1 (a size)."""
-    return t.summed

@@ -391,6 +391,10 @@ class Expr(Keyed):
             self._idx = tuple(out)
         return self._idx
 
+    def natural_order(self):
+        """The free indices in order of first appearance (an order that needs no transpose)."""
+        return tuple(i for i in self.indices() if i in self.free)
+
     def rename(self, m):
         if not m or not (self.free & set(m)):
             return self

@@ -62,11 +62,6 @@ def _bshape(shapes, full):
     return tuple(1 if all(s[k] == 1 for s in shapes) else d for k, d in enumerate(full))
 
 
-def natural_order(expr):
-    """The order of first appearance of the free indices (so that no transpose is needed)."""
-    return tuple(i for i in expr.indices() if i in expr.free)
-
-
 def _atom(a, e, log):
     """A factor (matrix expression, indices) for atom**e."""
     if isinstance(a, T.Var):
@@ -76,10 +71,10 @@ def _atom(a, e, log):
     elif isinstance(a, T.Delta):
         m, idx = MIdentity(a.a.dim), (a.a, a.b)
     elif isinstance(a, T.Func):
-        order = natural_order(a.arg)
+        order = a.arg.natural_order()
         m, idx = MFunc(a.name, to_matrix(a.arg, order, log)), order
     elif isinstance(a, T.Group):
-        order = natural_order(a.expr)
+        order = a.expr.natural_order()
         m, idx = to_matrix(a.expr, order, log), order
     elif isinstance(a, T.MatFn):
         m = MMatFn(a.name, to_matrix(a.arg, a.arg_idx, log))
@@ -263,7 +258,7 @@ def _aligned(g, idx):
     return mat_t(g.m)
 
 
-def _hadamard(factors, log, summed=frozenset()):
+def _hadamard(factors, log, summed):
     for a in range(len(factors)):
         for b in range(a + 1, len(factors)):
             f, g = factors[a], factors[b]
@@ -387,7 +382,7 @@ def _atom_any(a, e):
         pass
     if isinstance(a, (T.Func, T.Group)):
         inner = a.arg if isinstance(a, T.Func) else a.expr
-        order = natural_order(inner)
+        order = inner.natural_order()
         m = to_einsum(inner, order)
         return Factor(mat_pow(MFunc(a.name, m) if isinstance(a, T.Func) else m, e), order)
     raise NoMatrixForm("matrix function of an indexed family")
