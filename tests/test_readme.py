@@ -31,4 +31,5 @@ def test_readme_example(command, expected, capsys):
             assert "(ok)" in text
             continue
         assert line.strip() in text, f"README line not printed: {line!r}\n{text}"
-    assert code == (2 if any(ln.startswith("error:") for ln in expected) else 0)
+    want = 2 if any(ln.startswith("error:") for ln in expected) else 1 if expected[0].startswith("wrong:") else 0
+    assert code == want

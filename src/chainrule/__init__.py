@@ -1,7 +1,7 @@
 """chainrule: matrix calculus in matrix notation — derive, backprop, explain, check."""
 from .errors import ChainruleError
 
-__all__ = ["ChainruleError", "backprop", "derive", "example", "examples"]
+__all__ = ["ChainruleError", "backprop", "check", "derive", "example", "examples"]
 __version__ = "0.1.0"
 
 
@@ -15,6 +15,12 @@ def backprop(text, convention="course"):
     """Every adjoint of a model written as assignments: see chainrule.backprop."""
     from .adjoints import backprop as _backprop
     return _backprop(text, convention)
+
+
+def check(model_text, claim, convention="course"):
+    """A verdict on a learner's formula for one adjoint: see chainrule.verdict."""
+    from .verdict import check as _check
+    return _check(model_text, claim, convention)
 
 
 def examples():

@@ -125,6 +125,17 @@ def cmd_backprop(args, console):
     return 0
 
 
+def cmd_check(args, console):
+    from . import check
+    if len(args.args) > 2:
+        raise ChainruleError("give a model file (optional) and one claim in quotes, e.g. "
+                             "chainrule check \"dZ1 = np.dot(W2.T, dZ2) * (1 - A1**2)\"")
+    args.model = args.args[0] if len(args.args) == 2 else None
+    v = check(read_model(args), args.args[-1], args.convention)
+    console.print(str(v), style="green" if v.correct else "red", markup=False)
+    return 0 if v.correct else 1
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="chainrule", description="Matrix calculus in matrix notation.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -144,6 +155,12 @@ def build_parser():
     b.add_argument("--format", choices=["text", "latex", "numpy", "json"], default="text")
     b.add_argument("--check", action="store_true", help="compare every adjoint with finite differences")
     b.set_defaults(run=cmd_backprop)
+    c = sub.add_parser("check", help="a verdict on your formula for one adjoint (exit 0 right, 1 wrong)")
+    c.add_argument("args", nargs="+", metavar="[MODEL_FILE] CLAIM",
+                   help='optional model file, then the claim, e.g. "dZ1 = np.dot(W2.T, dZ2) * (1 - A1**2)"')
+    c.add_argument("--example", metavar="NAME", help="a built-in model (default two-layer)")
+    c.add_argument("--convention", choices=["course", "strict"], default="course")
+    c.set_defaults(run=cmd_check)
     demo = sub.add_parser("demo", help="a short tour on built-in examples")
     demo.set_defaults(run=cmd_demo)
     return p
