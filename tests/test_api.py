@@ -94,3 +94,14 @@ def test_cli_demo_runs(capsys):
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
     assert "(A + Aᵀ)x" in out and "MISMATCH" not in out
+
+
+def test_api_names_are_functions_even_after_every_submodule_is_imported():
+    import importlib
+    import pkgutil
+    import types
+    for mod in pkgutil.iter_modules(chainrule.__path__):
+        importlib.import_module(f"chainrule.{mod.name}")
+    for name in chainrule.__all__:
+        value = getattr(chainrule, name)
+        assert not isinstance(value, types.ModuleType), f"chainrule.{name} is shadowed by a module"

@@ -1,7 +1,7 @@
 """chainrule: matrix calculus in matrix notation — derive, backprop, explain, check."""
 from .errors import ChainruleError
 
-__all__ = ["ChainruleError", "backprop", "check", "derive", "example", "examples"]
+__all__ = ["ChainruleError", "backprop", "check", "derive", "example", "examples", "explain"]
 __version__ = "0.1.0"
 
 
@@ -21,6 +21,12 @@ def check(model_text, claim, convention="course"):
     """A verdict on a learner's formula for one adjoint: see chainrule.verdict."""
     from .verdict import check as _check
     return _check(model_text, claim, convention)
+
+
+def explain(model=None, target="dZ1", convention="course"):
+    """The derivation of one adjoint in seven sections: see chainrule.explain (work in progress)."""
+    from .mentor import explain as _explain
+    return _explain(model, target, convention)
 
 
 def examples():

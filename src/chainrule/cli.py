@@ -77,7 +77,9 @@ def cmd_derive(args, console):
 
 
 def cmd_demo(args, console):
-    from . import derive
+    from . import derive, explain
+    console.print("Where does dZ1 = W2ᵀ dZ2 ⊙ g′(Z1) come from? (chainrule explain)\n", style="bold", markup=False)
+    console.print(explain().text() + "\n", markup=False)
     console.print("chainrule: matrix calculus in matrix notation (each result checked against finite differences)\n",
                   style="bold", markup=False)
     ok = True
@@ -136,6 +138,13 @@ def cmd_check(args, console):
     return 0 if v.correct else 1
 
 
+def cmd_explain(args, console):
+    from . import explain
+    e = explain(read_model(args), args.target, args.convention)
+    console.print(e.markdown if args.format == "markdown" else e.text(), markup=False)
+    return 0
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="chainrule", description="Matrix calculus in matrix notation.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -161,6 +170,13 @@ def build_parser():
     c.add_argument("--example", metavar="NAME", help="a built-in model (default two-layer)")
     c.add_argument("--convention", choices=["course", "strict"], default="course")
     c.set_defaults(run=cmd_check)
+    x = sub.add_parser("explain", help="why an adjoint is what it is: seven sections, from the engine's derivation")
+    x.add_argument("model", nargs="?", help="a model file (default: --example two-layer)")
+    x.add_argument("--example", metavar="NAME")
+    x.add_argument("--target", default="dZ1", help="the adjoint to explain (default dZ1)")
+    x.add_argument("--convention", choices=["course", "strict"], default="course")
+    x.add_argument("--format", choices=["text", "markdown"], default="text")
+    x.set_defaults(run=cmd_explain)
     demo = sub.add_parser("demo", help="a short tour on built-in examples")
     demo.set_defaults(run=cmd_demo)
     return p
