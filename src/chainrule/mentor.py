@@ -241,6 +241,14 @@ class _ForwardValues(dict):
         return dict.__getitem__(self, name)
 
 
+def _toy_lhs(x, first):
+    scale = x.pass_.scale(x.g.of)
+    head = f"{scale}·" if scale else ""
+    if x.cot and not (len(x.path) == 1 and x.path[0] is x.model.loss):
+        return f"{head}∂/∂{first} Σ d{x.cot}·{x.cot}" + (f"/{x.pass_.scale(x.cot)}" if x.pass_.scale(x.cot) else "")
+    return f"{head}∂{x.model.loss.name}/∂{first}"
+
+
 def _toy_section(x):
     """Every dimension 2 (or 1), every equation expanded to scalars, one entry by scalar calculus."""
     import sympy as sp
@@ -278,7 +286,7 @@ def _toy_section(x):
     eqs = "\n".join("    " + ln for ln in lines[:12]) + ("\n    …" if len(lines) > 12 else "")
     return (f"Take every dimension 2: {', '.join(f'{d} = 2' for d in sorted(dims))}. The equations become "
             f"scalar equations:\n\n{eqs}\n\nBy scalar calculus, the first entry:\n\n"
-            f"    ∂/∂{first} Σ {x.g.name.replace(x.g.of, x.cot) if x.cot else ''}·{x.cot} = {sp.sstr(by_hand)}\n\n"
+            f"    {_toy_lhs(x, first)} = {sp.sstr(by_hand)}\n\n"
             f"and the matrix formula's entry [1,1] is {sp.sstr(sp.simplify(matrix_value[0, 0]))} — "
             + ("the same." if sp.simplify(by_hand - matrix_value[0, 0]) == 0 else "DIFFERENT.")
             + f" All {target.rows * target.cols} entries agree: {'yes' if all_equal else 'NO'}.")

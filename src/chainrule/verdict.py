@@ -83,8 +83,7 @@ def _split_claim(claim):
 
 def _compare(got, want, shape, g, result, values, claim, target, expected, dims):
     if got.shape != want.shape:
-        if got.size == want.size and sorted(got.shape) != sorted(want.shape) or \
-                (got.ndim != want.ndim and got.size == want.size):
+        if got.size == want.size and got.ndim != want.ndim:
             if np.allclose(got.reshape(want.shape), want):
                 return Verdict(False, f"right values, wrong shape: {fmt_shape(shape)} instead of {fmt_shape(g.shape)}"
                                " — the sum dropped the summed axis",
