@@ -43,7 +43,8 @@ class IndexPrinter:
         summed = sorted((i for i in t.summed if i.dim != 1), key=lambda i: i.n)
         for i in summed:
             self.name(i)
-        parts = [self.factor(a, e) for a, e in t.factors]
+        front = [(a, e) for a, e in t.factors if isinstance(a, T.Var) and a.is_dim and e == -1]
+        parts = [f"(1/{a.name})" for a, _ in front] + [self.factor(a, e) for a, e in t.factors if (a, e) not in front]
         body = " ".join(parts)
         coef = t.coef
         sign = "−" if coef < 0 else ""
@@ -73,7 +74,9 @@ class IndexPrinter:
         if isinstance(a, T.Delta):
             return f"δ[{self.name(a.a)},{self.name(a.b)}]"
         if isinstance(a, T.Func):
-            name = {"sigmoid": "σ", "gt0": "[>0]", "ge0": "[≥0]"}.get(a.name, a.name)
+            if a.name in ("gt0", "ge0"):
+                return f"[{self.expr(a.arg)} {'>' if a.name == 'gt0' else '≥'} 0]"
+            name = {"sigmoid": "σ"}.get(a.name, a.name)
             return f"{name}({self.expr(a.arg)})"
         if isinstance(a, T.Group):
             return f"({self.expr(a.expr)})"

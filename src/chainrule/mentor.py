@@ -151,10 +151,36 @@ class _ModelExplanation:
               f"Rules that fired:\n\n{rules}")
         return Step("Chain of derivatives", md)
 
+    def _named(self, expr):
+        """The index expression with forward values written by name: tanh(Z1[i,j]) → A1[i,j]."""
+        forms = []
+        for a in self.model.assignments[:-1]:
+            rhs, idx = self.pass_._lower(a.tree)
+            if len(rhs.terms) == 1 and len(rhs.terms[0].factors) == 1 and rhs.terms[0].coef == 1 \
+                    and rhs.terms[0].factors[0][1] == 1 and not rhs.terms[0].summed:
+                forms.append((a.name, rhs.terms[0].factors[0][0], tuple(idx)))
+
+        def swap(atom):
+            for name, form, idx in forms:
+                if not isinstance(atom, type(form)) or len(atom.free) != len(idx):
+                    continue
+                order = atom.arg.natural_order() if isinstance(atom, T.Func) else tuple(atom.free)
+                if len(order) == len(idx) and form.rename(dict(zip(idx, order))).key() == atom.key():
+                    return T.Var(name, order)
+            if isinstance(atom, T.Group):
+                return T.Group(walk(atom.expr), atom.keep)
+            if isinstance(atom, T.Func):
+                return T.Func(atom.name, walk(atom.arg))
+            return atom
+
+        def walk(e):
+            return T.Expr.make([T.Term.make(t.coef, [(swap(a), x) for a, x in t.factors], t.summed) for t in e.terms])
+        return walk(expr)
+
     def index(self):
         printer = IndexPrinter(self.p, ())
         lhs = f"{self.g.name}[{','.join(printer.name(i) for i in self.p)}]"
-        md = (f"Entry by entry, with the scalar chain rule:\n\n    {lhs} = {printer.expr(self.total)}\n\n"
+        md = (f"Entry by entry, with the scalar chain rule:\n\n    {lhs} = {printer.expr(self._named(self.total))}\n\n"
               "Repeated indices under Σ are summed; every other index is the same on both sides.")
         return Step("Index form", md)
 
