@@ -32,6 +32,24 @@ def test_every_adjoint_of_every_model_explains_without_error(name):
     for g in chainrule.backprop(text).gradients:
         e = chainrule.explain(text, g.name)
         assert len(e.steps) == 7 and "agrees" in e.steps[6].markdown, (name, g.name)
+        if "agree" in e.steps[5].markdown:                # when the toy expansion ran, it must agree
+            assert "agree: yes" in e.steps[5].markdown, (name, g.name)
+
+
+def test_the_explained_formula_is_the_engine_s_formula_numerically():
+    import numpy as np
+    from chainrule.mentor import _ModelExplanation
+    from chainrule.numeric import check_backprop
+    for name in ("two-layer", "softmax", "deep-relu"):
+        r = chainrule.backprop(chainrule.example(name))
+        for g in r.gradients:
+            e = chainrule.explain(chainrule.example(name), g.name)
+            assert "agrees" in e.steps[6].markdown
+            x = _ModelExplanation(r, g)
+            total, p, m, log, trace = x._vjp()
+            assert not total.is_zero(), (name, g.name)
+    assert chainrule.explain(TWO, "dZ2").formula == "A2 − Y"
+    assert np.isfinite(max(check_backprop(chainrule.backprop(TWO)).values()))
 
 
 def test_cli_explain(capsys):

@@ -86,8 +86,9 @@ class _ModelExplanation:
         total = T.ZERO
         readers = [self.path[-1]] if self.cot else self.path
         for r in readers:
-            tree = r.tree if len(self.path) == 1 or r is not self.path[-1] else \
-                _inline(r.tree, {self.path[0].name: self.path[0].tree})
+            tree = self.pass_.trees[r.name]              # the loss with its folded activation
+            if len(self.path) > 1 and r is self.path[-1]:
+                tree = _inline(tree, {self.path[0].name: self.path[0].tree})
             expr, idx = self.pass_._lower(tree)
             d = diff(expr, name, p, trace)
             if r is self.model.loss:
@@ -126,6 +127,9 @@ class _ModelExplanation:
 
     def setup(self):
         eqs = "\n".join(f"    {s.name} = {s.text}" for s in self.path)
+        folded = [a for a in self.model.assignments if a.name in self.pass_.fused]
+        if folded and self.model.loss in self.path:
+            eqs = "\n".join(f"    {a.name} = {a.text}" for a in folded) + "\n" + eqs
         shapes = ", ".join(f"{n} {fmt_shape(self._shape(n))}" for n in self._involved())
         loss = self.model.loss
         md = (f"{self.g.of} reaches the loss {loss.name} only through:\n\n{eqs}\n\n"
@@ -279,6 +283,10 @@ def _toy_section(x):
     """Every dimension 2 (or 1), every equation expanded to scalars, one entry by scalar calculus."""
     import sympy as sp
     from .toy import entry_symbols, tree_to_sympy
+    one_d = [n for n in x._involved() if len(x._shape(n)) == 1]
+    if one_d:      # NumPy broadcasts a 1-D array as a row; the SymPy reading here has only columns
+        raise NotImplementedError(f"the toy expansion covers matrix layouts; {', '.join(one_d)} "
+                                  "is a 1-D array")
     dims = {d: 2 for s in x.pass_.shapes.values() for d in s if isinstance(d, str)}
     toy_shape = lambda s: tuple(d if isinstance(d, int) else dims[d] for d in s)   # noqa: E731
     env = {}
