@@ -282,7 +282,7 @@ def _toy_lhs(x, first):
 def _toy_section(x):
     """Every dimension 2 (or 1), every equation expanded to scalars, one entry by scalar calculus."""
     import sympy as sp
-    from .toy import entry_symbols, tree_to_sympy
+    from .toy import entry_symbols, matrix_to_sympy, tree_to_sympy
     one_d = [n for n in x._involved() if len(x._shape(n)) == 1]
     if one_d:      # NumPy broadcasts a 1-D array as a row; the SymPy reading here has only columns
         raise NotImplementedError(f"the toy expansion covers matrix layouts; {', '.join(one_d)} "
@@ -312,9 +312,7 @@ def _toy_section(x):
     scale = scale_of(x.g.of)
     first = target[0, 0]
     by_hand = sp.simplify(sp.diff(link, first) * scale)
-    formula_tree = S.parse_expression(to_numpy(x.m).replace("np.", ""))
-    formula_env = _ForwardValues(x, dict(values), dims)
-    matrix_value = tree_to_sympy(formula_tree, formula_env, dims)
+    matrix_value = matrix_to_sympy(x.m, _ForwardValues(x, dict(values), dims), dims)
     all_equal = all(sp.simplify(sp.diff(link, target[i, j]) * scale - matrix_value[i, j]) == 0
                     for i in range(target.rows) for j in range(target.cols))
     eqs = "\n".join("    " + ln for ln in lines[:12]) + ("\n    …" if len(lines) > 12 else "")

@@ -84,6 +84,14 @@ def tree_to_sympy(node, env, dims):
             return args[0].applyfunc(lambda x: x ** args[1][0, 0])
         if fn == "transpose":
             return args[0].T
+        if fn == "softmax":
+            e = args[0].applyfunc(sp.exp)
+            axis = node.kw("axis")
+            if axis is None:
+                return e / sum(e)
+            if axis == 0:
+                return sp.Matrix(e.rows, e.cols, lambda i, j: e[i, j] / sum(e[k, j] for k in range(e.rows)))
+            return sp.Matrix(e.rows, e.cols, lambda i, j: e[i, j] / sum(e[i, k] for k in range(e.cols)))
         if fn in ("sum", "mean"):
             x = args[0]
             axis = node.kw("axis")
@@ -97,3 +105,89 @@ def tree_to_sympy(node, env, dims):
             return out / (x.rows if fn == "mean" else 1)
     raise NotImplementedError(f"the toy example does not expand {type(node).__name__} "
                               f"{getattr(node, 'fn', '')}".strip())
+
+
+def matrix_to_sympy(m, env, dims):
+    """A matrix-notation result on SymPy matrices (1-D vectors as columns), for the toy comparison."""
+    from . import matrix as X
+    sp = _sympy()
+
+    def rec(n):
+        return matrix_to_sympy(n, env, dims)
+
+    def size(d):
+        return d if isinstance(d, int) else dims[d]
+    if isinstance(m, X.MVar):
+        return sp.Matrix([[sp.Integer(dims[m.name])]]) if m.is_dim else env[m.name]
+    if isinstance(m, X.MNum):
+        return sp.Matrix([[sp.Rational(m.value.numerator, m.value.denominator)]])
+    if isinstance(m, X.MIdentity):
+        return sp.eye(size(m.n))
+    if isinstance(m, (X.MOnes, X.MZeros)):
+        rows = size(m.shape[0]) if m.shape else 1
+        cols = size(m.shape[1]) if len(m.shape) == 2 else 1
+        return (sp.ones if isinstance(m, X.MOnes) else sp.zeros)(rows, cols)
+    if isinstance(m, X.MAdd):
+        out = rec(m.terms[0])
+        for t in m.terms[1:]:
+            a, b = _broadcast(out, rec(t))
+            out = a + b
+        return out
+    if isinstance(m, X.MScale):
+        return rec(m.x) * sp.Rational(m.coef.numerator, m.coef.denominator)
+    if isinstance(m, X.MMatMul):
+        a, b = rec(m.a), rec(m.b)
+        if a.cols != b.rows and a.cols == 1 and a.rows == b.rows:     # a 1-D left operand is a row
+            a = a.T
+        return a * b
+    if isinstance(m, X.MHad):
+        out = rec(m.factors[0])
+        for f in m.factors[1:]:
+            a, b = _broadcast(out, rec(f))
+            out = a.multiply_elementwise(b)
+        return out
+    if isinstance(m, X.MPow):
+        e = sp.Rational(m.e.numerator, m.e.denominator)
+        return rec(m.x).applyfunc(lambda v: v ** e)
+    if isinstance(m, X.MT):
+        return rec(m.x) if m.x.ndim == 1 else rec(m.x).T
+    if isinstance(m, X.MFunc):
+        f = {"sigmoid": lambda v: 1 / (1 + sp.exp(-v)), "relu": lambda v: sp.Max(v, 0),
+             "gt0": sp.Heaviside, "ge0": sp.Heaviside}.get(m.name) or getattr(sp, SYMPY_FUNCS[m.name])
+        return rec(m.x).applyfunc(f)
+    if isinstance(m, X.MSum):
+        x = rec(m.x)
+        if m.axis is None or m.x.ndim == 1:
+            return sp.Matrix([[sum(x)]])
+        if m.axis == 1:
+            return sp.Matrix(x.rows, 1, lambda i, j: sum(x[i, k] for k in range(x.cols)))
+        out = sp.Matrix(1, x.cols, lambda i, j: sum(x[k, j] for k in range(x.rows)))
+        return out if m.keepdims else out.T
+    if isinstance(m, X.MSoftmax):
+        e = rec(m.x).applyfunc(sp.exp)
+        if m.axis is None:
+            return e / sum(e)
+        if m.axis == 0:
+            return sp.Matrix(e.rows, e.cols, lambda i, j: e[i, j] / sum(e[k, j] for k in range(e.rows)))
+        return sp.Matrix(e.rows, e.cols, lambda i, j: e[i, j] / sum(e[i, k] for k in range(e.cols)))
+    if isinstance(m, X.MTrace):
+        return sp.Matrix([[rec(m.x).trace()]])
+    if isinstance(m, X.MMatFn):
+        x = rec(m.x)
+        return x.inv() if m.name == "inv" else sp.Matrix([[x.det() if m.name == "det" else sp.log(x.det())]])
+    if isinstance(m, X.MDiag):
+        v = rec(m.v)
+        return sp.diag(*list(v))
+    if isinstance(m, X.MDiagPart):
+        x = rec(m.x)
+        return sp.Matrix([x[i, i] for i in range(x.rows)])
+    if isinstance(m, X.MOuter):
+        return rec(m.u) * rec(m.v).T
+    if isinstance(m, (X.MExpand, X.MSqueeze, X.MReshape)):
+        x = rec(m.x)
+        if isinstance(m, X.MExpand) and m.x.ndim == 1 and m.axis == 0:
+            return x.T                                   # a 1-D vector made a row
+        if isinstance(m, X.MSqueeze) and m.x.ndim == 2 and m.axis == 0:
+            return x.T                                   # a row viewed as a 1-D (column) vector
+        return x
+    raise NotImplementedError(f"the toy example does not evaluate {type(m).__name__}")
