@@ -57,3 +57,21 @@ def test_cli_explain(capsys):
     out = capsys.readouterr().out
     assert "1. Setup" in out and "7. Numeric check" in out
     assert main(["explain", "--target", "dQ"]) == 2
+
+
+@pytest.mark.parametrize("expr,wrt,shapes", [
+    ("x.T @ A @ x", "x", {"A": ("n", "n"), "x": ("n",)}),
+    ("trace(A @ X @ B)", "X", {"A": ("p", "n"), "X": ("n", "k"), "B": ("k", "p")}),
+    ("sum(G * tanh(W @ X + b))", "W", {"G": ("n", "m"), "W": ("n", "d"), "X": ("d", "m"), "b": ("n", 1)}),
+    ("sum((M @ w - t) ** 2)", "w", {"M": ("m", "n"), "w": ("n",), "t": ("m",)}),
+])
+def test_explain_a_derivative(expr, wrt, shapes):
+    e = chainrule.explain(expr=expr, wrt=wrt, shapes=shapes)
+    assert [s.title for s in e.steps] == list(TITLES)
+    assert e.formula == chainrule.derive(expr, wrt, shapes).text
+    assert "agree: yes" in e.steps[5].markdown and "agrees" in e.steps[6].markdown
+
+
+def test_cli_explain_a_derivative(capsys):
+    assert main(["explain", "x.T @ A @ x", "--wrt", "x", "--shape", "A=n,n", "--shape", "x=n"]) == 0
+    assert "(A + Aᵀ)x" in capsys.readouterr().out

@@ -23,10 +23,10 @@ def check(model_text, claim, convention="course"):
     return _check(model_text, claim, convention)
 
 
-def explain(model=None, target="dZ1", convention="course"):
-    """The derivation of one adjoint in seven sections: see chainrule.explain (work in progress)."""
+def explain(model=None, target="dZ1", *, expr=None, wrt=None, shapes=None, convention="course"):
+    """The derivation of one adjoint (or of a derivative) in seven sections: see chainrule.mentor."""
     from .mentor import explain as _explain
-    return _explain(model, target, convention)
+    return _explain(model, target, expr=expr, wrt=wrt, shapes=shapes, convention=convention)
 
 
 def examples():

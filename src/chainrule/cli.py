@@ -140,7 +140,11 @@ def cmd_check(args, console):
 
 def cmd_explain(args, console):
     from . import explain
-    e = explain(read_model(args), args.target, args.convention)
+    if args.wrt:                                    # explain "x.T @ A @ x" --wrt x --shape A=n,n …
+        shapes = dict(parse_shape(s) for s in args.shape or [])
+        e = explain(expr=args.model, wrt=args.wrt, shapes=shapes)
+    else:
+        e = explain(read_model(args), args.target, convention=args.convention)
     console.print(e.markdown if args.format == "markdown" else e.text(), markup=False)
     return 0
 
@@ -176,6 +180,8 @@ def build_parser():
     x.add_argument("--target", default="dZ1", help="the adjoint to explain (default dZ1)")
     x.add_argument("--convention", choices=["course", "strict"], default="course")
     x.add_argument("--format", choices=["text", "markdown"], default="text")
+    x.add_argument("--wrt", help="explain a derivative: the first argument is then an expression")
+    x.add_argument("--shape", action="append", metavar="NAME=DIMS")
     x.set_defaults(run=cmd_explain)
     demo = sub.add_parser("demo", help="a short tour on built-in examples")
     demo.set_defaults(run=cmd_demo)

@@ -43,10 +43,13 @@ class Explanation:
         return self.markdown
 
 
-def explain(model=None, target="dZ1", convention="course"):
-    """Why `target` (an adjoint of the model, default dZ1 of the two-layer example) is what it is."""
+def explain(model=None, target="dZ1", *, expr=None, wrt=None, shapes=None, convention="course"):
+    """Why `target` (an adjoint of the model, default dZ1 of the two-layer example) is what it is;
+    with `expr`, `wrt` and `shapes`, why the derivative of an expression is what it is."""
     from .adjoints import backprop
     from . import example
+    if expr is not None:
+        return _explain_derivative(expr, wrt, shapes)
     text = model if model is not None else example("two-layer")
     result = backprop(text, convention)
     names = {g.name: g for g in result.gradients}
@@ -322,3 +325,54 @@ def _toy_section(x):
             f"and the matrix formula's entry [1,1] is {sp.sstr(sp.simplify(matrix_value[0, 0]))} — "
             + ("the same." if sp.simplify(by_hand - matrix_value[0, 0]) == 0 else "DIFFERENT.")
             + f" All {target.rows * target.cols} entries agree: {'yes' if all_equal else 'NO'}.")
+
+
+def _explain_derivative(expr, wrt, shapes):
+    """The seven sections for chainrule.derive(expr, wrt, shapes), from that derivation's own record."""
+    from .derivation import derive
+    r = derive(expr, wrt, shapes)
+    p = r.parsed
+    setup = (f"f = {expr}, differentiated with respect to {wrt}.\n\nShapes: "
+             + ", ".join(f"{n} {fmt_shape(sh)}" for n, sh in p.shapes.items())
+             + f"; f has shape {fmt_shape(tuple(i.dim for i in p.idx))}, the result {fmt_shape(r.shape)} "
+             "(f's axes, then the variable's).")
+    rules = "\n".join(f"- {rule}: {formula}" for rule, formula in r.trace.steps)
+    chain = (f"The derivative is taken entry by entry in index form; the rules that fired:\n\n{rules}")
+    index = f"    {r.index}\n\nRepeated indices under Σ are summed; δ[i,p] is 1 when i = p."
+    steps = "\n".join(f"- {rule}: {detail}" for rule, detail in r.log)
+    matrix = (f"Reading the index pattern back as matrix operations:\n\n{steps}\n\nso\n\n    {r.text}"
+              if r.matrix_form else f"No matrix form exists (more than two free indices):\n\n    {r.text}")
+    shapes_md = "| name | shape |\n|---|---|\n" + "\n".join(f"| {n} | {fmt_shape(sh)} |" for n, sh in p.shapes.items())
+    try:
+        toy = _toy_derivative(r)
+    except (NotImplementedError, ImportError, ChainruleError, KeyError) as e:
+        toy = f"No scalar expansion for this formula here ({e}); see the numeric check."
+    err = r.check()
+    numeric = (f"On random data, the formula against central finite differences of f: max relative error "
+               f"{err:.1e} ({'agrees' if err < 1e-5 else 'DISAGREES'}).")
+    sections = [setup, chain, index, matrix, shapes_md, toy, numeric]
+    return Explanation(wrt, r.text, [Step(t, md, r.latex if t == "Matrix form" else "")
+                                     for t, md in zip(TITLES, sections)])
+
+
+def _toy_derivative(r):
+    """Every dimension 2, the expression expanded to scalars, the first entry by scalar calculus."""
+    import sympy as sp
+    from .toy import entry_symbols, matrix_to_sympy, tree_to_sympy
+    p = r.parsed
+    dims = {d: 2 for sh in p.shapes.values() for d in sh if isinstance(d, str)}
+    env = {n: entry_symbols(n, tuple(d if isinstance(d, int) else 2 for d in sh)) for n, sh in p.shapes.items()}
+    f = tree_to_sympy(p.tree, env, dims)
+    if f.shape != (1, 1):
+        raise NotImplementedError("the toy expansion is shown for scalar-valued expressions")
+    x = env[r.wrt]
+    got = matrix_to_sympy(r.matrix, env, dims)
+    by_hand = [sp.diff(f[0, 0], x[i, j]) for i in range(x.rows) for j in range(x.cols)]
+    formula = list(got) if got.shape != (1, 1) or len(by_hand) == 1 else None
+    if formula is None or len(formula) != len(by_hand):
+        raise NotImplementedError("the formula's layout does not match the variable's")
+    agree = all(sp.simplify(a - b) == 0 for a, b in zip(by_hand, formula))
+    return (f"Take every dimension 2 ({', '.join(f'{d} = 2' for d in sorted(dims)) or 'no named dimensions'}). "
+            f"f becomes the scalar\n\n    f = {sp.sstr(sp.expand(f[0, 0]))}\n\nBy scalar calculus, "
+            f"∂f/∂{x[0, 0]} = {sp.sstr(sp.simplify(by_hand[0]))}, and the formula's first entry is "
+            f"{sp.sstr(sp.simplify(formula[0]))}. All {len(by_hand)} entries agree: {'yes' if agree else 'NO'}.")

@@ -84,6 +84,23 @@ def tree_to_sympy(node, env, dims):
             return args[0].applyfunc(lambda x: x ** args[1][0, 0])
         if fn == "transpose":
             return args[0].T
+        if fn in ("trace", "tr"):
+            return sp.Matrix([[args[0].trace()]])
+        if fn in ("det", "logdet"):
+            d = args[0].det()
+            return sp.Matrix([[d if fn == "det" else sp.log(d)]])
+        if fn == "inv":
+            return args[0].inv()
+        if fn == "norm":
+            return sp.Matrix([[sp.sqrt(sum(v ** 2 for v in args[0]))]])
+        if fn == "outer":
+            return args[0].reshape(len(args[0]), 1) * args[1].reshape(1, len(args[1]))
+        if fn == "diag":
+            x = args[0]
+            return sp.diag(*list(x)) if 1 in x.shape else sp.Matrix([x[i, i] for i in range(x.rows)])
+        if fn == "eye":
+            a = node.args[0]
+            return sp.eye(int(a.value) if isinstance(a, S.Const) else dims[a.id])
         if fn == "softmax":
             e = args[0].applyfunc(sp.exp)
             axis = node.kw("axis")
