@@ -244,7 +244,7 @@ class _ModelExplanation:
 
     def numeric(self):
         from .numeric import check_backprop
-        err = check_backprop(self.result)[self.g.name]
+        err = check_backprop(self.result, only=self.g.name)[self.g.name]
         md = (f"On random data (every dimension a different small size), {self.g.name} = {self.formula} against "
               f"central finite differences of the loss: max relative error {err:.1e} "
               f"({'agrees' if err < 1e-5 else 'DISAGREES'}).")
@@ -285,7 +285,7 @@ def _toy_lhs(x, first):
 def _toy_section(x):
     """Every dimension 2 (or 1), every equation expanded to scalars, one entry by scalar calculus."""
     import sympy as sp
-    from .toy import entry_symbols, matrix_to_sympy, tree_to_sympy
+    from .toy import entry_symbols, matrix_to_sympy, same, show, tree_to_sympy
     one_d = [n for n in x._involved() if len(x._shape(n)) == 1]
     if one_d:      # NumPy broadcasts a 1-D array as a row; the SymPy reading here has only columns
         raise NotImplementedError(f"the toy expansion covers matrix layouts; {', '.join(one_d)} "
@@ -314,16 +314,16 @@ def _toy_section(x):
         raise NotImplementedError("the toy example covers adjoints computed through one reader")
     scale = scale_of(x.g.of)
     first = target[0, 0]
-    by_hand = sp.simplify(sp.diff(link, first) * scale)
+    by_hand = sp.diff(link, first) * scale
     matrix_value = matrix_to_sympy(x.m, _ForwardValues(x, dict(values), dims), dims)
-    all_equal = all(sp.simplify(sp.diff(link, target[i, j]) * scale - matrix_value[i, j]) == 0
+    all_equal = all(same(sp.diff(link, target[i, j]) * scale, matrix_value[i, j])
                     for i in range(target.rows) for j in range(target.cols))
     eqs = "\n".join("    " + ln for ln in lines[:12]) + ("\n    …" if len(lines) > 12 else "")
     return (f"Take every dimension 2: {', '.join(f'{d} = 2' for d in sorted(dims))}. The equations become "
             f"scalar equations:\n\n{eqs}\n\nBy scalar calculus, the first entry:\n\n"
-            f"    {_toy_lhs(x, first)} = {sp.sstr(by_hand)}\n\n"
-            f"and the matrix formula's entry [1,1] is {sp.sstr(sp.simplify(matrix_value[0, 0]))} — "
-            + ("the same." if sp.simplify(by_hand - matrix_value[0, 0]) == 0 else "DIFFERENT.")
+            f"    {_toy_lhs(x, first)} = {show(by_hand)}\n\n"
+            f"and the matrix formula's entry [1,1] is {show(matrix_value[0, 0])} — "
+            + ("the same." if same(by_hand, matrix_value[0, 0]) else "DIFFERENT.")
             + f" All {target.rows * target.cols} entries agree: {'yes' if all_equal else 'NO'}.")
 
 
@@ -358,7 +358,7 @@ def _explain_derivative(expr, wrt, shapes):
 def _toy_derivative(r):
     """Every dimension 2, the expression expanded to scalars, the first entry by scalar calculus."""
     import sympy as sp
-    from .toy import entry_symbols, matrix_to_sympy, tree_to_sympy
+    from .toy import entry_symbols, matrix_to_sympy, same, show, tree_to_sympy
     p = r.parsed
     dims = {d: 2 for sh in p.shapes.values() for d in sh if isinstance(d, str)}
     env = {n: entry_symbols(n, tuple(d if isinstance(d, int) else 2 for d in sh)) for n, sh in p.shapes.items()}
@@ -371,8 +371,8 @@ def _toy_derivative(r):
     formula = list(got) if got.shape != (1, 1) or len(by_hand) == 1 else None
     if formula is None or len(formula) != len(by_hand):
         raise NotImplementedError("the formula's layout does not match the variable's")
-    agree = all(sp.simplify(a - b) == 0 for a, b in zip(by_hand, formula))
+    agree = all(same(a, b) for a, b in zip(by_hand, formula))
     return (f"Take every dimension 2 ({', '.join(f'{d} = 2' for d in sorted(dims)) or 'no named dimensions'}). "
             f"f becomes the scalar\n\n    f = {sp.sstr(sp.expand(f[0, 0]))}\n\nBy scalar calculus, "
-            f"∂f/∂{x[0, 0]} = {sp.sstr(sp.simplify(by_hand[0]))}, and the formula's first entry is "
-            f"{sp.sstr(sp.simplify(formula[0]))}. All {len(by_hand)} entries agree: {'yes' if agree else 'NO'}.")
+            f"∂f/∂{x[0, 0]} = {show(by_hand[0])}, and the formula's first entry is "
+            f"{show(formula[0])}. All {len(by_hand)} entries agree: {'yes' if agree else 'NO'}.")

@@ -141,9 +141,10 @@ def forward(pass_, env, dims, start=0):
     return env
 
 
-def check_backprop(result, seed=0, eps=1e-6):
+def check_backprop(result, seed=0, eps=1e-6, only=None):
     """{gradient name: max relative error} of each printed adjoint (evaluated from its NumPy code,
-    in order) against central differences of the loss, divided by its scale."""
+    in order) against central differences of the loss, divided by its scale; `only` limits the
+    finite differences to one adjoint (the others are still evaluated: later ones read them)."""
     from .adjoints import _Pass
     model = result.model
     pass_ = _Pass(model, result.convention)
@@ -157,6 +158,8 @@ def check_backprop(result, seed=0, eps=1e-6):
     for g in result.gradients:
         got = np.asarray(eval(g.numpy, {"__builtins__": {}}, names), dtype=float)   # generated code only
         names[g.name] = got
+        if only is not None and g.name != only:
+            continue
         x0 = np.asarray(env[g.of], dtype=float)
         start = position.get(g.of, -1) + 1
         want = np.zeros(x0.shape)

@@ -208,3 +208,31 @@ def matrix_to_sympy(m, env, dims):
             return x.T                                   # a row viewed as a 1-D (column) vector
         return x
     raise NotImplementedError(f"the toy example does not evaluate {type(m).__name__}")
+
+
+def same(a, b, trials=3, seed=0):
+    """Do two SymPy expressions agree? Tested at random points (a zero-equivalence test), which is
+    quick where simplify() can take a minute on nested tanh."""
+    import random
+    sp = _sympy()
+    diff = sp.sympify(a - b)
+    free = sorted(diff.free_symbols, key=str)
+    if not free:
+        return abs(complex(sp.N(diff))) < 1e-9
+    rng = random.Random(seed)
+    f = sp.lambdify(free, diff, modules="math")
+    for _ in range(trials):
+        point = [rng.uniform(0.3, 1.7) for _ in free]
+        try:
+            if abs(f(*point)) > 1e-9 * (1 + abs(sp.lambdify(free, a, modules="math")(*point))):
+                return False
+        except (ValueError, ZeroDivisionError, OverflowError):
+            return False
+    return True
+
+
+def show(e):
+    """A SymPy expression as text, simplified only when small (simplify() is slow on large ones)."""
+    sp = _sympy()
+    small = sp.count_ops(e) <= 12 and not any(isinstance(f.args[0], sp.Add) for f in e.atoms(sp.Function))
+    return sp.sstr(sp.simplify(e) if small else e)
