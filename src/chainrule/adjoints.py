@@ -144,8 +144,10 @@ class _Pass:
                     gradients.append(self.adjoint(p, consumers[p]))
                     done.add(p)
         note = self._note()
-        return Backprop(self.model, gradients, self.convention if self.course or self.convention == "strict"
-                        else "strict", note, self.example_dim)
+        result = Backprop(self.model, gradients, self.convention if self.course or self.convention == "strict"
+                          else "strict", note, self.example_dim)
+        result.pass_ = self                      # check, explain and the numeric check reuse it
+        return result
 
     def _note(self):
         m = self.example_dim
@@ -156,19 +158,18 @@ class _Pass:
             return "the loss is not an average over examples, so every adjoint is exactly ∂J/∂(name)"
         return "every adjoint is exactly ∂J/∂(name)"
 
-    def adjoint(self, name, readers):
-        shape = self.shapes[name]
-        p = fresh_idx(shape, "pq")
+    def vjp(self, name, readers, hint="pq"):
+        """Σ over readers of dR : ∂R/∂name (the loss contributes ∂J/∂name), scaled by the convention.
+        `readers` are (reader name, (lowered expression, its indices)). Returns (total, indices, trace)."""
+        p = fresh_idx(self.shapes[name], hint)
         trace = Trace()
         total = T.ZERO
-        for r in readers:
-            expr, idx = self.lowered[r]
+        for r, (expr, idx) in readers:
             d = diff(expr, name, p, trace)
             if r == self.model.loss.name:
                 contribution = d
             else:
-                cot = T.var("d" + r, idx)
-                contribution = (d * cot).sum_over(idx)
+                contribution = (d * T.var("d" + r, idx)).sum_over(idx)
                 s = self.scale(r)
                 if s is not None:
                     contribution = contribution * T.power(T.var(s, (), is_dim=True), -1)
@@ -177,7 +178,11 @@ class _Pass:
         if s is not None:
             total = total * T.var(s, (), is_dim=True)
         from .derivation import drop_unit_deltas
-        total = _use_properties(drop_unit_deltas(total), self.model)
+        return _use_properties(drop_unit_deltas(total), self.model), p, trace
+
+    def adjoint(self, name, readers):
+        shape, s = self.shapes[name], self.scale(name)
+        total, p, trace = self.vjp(name, [(r, self.lowered[r]) for r in readers])
         try:
             m, matrix_form = to_matrix(total, p), True
         except NoMatrixForm:

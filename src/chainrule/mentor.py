@@ -6,10 +6,8 @@ import dataclasses
 
 from . import syntax as S
 from . import tensor as T
-from .differentiate import Trace, diff
 from .errors import ChainruleError
 from .index_notation import IndexPrinter
-from .lower import fresh_idx
 from .matrix import mat_map
 from .numpy_code import to_numpy
 from .printing import CourseTextPrinter, to_latex
@@ -60,9 +58,8 @@ def explain(model=None, target="dZ1", *, expr=None, wrt=None, shapes=None, conve
 
 class _ModelExplanation:
     def __init__(self, result, g):
-        from .adjoints import _Pass
         self.result, self.g = result, g
-        self.pass_ = _Pass(result.model, result.convention)
+        self.pass_ = result.pass_
         self.model = result.model
         self.path, self.cot = self._path()
 
@@ -84,25 +81,13 @@ class _ModelExplanation:
         """The combined vector-Jacobian product through the path, with the cotangent as a symbol."""
         from .adjoints import _inline
         name = self.g.of
-        p = fresh_idx(self.pass_.shapes[name], "ij")
-        trace = Trace()
-        total = T.ZERO
-        readers = [self.path[-1]] if self.cot else self.path
-        for r in readers:
+        lowered = []
+        for r in ([self.path[-1]] if self.cot else self.path):
             tree = self.pass_.trees[r.name]              # the loss with its folded activation
             if len(self.path) > 1 and r is self.path[-1]:
                 tree = _inline(tree, {self.path[0].name: self.path[0].tree})
-            expr, idx = self.pass_._lower(tree)
-            d = diff(expr, name, p, trace)
-            if r is self.model.loss:
-                contribution = d
-            else:
-                contribution = (d * T.var("d" + r.name, idx)).sum_over(idx)
-                if self.pass_.scale(r.name):
-                    contribution = contribution * T.power(T.var(self.pass_.scale(r.name), (), is_dim=True), -1)
-            total = total + contribution
-        if self.pass_.scale(name):
-            total = total * T.var(self.pass_.scale(name), (), is_dim=True)
+            lowered.append((r.name, self.pass_._lower(tree)))
+        total, p, trace = self.pass_.vjp(name, lowered, "ij")
         log = []
         m = to_matrix(total, p, log)
         m = mat_map(m, self.pass_._name_forward_values(name))
@@ -295,6 +280,11 @@ def _toy_section(x):
     env = {}
     for n in x._involved():
         env[n] = entry_symbols(n, toy_shape(x._shape(n)))
+        decl = x.model.declarations.get(n)
+        if decl is not None and "onehot" in decl.properties:   # columns sum to 1: the last row follows
+            y = env[n]
+            for j in range(y.cols):
+                y[y.rows - 1, j] = 1 - sum(y[i, j] for i in range(y.rows - 1))
     lines = []
     values = dict(env)
     for s in x.path:

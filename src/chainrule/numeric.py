@@ -129,13 +129,9 @@ def sample_model(model, dims, rng):
 
 def forward(pass_, env, dims, start=0):
     """Values of the assignments from position `start` on, by evaluating their index form."""
-    from .lower import Lowering
-    from .shapes import ShapeChecker
     env = dict(env)
     for a in pass_.model.assignments[start:]:
-        checker = ShapeChecker(pass_.shapes, FUNCTIONS)
-        checker.check(a.tree)
-        expr, idx = Lowering(checker).visit(a.tree)
+        expr, idx = pass_._lower(a.tree)
         value = evaluate(expr, tuple(idx), env, dims)
         env[a.name] = value if value.shape else float(value)
     return env
@@ -145,9 +141,8 @@ def check_backprop(result, seed=0, eps=1e-6, only=None):
     """{gradient name: max relative error} of each printed adjoint (evaluated from its NumPy code,
     in order) against central differences of the loss, divided by its scale; `only` limits the
     finite differences to one adjoint (the others are still evaluated: later ones read them)."""
-    from .adjoints import _Pass
     model = result.model
-    pass_ = _Pass(model, result.convention)
+    pass_ = result.pass_
     rng = np.random.default_rng(seed)
     dims = concrete_dims(pass_.shapes)
     env = forward(pass_, sample_model(model, dims, rng), dims)

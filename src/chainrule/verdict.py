@@ -56,8 +56,7 @@ def check(model_text, claim, convention="course"):
         hint = (fix + " " if fix else "") + f"({g.name} has shape {fmt_shape(g.shape)})"
         return Verdict(False, f"shape error: {reason}", hint, expected, claim, target)
 
-    from .adjoints import _Pass
-    pass_ = _Pass(result.model, convention)
+    pass_ = result.pass_
     rng = np.random.default_rng(0)
     dims = concrete_dims(pass_.shapes)
     env = forward(pass_, sample_model(result.model, dims, rng), dims)
