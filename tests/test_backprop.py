@@ -49,7 +49,7 @@ def test_strict_convention_puts_the_one_over_m_in_dz():
     ("logistic-regression", "dw", "(1/m) X dZᵀ"),
     ("deep-relu", "dZ2", "dA2 ⊙ (Z2 > 0)"),             # ReLU′ as an indicator
     ("l2", "dW2", "(1/m) (dZ2 A1ᵀ + lambd W2)"),
-    ("dropout", "dA1", "D1 ⊙ dA1d / keep_prob"),
+    ("dropout", "dA1", "dA1d ⊙ D1 / keep_prob"),
     ("mlp-rowmajor", "dW1", "(1/N) dH1ᵀ X"),
 ])
 def test_simplified_forms(name, entry, text):

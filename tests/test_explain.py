@@ -27,13 +27,43 @@ def test_toy_example_agrees_for_two_layer_adjoints(target):
 
 
 @pytest.mark.parametrize("name", chainrule.examples())
-def test_every_adjoint_of_every_model_explains_without_error(name):
+def test_every_adjoint_of_every_model_is_explained_and_its_toy_check_passes(name):
     text = chainrule.example(name)
-    for g in chainrule.backprop(text).gradients:
+    result = chainrule.backprop(text)
+    for g in result.gradients:
         e = chainrule.explain(text, g.name)
-        assert len(e.steps) == 7 and "agrees" in e.steps[6].markdown, (name, g.name)
-        if "agree" in e.steps[5].markdown:                # when the toy expansion ran, it must agree
-            assert "agree: yes" in e.steps[5].markdown, (name, g.name)
+        assert [s.title for s in e.steps] == list(TITLES)
+        assert "agrees" in e.steps[6].markdown, (name, g.name)
+        toy = e.steps[5].markdown
+        assert "entries agree: yes" in toy and "the same." in toy, (name, g.name, toy[-300:])
+        # the explained formula is the printed adjoint, or (through an activation) the mentor's
+        # one-step form W2ᵀ dZ2 ⊙ g′(Z1), which the numeric check above evaluated itself
+        assert e.formula == g.text or "⊙" in e.formula, (name, g.name, e.formula, g.text)
+
+
+def test_strict_convention_explanations_agree_too():
+    for name in ("l2", "mlp-rowmajor", "batchnorm"):
+        text = chainrule.example(name)
+        for g in chainrule.backprop(text, "strict").gradients:
+            e = chainrule.explain(text, g.name, convention="strict")
+            assert "entries agree: yes" in e.steps[5].markdown and "agrees" in e.steps[6].markdown, (name, g.name)
+
+
+def test_the_numeric_check_evaluates_explain_s_own_formula():
+    from chainrule.numeric import check_backprop
+    r = chainrule.backprop(TWO)
+    good = check_backprop(r, only="dZ1", code={"dZ1": "np.dot(W2.T, dZ2) * (1 - A1 ** 2)"})["dZ1"]
+    bad = check_backprop(r, only="dZ1", code={"dZ1": "np.dot(W2.T, dZ2) * (1 - A1)"})["dZ1"]
+    assert good < 1e-6 < 0.01 < bad
+
+
+def test_output_is_reproducible_across_hash_seeds():
+    import subprocess
+    import sys
+    code = "import chainrule; print(chainrule.backprop(chainrule.example('batchnorm')).text())"
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env={"PYTHONHASHSEED": str(seed), "PATH": ""}).stdout for seed in range(4)}
+    assert len(outs) == 1 and "dmu" in outs.pop()
 
 
 def test_the_explained_formula_is_the_engine_s_formula_numerically():

@@ -183,13 +183,18 @@ class _Pass:
     def adjoint(self, name, readers):
         shape, s = self.shapes[name], self.scale(name)
         total, p, trace = self.vjp(name, [(r, self.lowered[r]) for r in readers])
-        try:
-            m, matrix_form = to_matrix(total, p), True
-        except NoMatrixForm:
-            m, matrix_form = to_einsum(total, p), False
-        m = mat_map(mat_map(m, self._name_forward_values(name)), _adjoints_first)
+        m, matrix_form = self.matrix(total, p, name)
         return Gradient("d" + name, name, CourseTextPrinter()(m), to_latex(m), to_numpy(m), shape,
                         s or "1", matrix_form, total, trace)
+
+    def matrix(self, total, p, name, log=None):
+        """An adjoint's index form in matrix notation as the course writes it: forward values by name,
+        the adjoint first in an element-wise product. Returns (matrix, whether a matrix form exists)."""
+        try:
+            m, matrix_form = to_matrix(total, p, log), True
+        except NoMatrixForm:
+            m, matrix_form = to_einsum(total, p), False
+        return mat_map(mat_map(m, self._name_forward_values(name)), _adjoints_first), matrix_form
 
     def _name_forward_values(self, current):
         def rewrite(node):
@@ -219,14 +224,22 @@ def _use_properties(expr, model):
 
 
 def _adjoints_first(node):
-    """dA1 ⊙ (1 − A1²): in an element-wise product the adjoint comes first, as the course writes it."""
+    """dA1 ⊙ (1 − A1²), W2ᵀ dZ2 ⊙ g′(Z1): in an element-wise product the factors carrying an adjoint
+    come first, as the course writes them."""
     from .matrix import MHad
     if isinstance(node, MHad):
-        is_adj = [isinstance(f, MVar) and f.name.startswith("d") and f.ndim > 0 for f in node.factors]
-        if any(is_adj) and not is_adj[0] and all(f.ndim > 0 for f in node.factors):
-            order = [f for f, a in zip(node.factors, is_adj) if a] + [f for f, a in zip(node.factors, is_adj) if not a]
+        has = [_has_adjoint(f) for f in node.factors]
+        if any(has) and not has[0]:
+            order = [f for f, a in zip(node.factors, has) if a] + [f for f, a in zip(node.factors, has) if not a]
             return MHad(tuple(order), node.shape)
     return node
+
+
+def _has_adjoint(node):
+    found = []
+    mat_map(node, lambda n: found.append(n) or n if isinstance(n, MVar) and n.name.startswith("d")
+            and n.ndim > 0 else n)
+    return bool(found)
 
 
 def _inline(node, mapping):

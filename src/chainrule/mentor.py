@@ -13,7 +13,6 @@ from .numpy_code import to_numpy
 from .printing import CourseTextPrinter, to_latex
 from .shapes import ShapeChecker, fmt_shape
 from .functions import FUNCTIONS
-from .to_matrix import to_matrix
 
 TITLES = ("Setup", "Chain of derivatives", "Index form", "Matrix form", "Shapes", "Toy example", "Numeric check")
 
@@ -84,13 +83,12 @@ class _ModelExplanation:
         lowered = []
         for r in ([self.path[-1]] if self.cot else self.path):
             tree = self.pass_.trees[r.name]              # the loss with its folded activation
-            if len(self.path) > 1 and r is self.path[-1]:
+            if self.cot and len(self.path) > 1 and r is self.path[-1]:
                 tree = _inline(tree, {self.path[0].name: self.path[0].tree})
             lowered.append((r.name, self.pass_._lower(tree)))
         total, p, trace = self.pass_.vjp(name, lowered, "ij")
         log = []
-        m = to_matrix(total, p, log)
-        m = mat_map(m, self.pass_._name_forward_values(name))
+        m, _ = self.pass_.matrix(total, p, name, log)
         return total, p, m, log, trace
 
     def build(self):
@@ -106,6 +104,8 @@ class _ModelExplanation:
             names |= set(self.pass_.uses[s.name]) | {s.name}
         if self.cot:
             names.add("d" + self.cot)
+        else:
+            names |= {"d" + s.name for s in self.path if s is not self.model.loss}
         return sorted(names, key=lambda n: (n.startswith("d"), n))
 
     def _shape(self, n):
@@ -229,7 +229,7 @@ class _ModelExplanation:
 
     def numeric(self):
         from .numeric import check_backprop
-        err = check_backprop(self.result, only=self.g.name)[self.g.name]
+        err = check_backprop(self.result, only=self.g.name, code={self.g.name: to_numpy(self.m)})[self.g.name]
         md = (f"On random data (every dimension a different small size), {self.g.name} = {self.formula} against "
               f"central finite differences of the loss: max relative error {err:.1e} "
               f"({'agrees' if err < 1e-5 else 'DISAGREES'}).")
@@ -255,26 +255,28 @@ class _ForwardValues(dict):
     def __getitem__(self, name):
         if not dict.__contains__(self, name):
             from .toy import tree_to_sympy
-            self[name] = tree_to_sympy(self.x.model.assignment(name).tree, self, self.dims)
+            self[name] = tree_to_sympy(self.x.model.assignment(name).tree, self, self.dims, self.x.pass_.shapes)
         return dict.__getitem__(self, name)
 
 
-def _toy_lhs(x, first):
+def _toy_lhs(x, first, readers):
+    """∂(what the target changes)/∂(its first entry): the loss, or Σ dR·R over the readers R whose
+    adjoints are known (each divided by its convention's scale), plus the loss if it reads directly."""
     scale = x.pass_.scale(x.g.of)
+    parts = [x.model.loss.name if r is x.model.loss else
+             f"Σ d{r.name}·{r.name}" + (f"/{x.pass_.scale(r.name)}" if x.pass_.scale(r.name) else "")
+             for r in readers]
+    inner = parts[0] if len(parts) == 1 else "(" + " + ".join(parts) + ")"
     head = f"{scale}·" if scale else ""
-    if x.cot and not (len(x.path) == 1 and x.path[0] is x.model.loss):
-        return f"{head}∂/∂{first} Σ d{x.cot}·{x.cot}" + (f"/{x.pass_.scale(x.cot)}" if x.pass_.scale(x.cot) else "")
-    return f"{head}∂{x.model.loss.name}/∂{first}"
+    if parts == [x.model.loss.name]:
+        return f"{head}∂{inner}/∂{first}"
+    return f"{head}∂/∂{first} {inner}"
 
 
 def _toy_section(x):
     """Every dimension 2 (or 1), every equation expanded to scalars, one entry by scalar calculus."""
     import sympy as sp
     from .toy import entry_symbols, matrix_to_sympy, same, show, tree_to_sympy
-    one_d = [n for n in x._involved() if len(x._shape(n)) == 1]
-    if one_d:      # NumPy broadcasts a 1-D array as a row; the SymPy reading here has only columns
-        raise NotImplementedError(f"the toy expansion covers matrix layouts; {', '.join(one_d)} "
-                                  "is a 1-D array")
     dims = {d: 2 for s in x.pass_.shapes.values() for d in s if isinstance(d, str)}
     toy_shape = lambda s: tuple(d if isinstance(d, int) else dims[d] for d in s)   # noqa: E731
     env = {}
@@ -285,33 +287,37 @@ def _toy_section(x):
             y = env[n]
             for j in range(y.cols):
                 y[y.rows - 1, j] = 1 - sum(y[i, j] for i in range(y.rows - 1))
+    shapes = dict(x.pass_.shapes)
+    shapes.update({f"d{n}": sh for n, sh in x.pass_.shapes.items()})
     lines = []
     values = dict(env)
+    chained = x.cot is not None        # one path (activation, then its reader); else sibling readers
     for s in x.path:
-        rhs = tree_to_sympy(x.pass_.trees[s.name], values, dims)
+        rhs = tree_to_sympy(x.pass_.trees[s.name], values if chained else env, dims, shapes)
         for i in range(rhs.rows):
             for j in range(rhs.cols):
                 lines.append(f"{env[s.name][i, j]} = {sp.sstr(rhs[i, j])}")
         values[s.name] = rhs
-    target = env[x.g.of]
     scale_of = lambda n: dims[x.pass_.scale(n)] if x.pass_.scale(n) else 1   # noqa: E731
-    if len(x.path) == 1 and x.path[0] is x.model.loss:
-        link = values[x.model.loss.name][0, 0]                     # the loss itself
-    elif x.cot:
-        cot, out = env["d" + x.cot], values[x.cot]
-        link = sum(cot[i, j] * out[i, j] for i in range(out.rows) for j in range(out.cols)) / scale_of(x.cot)
-    else:
-        raise NotImplementedError("the toy example covers adjoints computed through one reader")
+
+    def contribution(name):
+        if name == x.model.loss.name:
+            return values[name][0, 0]                                  # the loss itself
+        cot, out = env["d" + name], values[name]
+        return sum(cot[i, j] * out[i, j] for i in range(out.rows) for j in range(out.cols)) / scale_of(name)
+    readers = [x.path[-1]] if chained else x.path
+    link = sum(contribution(r.name) for r in readers)
+    target = env[x.g.of]
     scale = scale_of(x.g.of)
     first = target[0, 0]
     by_hand = sp.diff(link, first) * scale
-    matrix_value = matrix_to_sympy(x.m, _ForwardValues(x, dict(values), dims), dims)
+    matrix_value = matrix_to_sympy(x.m, _ForwardValues(x, dict(values if chained else env), dims), dims)
     all_equal = all(same(sp.diff(link, target[i, j]) * scale, matrix_value[i, j])
                     for i in range(target.rows) for j in range(target.cols))
     eqs = "\n".join("    " + ln for ln in lines[:12]) + ("\n    …" if len(lines) > 12 else "")
     return (f"Take every dimension 2: {', '.join(f'{d} = 2' for d in sorted(dims))}. The equations become "
             f"scalar equations:\n\n{eqs}\n\nBy scalar calculus, the first entry:\n\n"
-            f"    {_toy_lhs(x, first)} = {show(by_hand)}\n\n"
+            f"    {_toy_lhs(x, first, readers)} = {show(by_hand)}\n\n"
             f"and the matrix formula's entry [1,1] is {show(matrix_value[0, 0])} — "
             + ("the same." if same(by_hand, matrix_value[0, 0]) else "DIFFERENT.")
             + f" All {target.rows * target.cols} entries agree: {'yes' if all_equal else 'NO'}.")
@@ -352,7 +358,7 @@ def _toy_derivative(r):
     p = r.parsed
     dims = {d: 2 for sh in p.shapes.values() for d in sh if isinstance(d, str)}
     env = {n: entry_symbols(n, tuple(d if isinstance(d, int) else 2 for d in sh)) for n, sh in p.shapes.items()}
-    f = tree_to_sympy(p.tree, env, dims)
+    f = tree_to_sympy(p.tree, env, dims, p.shapes)
     if f.shape != (1, 1):
         raise NotImplementedError("the toy expansion is shown for scalar-valued expressions")
     x = env[r.wrt]

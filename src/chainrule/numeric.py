@@ -137,10 +137,11 @@ def forward(pass_, env, dims, start=0):
     return env
 
 
-def check_backprop(result, seed=0, eps=1e-6, only=None):
+def check_backprop(result, seed=0, eps=1e-6, only=None, code=None):
     """{gradient name: max relative error} of each printed adjoint (evaluated from its NumPy code,
     in order) against central differences of the loss, divided by its scale; `only` limits the
-    finite differences to one adjoint (the others are still evaluated: later ones read them)."""
+    finite differences to one adjoint (the others are still evaluated: later ones read them);
+    `code` maps an adjoint to other NumPy code to check in its place (explain's own formula)."""
     model = result.model
     pass_ = result.pass_
     rng = np.random.default_rng(seed)
@@ -151,7 +152,8 @@ def check_backprop(result, seed=0, eps=1e-6, only=None):
     position = {a.name: k for k, a in enumerate(model.assignments)}
     errors = {}
     for g in result.gradients:
-        got = np.asarray(eval(g.numpy, {"__builtins__": {}}, names), dtype=float)   # generated code only
+        source = (code or {}).get(g.name, g.numpy)
+        got = np.asarray(eval(source, {"__builtins__": {}}, names), dtype=float)   # generated code only
         names[g.name] = got
         if only is not None and g.name != only:
             continue

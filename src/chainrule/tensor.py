@@ -27,6 +27,13 @@ class Index:
     def __repr__(self):
         return f"{self.hint}{self.n}"
 
+    def __hash__(self):              # by creation number, so set order (and output) is reproducible
+        return self.n
+
+
+def _n(ix):
+    return ix.n
+
 
 def _lab(ix, names):
     return names.get(ix) or f"f{ix.n}"
@@ -252,7 +259,7 @@ class Term(Keyed):
         used = set()
         for a, _ in out:
             used |= a.free
-        for ix in list(summed):
+        for ix in sorted(summed, key=_n):
             if ix not in used:
                 summed.discard(ix)
                 c, extra = _dim_factor(ix)

@@ -227,7 +227,7 @@ def _trace_or_diag(factors, scalars, summed, log):
 
 
 def _sum_out(factors, scalars, summed, log):
-    for i in list(summed):
+    for i in sorted(summed, key=lambda i: i.n):
         fs = _count(factors, i)
         if len(fs) != 1:
             continue
@@ -290,7 +290,7 @@ def contract_pair(f, g, k):
 
 
 def _contract(factors, summed, log):
-    for k in list(summed):
+    for k in sorted(summed, key=lambda i: i.n):
         fs = _count(factors, k)
         if len(fs) != 2:
             continue
@@ -310,7 +310,7 @@ def _contract(factors, summed, log):
 
 
 def _diag_insert(factors, summed, out, log):
-    for k in list(summed) + [i for i in out]:
+    for k in sorted(summed, key=lambda i: i.n) + [i for i in out]:
         fs = _count(factors, k)
         if len(fs) < 2 or (k in summed and len(fs) < 3):
             continue

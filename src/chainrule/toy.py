@@ -34,94 +34,138 @@ SYMPY_FUNCS = {"exp": "exp", "log": "log", "sin": "sin", "cos": "cos", "tanh": "
                "abs": "Abs", "sign": "sign"}
 
 
-def tree_to_sympy(node, env, dims):
-    """The parsed expression on SymPy matrices (vectors as columns); env maps names to matrices."""
-    from . import syntax as S
-    sp = _sympy()
+def tree_to_sympy(node, env, dims, shapes=None):
+    """The parsed expression on SymPy matrices; env maps names to matrices. A 1-D array is held as a
+    column but broadcast as NumPy does, as a row, against a matrix (its ndim comes from `shapes`)."""
+    return _Toy(env, dims, shapes or {}).rec(node)[0]
 
-    def rec(n):
-        return tree_to_sympy(n, env, dims)
-    if isinstance(node, S.Const):
-        return sp.Matrix([[sp.Rational(node.value.numerator, node.value.denominator)]])
-    if isinstance(node, S.Name):
-        return env[node.id] if node.id in env else sp.Matrix([[sp.Integer(dims[node.id])]])
-    if isinstance(node, S.Neg):
-        return -rec(node.operand)
-    if isinstance(node, S.Transpose):
-        return rec(node.operand).T
-    if isinstance(node, S.Binary):
-        a, b = rec(node.left), rec(node.right)
-        if node.op == "@":
-            return a * b
-        if node.op == "**":
-            e = b[0, 0]
-            return a.applyfunc(lambda x: x ** e)
-        a, b = _broadcast(a, b)
-        if node.op == "+":
-            return a + b
-        if node.op == "-":
-            return a - b
-        if node.op == "*":
-            return a.multiply_elementwise(b)
-        return sp.Matrix(a.rows, a.cols, lambda i, j: a[i, j] / b[i, j])
-    if isinstance(node, S.Call):
+
+def _ndim_of(m):
+    return 0 if m.shape == (1, 1) else 2
+
+
+class _Toy:
+    """tree_to_sympy's walk: every value is a (SymPy matrix, NumPy ndim) pair."""
+
+    def __init__(self, env, dims, shapes):
+        self.env, self.dims, self.shapes = env, dims, shapes
+
+    def elementwise(self, a, b, op):
+        (ma, na), (mb, nb) = a, b
+        if na == 1 and nb == 2:
+            ma = ma.T
+        if nb == 1 and na == 2:
+            mb = mb.T
+        ma, mb = _broadcast(ma, mb)
+        return op(ma, mb), max(na, nb)
+
+    def matmul(self, a, b):
+        (ma, na), (mb, nb) = a, b
+        if na == 1:
+            ma = ma.T
+        out = ma * mb
+        if na == 1 and nb == 1:
+            return out, 0
+        if na == 1:
+            return out.T, 1                     # a row back to the 1-D (column) layout
+        return out, 2 if nb == 2 else 1
+
+    def rec(self, node):
+        from . import syntax as S
+        sp = _sympy()
+        if isinstance(node, S.Const):
+            return sp.Matrix([[sp.Rational(node.value.numerator, node.value.denominator)]]), 0
+        if isinstance(node, S.Name):
+            if node.id not in self.env:
+                return sp.Matrix([[sp.Integer(self.dims[node.id])]]), 0
+            m = self.env[node.id]
+            return m, len(self.shapes[node.id]) if node.id in self.shapes else _ndim_of(m)
+        if isinstance(node, S.Neg):
+            m, n = self.rec(node.operand)
+            return -m, n
+        if isinstance(node, S.Transpose):
+            m, n = self.rec(node.operand)
+            return (m.T if n == 2 else m), n
+        if isinstance(node, S.Binary):
+            a, b = self.rec(node.left), self.rec(node.right)
+            if node.op == "@":
+                return self.matmul(a, b)
+            if node.op == "**":
+                e = b[0][0, 0]
+                return a[0].applyfunc(lambda x: x ** e), a[1]
+            ops = {"+": lambda x, y: x + y, "-": lambda x, y: x - y, "*": lambda x, y: x.multiply_elementwise(y),
+                   "/": lambda x, y: sp.Matrix(x.rows, x.cols, lambda i, j: x[i, j] / y[i, j])}
+            return self.elementwise(a, b, ops[node.op])
+        if isinstance(node, S.Call):
+            return self.call(node, [self.rec(x) for x in node.args])
+        raise NotImplementedError(f"the toy example does not expand {type(node).__name__}")
+
+    def call(self, node, args):
+        from . import syntax as S
+        sp = _sympy()
         fn = node.fn
-        args = [rec(x) for x in node.args]
+        x, nd = args[0] if args else (None, 0)
         if fn in SYMPY_FUNCS:
-            f = getattr(sp, SYMPY_FUNCS[fn])
-            return args[0].applyfunc(f)
+            return x.applyfunc(getattr(sp, SYMPY_FUNCS[fn])), nd
         if fn == "sigmoid":
-            return args[0].applyfunc(lambda x: 1 / (1 + sp.exp(-x)))
+            return x.applyfunc(lambda v: 1 / (1 + sp.exp(-v))), nd
         if fn in ("relu", "maximum"):
-            x = args[-1] if fn == "maximum" else args[0]
-            return x.applyfunc(lambda v: sp.Max(v, 0))
+            x, nd = args[-1] if fn == "maximum" else args[0]
+            return x.applyfunc(lambda v: sp.Max(v, 0)), nd
         if fn in ("dot", "matmul"):
-            return args[0] * args[1]
-        if fn in ("multiply",):
-            a, b = _broadcast(args[0], args[1])
-            return a.multiply_elementwise(b)
+            return self.matmul(args[0], args[1])
+        if fn == "multiply":
+            return self.elementwise(args[0], args[1], lambda a, b: a.multiply_elementwise(b))
         if fn == "power":
-            return args[0].applyfunc(lambda x: x ** args[1][0, 0])
+            return x.applyfunc(lambda v: v ** args[1][0][0, 0]), nd
         if fn == "transpose":
-            return args[0].T
+            return (x.T if nd == 2 else x), nd
         if fn in ("trace", "tr"):
-            return sp.Matrix([[args[0].trace()]])
+            return sp.Matrix([[x.trace()]]), 0
         if fn in ("det", "logdet"):
-            d = args[0].det()
-            return sp.Matrix([[d if fn == "det" else sp.log(d)]])
+            d = x.det()
+            return sp.Matrix([[d if fn == "det" else sp.log(d)]]), 0
         if fn == "inv":
-            return args[0].inv()
+            return x.inv(), 2
         if fn == "norm":
-            return sp.Matrix([[sp.sqrt(sum(v ** 2 for v in args[0]))]])
+            return sp.Matrix([[sp.sqrt(sum(v ** 2 for v in x))]]), 0
         if fn == "outer":
-            return args[0].reshape(len(args[0]), 1) * args[1].reshape(1, len(args[1]))
+            return x.reshape(len(x), 1) * args[1][0].reshape(1, len(args[1][0])), 2
         if fn == "diag":
-            x = args[0]
-            return sp.diag(*list(x)) if 1 in x.shape else sp.Matrix([x[i, i] for i in range(x.rows)])
+            if nd == 1:
+                return sp.diag(*list(x)), 2
+            return sp.Matrix([x[i, i] for i in range(x.rows)]), 1
         if fn == "eye":
             a = node.args[0]
-            return sp.eye(int(a.value) if isinstance(a, S.Const) else dims[a.id])
+            return sp.eye(int(a.value) if isinstance(a, S.Const) else self.dims[a.id]), 2
         if fn == "softmax":
-            e = args[0].applyfunc(sp.exp)
-            axis = node.kw("axis")
-            if axis is None:
-                return e / sum(e)
-            if axis == 0:
-                return sp.Matrix(e.rows, e.cols, lambda i, j: e[i, j] / sum(e[k, j] for k in range(e.rows)))
-            return sp.Matrix(e.rows, e.cols, lambda i, j: e[i, j] / sum(e[i, k] for k in range(e.cols)))
+            return _softmax(x, node.kw("axis") if nd == 2 else None), nd
         if fn in ("sum", "mean"):
-            x = args[0]
-            axis = node.kw("axis")
-            if axis is None:
-                total = sum(x)
-                return sp.Matrix([[total / (len(x) if fn == "mean" else 1)]])
-            if axis == 1 or (axis == -1):
-                out = sp.Matrix(x.rows, 1, lambda i, j: sum(x[i, k] for k in range(x.cols)))
-                return out / (x.cols if fn == "mean" else 1)
-            out = sp.Matrix(1, x.cols, lambda i, j: sum(x[k, j] for k in range(x.rows)))
-            return out / (x.rows if fn == "mean" else 1)
-    raise NotImplementedError(f"the toy example does not expand {type(node).__name__} "
-                              f"{getattr(node, 'fn', '')}".strip())
+            return _reduce(x, nd, node.kw("axis"), bool(node.kw("keepdims")), fn == "mean")
+        raise NotImplementedError(f"the toy example does not expand {fn}")
+
+
+def _softmax(x, axis):
+    sp = _sympy()
+    e = x.applyfunc(sp.exp)
+    if axis is None:
+        return e / sum(e)
+    if axis == 0:
+        return sp.Matrix(e.rows, e.cols, lambda i, j: e[i, j] / sum(e[k, j] for k in range(e.rows)))
+    return sp.Matrix(e.rows, e.cols, lambda i, j: e[i, j] / sum(e[i, k] for k in range(e.cols)))
+
+
+def _reduce(x, nd, axis, keepdims, mean):
+    """np.sum / np.mean on the toy layout: (matrix, ndim) of the result."""
+    sp = _sympy()
+    if axis is None or nd < 2:
+        out = sp.Matrix([[sum(x) / (len(x) if mean else 1)]])
+        return out, (nd if keepdims else 0)
+    if axis in (1, -1):
+        out = sp.Matrix(x.rows, 1, lambda i, j: sum(x[i, k] for k in range(x.cols)))
+        return out / (x.cols if mean else 1), (2 if keepdims else 1)
+    out = sp.Matrix(1, x.cols, lambda i, j: sum(x[k, j] for k in range(x.rows))) / (x.rows if mean else 1)
+    return (out, 2) if keepdims else (out.T, 1)
 
 
 def matrix_to_sympy(m, env, dims):
@@ -144,23 +188,27 @@ def matrix_to_sympy(m, env, dims):
         rows = size(m.shape[0]) if m.shape else 1
         cols = size(m.shape[1]) if len(m.shape) == 2 else 1
         return (sp.ones if isinstance(m, X.MOnes) else sp.zeros)(rows, cols)
+    def row_if_1d(t):       # a 1-D operand broadcasts against a matrix as a row
+        v = rec(t)
+        return v.T if t.ndim == 1 and m.ndim == 2 else v
     if isinstance(m, X.MAdd):
-        out = rec(m.terms[0])
+        out = row_if_1d(m.terms[0])
         for t in m.terms[1:]:
-            a, b = _broadcast(out, rec(t))
+            a, b = _broadcast(out, row_if_1d(t))
             out = a + b
         return out
     if isinstance(m, X.MScale):
         return rec(m.x) * sp.Rational(m.coef.numerator, m.coef.denominator)
     if isinstance(m, X.MMatMul):
         a, b = rec(m.a), rec(m.b)
-        if a.cols != b.rows and a.cols == 1 and a.rows == b.rows:     # a 1-D left operand is a row
-            a = a.T
+        if m.a.ndim == 1:                             # a 1-D left operand is a row ...
+            out = a.T * b
+            return out.T if m.b.ndim == 2 else out     # ... and a 1-D result is held as a column
         return a * b
     if isinstance(m, X.MHad):
-        out = rec(m.factors[0])
+        out = row_if_1d(m.factors[0])
         for f in m.factors[1:]:
-            a, b = _broadcast(out, rec(f))
+            a, b = _broadcast(out, row_if_1d(f))
             out = a.multiply_elementwise(b)
         return out
     if isinstance(m, X.MPow):
@@ -181,12 +229,7 @@ def matrix_to_sympy(m, env, dims):
         out = sp.Matrix(1, x.cols, lambda i, j: sum(x[k, j] for k in range(x.rows)))
         return out if m.keepdims else out.T
     if isinstance(m, X.MSoftmax):
-        e = rec(m.x).applyfunc(sp.exp)
-        if m.axis is None:
-            return e / sum(e)
-        if m.axis == 0:
-            return sp.Matrix(e.rows, e.cols, lambda i, j: e[i, j] / sum(e[k, j] for k in range(e.rows)))
-        return sp.Matrix(e.rows, e.cols, lambda i, j: e[i, j] / sum(e[i, k] for k in range(e.cols)))
+        return _softmax(rec(m.x), m.axis if m.x.ndim == 2 else None)
     if isinstance(m, X.MTrace):
         return sp.Matrix([[rec(m.x).trace()]])
     if isinstance(m, X.MMatFn):
@@ -215,8 +258,9 @@ def same(a, b, trials=3, seed=0):
     quick where simplify() can take a minute on nested tanh."""
     import random
     sp = _sympy()
-    diff = sp.sympify(a - b)
-    free = sorted(diff.free_symbols, key=str)
+    a, b = sp.sympify(a), sp.sympify(b)
+    diff = a - b
+    free = sorted(a.free_symbols | b.free_symbols, key=str)
     if not free:
         return abs(complex(sp.N(diff))) < 1e-9
     rng = random.Random(seed)
