@@ -13,8 +13,9 @@ def test_dz1_of_the_two_layer_network_has_the_seven_sections():
     e = chainrule.explain()
     assert [s.title for s in e.steps] == list(TITLES)
     assert e.formula == "W2ᵀ dZ2 ⊙ (1 − A1²)"
-    text = e.markdown
+    text = e.text()
     assert "Σ_a W2[a,i]" in text and "dZ2[a,j]" in text                       # the index form
+    assert r"\sum_{a} (W_{2})_{ai}" in e.markdown and "$$" in e.markdown      # Markdown carries LaTeX math
     assert "inner dimensions differ" in e.steps[4].markdown                   # a wrong form refuted by shape
     assert "All 4 entries agree: yes" in e.steps[5].markdown                   # the SymPy toy expansion
     assert "agrees" in e.steps[6].markdown
@@ -105,3 +106,47 @@ def test_explain_a_derivative(expr, wrt, shapes):
 def test_cli_explain_a_derivative(capsys):
     assert main(["explain", "x.T @ A @ x", "--wrt", "x", "--shape", "A=n,n", "--shape", "x=n"]) == 0
     assert "(A + Aᵀ)x" in capsys.readouterr().out
+
+
+def _balanced(tex):
+    depth = 0
+    for c in tex.replace(r"\{", "").replace(r"\}", ""):
+        depth += {"{": 1, "}": -1}.get(c, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+@pytest.mark.parametrize("name", ["two-layer", "softmax", "batchnorm", "mlp-rowmajor", "l2"])
+def test_every_format_renders_every_section(name):
+    pytest.importorskip("latex2mathml")
+    text = chainrule.example(name)
+    for g in chainrule.backprop(text).gradients:
+        e = chainrule.explain(text, g.name)
+        for s in e.steps:
+            assert s.markdown and s.latex and s.text, (name, g.name, s.title)
+            assert _balanced(s.latex), (name, g.name, s.title, s.latex)
+        page = e.html()
+        assert page.startswith("<!DOCTYPE html>") and page.count("<section>") == 7
+        assert 'class="tex"' not in page, (name, g.name)            # every formula became MathML
+        assert "<script" not in page and "<link" not in page and "src=" not in page   # offline: nothing fetched
+        assert "\\section*{7. Numeric check}" in e.latex()
+
+
+def test_cli_explain_formats(capsys):
+    for fmt, marker in [("markdown", "## 3. Index form"), ("latex", "\\section*{1. Setup}"),
+                        ("html", "<h2>6. Toy example</h2>"), ("text", "4. Matrix form")]:
+        assert main(["explain", "--format", fmt]) == 0
+        assert marker in capsys.readouterr().out, fmt
+    assert main(["explain", "x.T @ A @ x", "--wrt", "x", "--shape", "A=n,n", "--shape", "x=n",
+                 "--format", "markdown"]) == 0
+    assert r"\frac{\partial f}{\partial x}" in capsys.readouterr().out
+
+
+def test_wrong_forms_with_the_right_shape_get_a_numeric_counterexample():
+    # square layers: the untransposed W2 @ dZ2 has the right shape, so only numbers can refute it
+    square = TWO.replace("W2: n_y, n_h", "W2: n_h, n_h").replace("b2: n_y, 1", "b2: n_h, 1") \
+                .replace("Y: n_y, m data binary", "Y: n_h, m data binary")
+    e = chainrule.explain(square, "dZ1")
+    shapes = e.steps[4].text
+    assert "right shape, but counterexample on random data: entry" in shapes, shapes

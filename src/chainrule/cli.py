@@ -145,7 +145,7 @@ def cmd_explain(args, console):
         e = explain(expr=args.model, wrt=args.wrt, shapes=shapes)
     else:
         e = explain(read_model(args), args.target, convention=args.convention)
-    console.print(e.markdown if args.format == "markdown" else e.text(), markup=False)
+    console.print(e.render(args.format), markup=False, soft_wrap=args.format != "text")
     return 0
 
 
@@ -179,7 +179,8 @@ def build_parser():
     x.add_argument("--example", metavar="NAME")
     x.add_argument("--target", default="dZ1", help="the adjoint to explain (default dZ1)")
     x.add_argument("--convention", choices=["course", "strict"], default="course")
-    x.add_argument("--format", choices=["text", "markdown"], default="text")
+    x.add_argument("--format", choices=["text", "markdown", "latex", "html"], default="text",
+                   help="markdown carries LaTeX math; html is a self-contained page (MathML, works offline)")
     x.add_argument("--wrt", help="explain a derivative: the first argument is then an expression")
     x.add_argument("--shape", action="append", metavar="NAME=DIMS")
     x.set_defaults(run=cmd_explain)

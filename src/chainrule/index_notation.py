@@ -2,6 +2,7 @@
 from fractions import Fraction
 
 from . import tensor as T
+from .printing import latex_name
 
 OUT_NAMES = "ijkl"
 WRT_NAMES = "pqrsuv"
@@ -25,6 +26,40 @@ class IndexPrinter:
             self.names[i] = base + ("" if k < len(BOUND_NAMES) else str(k // len(BOUND_NAMES)))
         return "0" if i.dim == 1 else self.names[i]
 
+    # -- notation hooks (Unicode here; LaTeX in IndexLatexPrinter) --------------------------
+    MINUS = "−"
+
+    def sum_prefix(self, names):
+        return "Σ_" + ",".join(names) + " "
+
+    def over_dim(self, name):
+        return f"(1/{name})"
+
+    def coef_text(self, c):
+        return str(c) if c.denominator == 1 else f"({c})"
+
+    def power(self, s, e):
+        if e == Fraction(1, 2):
+            return f"√{s}"
+        if e == -1:
+            return f"1/{s}"
+        if e.denominator == 1 and 2 <= e <= 9:
+            return s + "⁰¹²³⁴⁵⁶⁷⁸⁹"[e.numerator]
+        return f"{s}^{e}"
+
+    def indexed(self, name, idx):
+        return f"{name}[{','.join(idx)}]" if idx else name
+
+    def func(self, name, inner):
+        return f"{ {'sigmoid': 'σ'}.get(name, name)}({inner})"
+
+    def indicator(self, inner, op):
+        return f"[{inner} {op} 0]"
+
+    def paren(self, s):
+        return f"({s})"
+
+    # -- the walk ----------------------------------------------------------------------------
     def expr(self, e):
         if not e.terms:
             return "0"
@@ -33,8 +68,8 @@ class IndexPrinter:
             s = self.term(t)
             if k == 0:
                 out = s
-            elif s.startswith("−"):
-                out += " − " + s[1:]
+            elif s.startswith(self.MINUS):
+                out += f" {self.MINUS} " + s[len(self.MINUS):]
             else:
                 out += " + " + s
         return out
@@ -44,53 +79,85 @@ class IndexPrinter:
         for i in summed:
             self.name(i)
         front = [(a, e) for a, e in t.factors if isinstance(a, T.Var) and a.is_dim and e == -1]
-        parts = [f"(1/{a.name})" for a, _ in front] + [self.factor(a, e) for a, e in t.factors if (a, e) not in front]
+        parts = [self.over_dim(a.name) for a, _ in front] + \
+            [self.factor(a, e) for a, e in t.factors if (a, e) not in front]
         body = " ".join(parts)
         coef = t.coef
-        sign = "−" if coef < 0 else ""
+        sign = self.MINUS if coef < 0 else ""
         coef = abs(coef)
         if coef != 1 or not parts:
-            c = str(coef) if coef.denominator == 1 else f"({coef})"
-            body = f"{c} {body}".strip()
+            body = f"{self.coef_text(coef)} {body}".strip()
         if summed:
-            body = "Σ_" + ",".join(self.name(i) for i in summed) + " " + body
+            body = self.sum_prefix([self.name(i) for i in summed]) + body
         return sign + body
 
     def factor(self, a, e):
         s = self.atom(a)
-        if e == 1:
-            return s
-        if e == Fraction(1, 2):
-            return f"√{s}"
-        if e == -1:
-            return f"1/{s}"
-        return f"{s}^{e}"
+        return s if e == 1 else self.power(s, e)
 
     def atom(self, a):
         if isinstance(a, T.Var):
-            if not a.idx:
-                return a.name
-            return f"{a.name}[{','.join(self.name(i) for i in a.idx)}]"
+            return self.indexed(a.name, [self.name(i) for i in a.idx])
         if isinstance(a, T.Delta):
-            return f"δ[{self.name(a.a)},{self.name(a.b)}]"
+            return self.indexed("δ", [self.name(a.a), self.name(a.b)])
         if isinstance(a, T.Func):
             if a.name in ("gt0", "ge0"):
-                return f"[{self.expr(a.arg)} {'>' if a.name == 'gt0' else '≥'} 0]"
-            name = {"sigmoid": "σ"}.get(a.name, a.name)
-            return f"{name}({self.expr(a.arg)})"
+                return self.indicator(self.expr(a.arg), ">" if a.name == "gt0" else "≥")
+            return self.func(a.name, self.expr(a.arg))
         if isinstance(a, T.Group):
-            return f"({self.expr(a.expr)})"
+            return self.paren(self.expr(a.expr))
         if isinstance(a, T.MatFn):
             simple = len(a.arg.terms) == 1 and a.arg.terms[0].coef == 1 and len(a.arg.terms[0].factors) == 1 \
                 and isinstance(a.arg.terms[0].factors[0][0], T.Var) and a.arg.terms[0].factors[0][0].idx == a.arg_idx \
                 and a.arg.terms[0].factors[0][1] == 1
             inner = a.arg.terms[0].factors[0][0].name if simple else self.expr(a.arg)
-            if a.name == "inv" and simple:
-                return f"{inner}⁻¹[{','.join(self.name(i) for i in a.idx)}]"
+            idx = [self.name(i) for i in a.idx]
             if a.name == "inv":
-                return f"inv({inner})[{','.join(self.name(i) for i in a.idx)}]"
-            return f"{a.name}({inner})"
+                return self.indexed(f"{inner}⁻¹" if simple else f"inv({inner})", idx)
+            return self.func(a.name, inner)
         raise TypeError(a)
+
+
+class IndexLatexPrinter(IndexPrinter):
+    """The same index expression in LaTeX: \\sum_{a} (W_{2})_{ai} (\\mathit{dZ}_{2})_{aj} …"""
+    MINUS = "-"
+
+    def sum_prefix(self, names):
+        return r"\sum_{" + ",".join(names) + "} "
+
+    def over_dim(self, name):
+        return rf"\frac{{1}}{{{latex_name(name)}}}"
+
+    def coef_text(self, c):
+        return str(c) if c.denominator == 1 else rf"\frac{{{c.numerator}}}{{{c.denominator}}}"
+
+    def power(self, s, e):
+        if e == Fraction(1, 2):
+            return rf"\sqrt{{{s}}}"
+        if e == -1:
+            return rf"\frac{{1}}{{{s}}}"
+        exp = str(e) if e.denominator == 1 else rf"{e.numerator}/{e.denominator}"
+        return f"{{{s}}}^{{{exp}}}"
+
+    def indexed(self, name, idx):
+        base = {"δ": r"\delta"}.get(name) or (latex_name(name[:-2]) + "^{-1}" if name.endswith("⁻¹")
+                                               else latex_name(name))
+        if not idx:
+            return base
+        if "_" in base or "^" in base:
+            base = f"({base})"
+        return f"{base}_{{{''.join(idx)}}}"
+
+    def func(self, name, inner):
+        from .printing import LATEX_FUNCS
+        head = LATEX_FUNCS.get(name, rf"\operatorname{{{name}}}")
+        return rf"{head}\left({inner}\right)"
+
+    def indicator(self, inner, op):
+        return f"[{inner} " + (">" if op == ">" else r"\ge") + " 0]"
+
+    def paren(self, s):
+        return rf"\left({s}\right)"
 
 
 def index_text(expr, out, wrt_idx, label):
@@ -98,4 +165,12 @@ def index_text(expr, out, wrt_idx, label):
     p = IndexPrinter([i for i in out if i not in wrt_idx], wrt_idx)
     lhs_idx = ",".join(p.name(i) for i in out)
     lhs = f"{label}[{lhs_idx}]" if out else label
+    return f"{lhs} = {p.expr(expr)}"
+
+
+def index_latex(expr, out, wrt_idx, label):
+    """The same equation as index_text, in LaTeX (label already LaTeX)."""
+    p = IndexLatexPrinter([i for i in out if i not in wrt_idx], wrt_idx)
+    names = [p.name(i) for i in out]
+    lhs = f"\\left({label}\\right)_{{{''.join(names)}}}" if out else label
     return f"{lhs} = {p.expr(expr)}"

@@ -3,14 +3,14 @@ the engine's own derivation of it (its index form, the matrix-notation reduction
 shapes, a SymPy toy expansion and a numeric check). Nothing here is written separately by hand."""
 import dataclasses
 
-
+from . import document as D
 from . import syntax as S
 from . import tensor as T
 from .errors import ChainruleError
-from .index_notation import IndexPrinter
+from .index_notation import IndexLatexPrinter, IndexPrinter
 from .matrix import mat_map
 from .numpy_code import to_numpy
-from .printing import CourseTextPrinter, to_latex
+from .printing import CourseTextPrinter, latex_name, to_latex
 from .shapes import ShapeChecker, fmt_shape
 from .functions import FUNCTIONS
 
@@ -19,22 +19,51 @@ TITLES = ("Setup", "Chain of derivatives", "Index form", "Matrix form", "Shapes"
 
 @dataclasses.dataclass
 class Step:
+    """One section: its blocks (prose, display math, verbatim, tables, lists) rendered on demand."""
     title: str
-    markdown: str
-    latex: str = ""
-
-
-class Explanation:
-    def __init__(self, target, formula, steps):
-        self.target, self.formula, self.steps = target, formula, steps
+    blocks: list
 
     @property
     def markdown(self):
-        return "\n\n".join(f"## {k}. {s.title}\n\n{s.markdown}" for k, s in enumerate(self.steps, 1))
+        return D.markdown(self.blocks)
+
+    @property
+    def latex(self):
+        return D.latex(self.blocks)
+
+    @property
+    def text(self):
+        return D.text(self.blocks)
+
+    @property
+    def html(self):
+        return D.html_blocks(self.blocks)
+
+
+class Explanation:
+    """`.steps` (the seven sections), `.markdown` (all of them, math in LaTeX), `.text()` for a terminal,
+    `.latex()` a LaTeX fragment, `.html()` a self-contained page."""
+
+    def __init__(self, target, formula, steps, heading):
+        self.target, self.formula, self.steps, self.heading = target, formula, steps, heading
+
+    @property
+    def markdown(self):
+        return f"# {self.heading}\n\n" + "\n\n".join(f"## {k}. {s.title}\n\n{s.markdown}"
+                                                         for k, s in enumerate(self.steps, 1))
 
     def text(self):
-        return "\n\n".join(f"{k}. {s.title}\n" + "\n".join("   " + ln for ln in s.markdown.splitlines())
+        return "\n\n".join(f"{k}. {s.title}\n" + "\n".join(("   " + ln).rstrip() for ln in s.text.splitlines())
                            for k, s in enumerate(self.steps, 1))
+
+    def latex(self):
+        return "\n\n".join(f"\\section*{{{k}. {s.title}}}\n\n{s.latex}" for k, s in enumerate(self.steps, 1))
+
+    def html(self):
+        return D.html_page(self.heading, [(s.title, s.html) for s in self.steps])
+
+    def render(self, fmt):
+        return {"text": self.text, "markdown": lambda: self.markdown, "latex": self.latex, "html": self.html}[fmt]()
 
     def _repr_markdown_(self):
         return self.markdown
@@ -95,7 +124,7 @@ class _ModelExplanation:
         self.total, self.p, self.m, self.log, self.trace = self._vjp()
         self.formula = CourseTextPrinter()(self.m)
         steps = [self.setup(), self.chain(), self.index(), self.matrix(), self.shapes(), self.toy(), self.numeric()]
-        return Explanation(self.g.name, self.formula, steps)
+        return Explanation(self.g.name, self.formula, steps, f"Why {self.g.name} = {self.formula}")
 
     # -- sections ---------------------------------------------------------------------------
     def _involved(self):
@@ -113,35 +142,44 @@ class _ModelExplanation:
             return self.pass_.shapes[n[1:]]
         return self.pass_.shapes[n]
 
-    def setup(self):
-        eqs = "\n".join(f"    {s.name} = {s.text}" for s in self.path)
+    def _equations(self):
+        eqs = list(self.path)
         folded = [a for a in self.model.assignments if a.name in self.pass_.fused]
         if folded and self.model.loss in self.path:
-            eqs = "\n".join(f"    {a.name} = {a.text}" for a in folded) + "\n" + eqs
-        shapes = ", ".join(f"{n} {fmt_shape(self._shape(n))}" for n in self._involved())
+            eqs = folded + eqs
+        return D.Math("\n".join(f"{a.name} = {a.text}" for a in eqs), r"\begin{aligned} " + r" \\ ".join(
+            f"{latex_name(a.name)} &= {D.tree_latex(a.tree)}" for a in eqs) + r" \end{aligned}")
+
+    def setup(self):
         loss = self.model.loss
-        md = (f"{self.g.of} reaches the loss {loss.name} only through:\n\n{eqs}\n\n"
-              f"Shapes: {shapes}.\n\nWe want {self.g.name}"
-              + (f" = {self.pass_.scale(self.g.of)}·∂{loss.name}/∂{self.g.of} ({self.result.convention} convention)"
-                 if self.pass_.scale(self.g.of) else f" = ∂{loss.name}/∂{self.g.of}") + ".")
-        return Step("Setup", md)
+        scale = self.pass_.scale(self.g.of)
+        want = (f"{scale}·∂{loss.name}/∂{self.g.of} ({self.result.convention} convention: {self.result.note})"
+                if scale else f"∂{loss.name}/∂{self.g.of}")
+        shapes = ", ".join(f"{n} {fmt_shape(self._shape(n))}" for n in self._involved())
+        return Step("Setup", [D.Para(f"{self.g.of} reaches the loss {loss.name} only through:"), self._equations(),
+                              D.Para(f"Shapes: {shapes}."), D.Para(f"We want {self.g.name} = {want}.")])
 
     def chain(self):
         J = self.model.loss.name
         if self.cot:
-            links = [f"∂{J}/∂{self.cot}"] + [f"∂{s.name}/∂{(self.path[k - 1].name if k else self.g.of)}"
-                                             for k, s in reversed(list(enumerate(self.path)))]
-            words = (f"{self.g.of} changes {J} only through "
-                     + " and then ".join(s.name for s in self.path) + ", so the chain rule combines "
-                     + ", ".join(links) + ".")
+            pairs = [(J, self.cot)] + [(s.name, self.path[k - 1].name if k else self.g.of)
+                                       for k, s in reversed(list(enumerate(self.path)))]
+            words = (f"{self.g.of} changes {J} only through " + " and then ".join(s.name for s in self.path)
+                     + ", so the chain rule combines these local derivatives:")
         else:
-            words = f"{self.g.of} is read by {', '.join(s.name for s in self.path)}; each reader contributes."
-        rules = "\n".join(f"- {rule}: {formula}" for rule, formula in self.trace.steps)
-        md = (f"{words}\n\nEach local derivative of a matrix by a matrix has four indices (every entry of the "
-              "output may depend on every entry of the input), so the matrix chain rule is not a plain product "
-              "of matrices: it sums over the indices in between, entry by entry (next section). "
-              f"Rules that fired:\n\n{rules}")
-        return Step("Chain of derivatives", md)
+            pairs = [(s.name, self.g.of) for s in self.path]
+            words = (f"{self.g.of} is read by {', '.join(s.name for s in self.path)}; each reader contributes its "
+                     "own term (summed):")
+        lx = latex_name
+        math = D.Math((" · " if self.cot else " + ").join(f"∂{a}/∂{b}" for a, b in pairs),
+                      (r" \cdot " if self.cot else " + ").join(rf"\frac{{\partial {lx(a)}}}{{\partial {lx(b)}}}"
+                                                            for a, b in pairs))
+        return Step("Chain of derivatives", [
+            D.Para(words), math,
+            D.Para("Each local derivative of a matrix by a matrix has four indices (every entry of the output may "
+                   "depend on every entry of the input), so the matrix chain rule is not a plain product of "
+                   "matrices: it sums over the indices in between, entry by entry (next section). Rules that fired:"),
+            D.Items([f"{rule}: {formula}" for rule, formula in self.trace.steps])])
 
     def _named(self, expr):
         """The index expression with forward values written by name: tanh(Z1[i,j]) → A1[i,j]."""
@@ -170,27 +208,29 @@ class _ModelExplanation:
         return walk(expr)
 
     def index(self):
-        printer = IndexPrinter(self.p, ())
+        named = self._named(self.total)
+        printer, latex = IndexPrinter(self.p, ()), IndexLatexPrinter(self.p, ())
         lhs = f"{self.g.name}[{','.join(printer.name(i) for i in self.p)}]"
-        md = (f"Entry by entry, with the scalar chain rule:\n\n    {lhs} = {printer.expr(self._named(self.total))}\n\n"
-              "Repeated indices under Σ are summed; every other index is the same on both sides.")
-        return Step("Index form", md)
+        lhs_tex = latex.indexed(self.g.name, [latex.name(i) for i in self.p])
+        return Step("Index form", [
+            D.Para("Entry by entry, with the scalar chain rule:"),
+            D.Math(f"{lhs} = {printer.expr(named)}", f"{lhs_tex} = {latex.expr(named)}"),
+            D.Para("Repeated indices under Σ are summed; every other index is the same on both sides.")])
 
     def matrix(self):
-        steps = "\n".join(f"- {rule}: {detail}" for rule, detail in self.log)
-        md = (f"Reading the index pattern back as matrix operations:\n\n{steps}\n\n"
-              f"so\n\n    {self.g.name} = {self.formula}")
-        return Step("Matrix form", md, to_latex(self.m))
+        return Step("Matrix form", [
+            D.Para("Reading the index pattern back as matrix operations:"),
+            D.Items([f"{rule}: {detail}" for rule, detail in self.log] or ["(nothing to rearrange)"]),
+            D.Para("so"),
+            D.Math(f"{self.g.name} = {self.formula}", f"{latex_name(self.g.name)} = "
+                   f"{to_latex(self.m)}")])
 
     def shapes(self):
-        rows = [f"| {n} | {fmt_shape(self._shape(n))} |" for n in self._involved()]
-        table = "| factor | shape |\n|---|---|\n" + "\n".join(rows)
-        wrong = []
-        for label, candidate in self._wrong_forms():
-            wrong.append(f"- {label}: {candidate}")
-        md = (f"{table}\n\nThe result must have the shape of {self.g.of}, {fmt_shape(self.g.shape)}.\n\n"
-              "Tempting wrong forms:\n\n" + ("\n".join(wrong) if wrong else "- (none to try)"))
-        return Step("Shapes", md)
+        wrong = [f"{label}: {candidate}" for label, candidate in self._wrong_forms()]
+        return Step("Shapes", [
+            D.Table(("factor", "shape"), [(n, fmt_shape(self._shape(n))) for n in self._involved()]),
+            D.Para(f"The result must have the shape of {self.g.of}, {fmt_shape(self.g.shape)}."),
+            D.Para("Tempting wrong forms:"), D.Items(wrong or ["(none to try: no transpose, product or ⊙ here)"])])
 
     def _wrong_forms(self):
         from .matrix import MHad, MMatMul, MT
@@ -207,7 +247,7 @@ class _ModelExplanation:
                 return f"`{code}` fails: {e.message.split(' — ')[0]}"
             if shape != self.g.shape:
                 return f"`{code}` has shape {fmt_shape(shape)}, not {fmt_shape(self.g.shape)}"
-            return f"`{code}` has the right shape but other values (see the numeric check)"
+            return f"`{code}` has the right shape, but " + self._counterexample(tree)
         untransposed = mat_map(self.m, lambda n: n.x if isinstance(n, MT) and n.x.ndim == 2 else n)
         if untransposed != self.m:
             out.append(("without the transpose", verdict(untransposed)))
@@ -221,19 +261,34 @@ class _ModelExplanation:
             out.append(("⊙ replaced by a matrix product", verdict(as_product)))
         return out
 
+    def _counterexample(self, tree):
+        """The wrong form against the right one on random data: the entry where they differ most."""
+        import numpy as np
+        from .evaluate import evaluate_tree
+        from .numeric import adjoint_values
+        from .verdict import entry_example
+        values, dims = adjoint_values(self.result)
+        with np.errstate(all="ignore"):
+            want = np.asarray(evaluate_tree(S.parse_expression(to_numpy(self.m)), values, dims), dtype=float)
+            got = np.asarray(evaluate_tree(tree, values, dims), dtype=float)
+        if got.shape == want.shape and np.allclose(got, want):
+            return "on random data it happens to agree"
+        return entry_example(got, want) or "its values differ on random data"
+
     def toy(self):
         try:
             return Step("Toy example", _toy_section(self))
         except (NotImplementedError, ImportError, ChainruleError, KeyError) as e:
-            return Step("Toy example", f"No scalar expansion for this formula here ({e}); see the numeric check.")
+            return Step("Toy example", [D.Para(f"No scalar expansion for this formula here ({e}); "
+                                               "see the numeric check.")])
 
     def numeric(self):
         from .numeric import check_backprop
         err = check_backprop(self.result, only=self.g.name, code={self.g.name: to_numpy(self.m)})[self.g.name]
-        md = (f"On random data (every dimension a different small size), {self.g.name} = {self.formula} against "
-              f"central finite differences of the loss: max relative error {err:.1e} "
-              f"({'agrees' if err < 1e-5 else 'DISAGREES'}).")
-        return Step("Numeric check", md)
+        return Step("Numeric check", [D.Para(
+            f"On random data (every dimension a different small size), {self.g.name} = {self.formula} against "
+            f"central finite differences of the loss: max relative error {err:.1e} "
+            f"({'agrees' if err < 1e-5 else 'DISAGREES'}).")])
 
 
 def _chain_of(factors):
@@ -314,41 +369,61 @@ def _toy_section(x):
     matrix_value = matrix_to_sympy(x.m, _ForwardValues(x, dict(values if chained else env), dims), dims)
     all_equal = all(same(sp.diff(link, target[i, j]) * scale, matrix_value[i, j])
                     for i in range(target.rows) for j in range(target.cols))
-    eqs = "\n".join("    " + ln for ln in lines[:12]) + ("\n    …" if len(lines) > 12 else "")
-    return (f"Take every dimension 2: {', '.join(f'{d} = 2' for d in sorted(dims))}. The equations become "
-            f"scalar equations:\n\n{eqs}\n\nBy scalar calculus, the first entry:\n\n"
-            f"    {_toy_lhs(x, first, readers)} = {show(by_hand)}\n\n"
-            f"and the matrix formula's entry [1,1] is {show(matrix_value[0, 0])} — "
-            + ("the same." if same(by_hand, matrix_value[0, 0]) else "DIFFERENT.")
-            + f" All {target.rows * target.cols} entries agree: {'yes' if all_equal else 'NO'}.")
+    eqs = "\n".join(lines[:12]) + ("\n…" if len(lines) > 12 else "")
+    lhs = _toy_lhs(x, first, readers)
+    return [D.Para(f"Take every dimension 2: {', '.join(f'{d} = 2' for d in sorted(dims))}. The equations become "
+                   "scalar equations:"), D.Code(eqs),
+            D.Para("By scalar calculus, the first entry:"),
+            D.Math(f"{lhs} = {show(by_hand)}", f"{_toy_lhs_latex(x, first, readers)} = {sp.latex(by_hand)}"),
+            D.Para(f"and the matrix formula's entry [1,1] is {show(matrix_value[0, 0])} — "
+                   + ("the same." if same(by_hand, matrix_value[0, 0]) else "DIFFERENT.")
+                   + f" All {target.rows * target.cols} entries agree: {'yes' if all_equal else 'NO'}.")]
+
+
+def _toy_lhs_latex(x, first, readers):
+    import sympy as sp
+    loss = latex_name(x.model.loss.name)
+    scale = x.pass_.scale(x.g.of)
+    parts = [loss if r is x.model.loss else
+             rf"\sum \mathit{{d}}{latex_name(r.name)} \odot {latex_name(r.name)}"
+             + (f" / {x.pass_.scale(r.name)}" if x.pass_.scale(r.name) else "") for r in readers]
+    inner = parts[0] if len(parts) == 1 else r"\left(" + " + ".join(parts) + r"\right)"
+    head = f"{scale} " if scale else ""
+    return head + rf"\frac{{\partial}}{{\partial {sp.latex(first)}}} {inner}"
 
 
 def _explain_derivative(expr, wrt, shapes):
     """The seven sections for chainrule.derive(expr, wrt, shapes), from that derivation's own record."""
     from .derivation import derive
+    from .index_notation import index_latex
     r = derive(expr, wrt, shapes)
     p = r.parsed
-    setup = (f"f = {expr}, differentiated with respect to {wrt}.\n\nShapes: "
-             + ", ".join(f"{n} {fmt_shape(sh)}" for n, sh in p.shapes.items())
-             + f"; f has shape {fmt_shape(tuple(i.dim for i in p.idx))}, the result {fmt_shape(r.shape)} "
-             "(f's axes, then the variable's).")
-    rules = "\n".join(f"- {rule}: {formula}" for rule, formula in r.trace.steps)
-    chain = (f"The derivative is taken entry by entry in index form; the rules that fired:\n\n{rules}")
-    index = f"    {r.index}\n\nRepeated indices under Σ are summed; δ[i,p] is 1 when i = p."
-    steps = "\n".join(f"- {rule}: {detail}" for rule, detail in r.log)
-    matrix = (f"Reading the index pattern back as matrix operations:\n\n{steps}\n\nso\n\n    {r.text}"
-              if r.matrix_form else f"No matrix form exists (more than two free indices):\n\n    {r.text}")
-    shapes_md = "| name | shape |\n|---|---|\n" + "\n".join(f"| {n} | {fmt_shape(sh)} |" for n, sh in p.shapes.items())
+    sizes = ", ".join(f"{n} {fmt_shape(sh)}" for n, sh in p.shapes.items())
+    label = r"\frac{\partial f}{\partial " + latex_name(wrt) + "}"
+    setup = [D.Math(f"f = {expr}", f"f = {D.tree_latex(p.tree)}"),
+             D.Para(f"differentiated with respect to {wrt}. Shapes: {sizes}; f has shape "
+                    f"{fmt_shape(tuple(i.dim for i in p.idx))}, the result {fmt_shape(r.shape)} "
+                    "(f's axes, then the variable's).")]
+    chain = [D.Para("The derivative is taken entry by entry in index form; the rules that fired:"),
+             D.Items([f"{rule}: {formula}" for rule, formula in r.trace.steps])]
+    index = [D.Math(r.index, index_latex(r.index_expr, r.out, [i for w in r.wrt_idx for i in w], label)),
+             D.Para("Repeated indices under Σ are summed; δ[i,p] is 1 when i = p.")]
+    result = D.Math(f"{'∂f/∂' + wrt} = {r.text}", f"{label} = {r.latex}")
+    matrix = ([D.Para("Reading the index pattern back as matrix operations:"),
+               D.Items([f"{rule}: {detail}" for rule, detail in r.log] or ["(nothing to rearrange)"]),
+               D.Para("so"), result] if r.matrix_form else
+              [D.Para("No matrix form exists (more than two free indices); in index form:"), D.Code(r.text)])
+    table = [D.Table(("name", "shape"), [(n, fmt_shape(sh)) for n, sh in p.shapes.items()])]
     try:
         toy = _toy_derivative(r)
     except (NotImplementedError, ImportError, ChainruleError, KeyError) as e:
-        toy = f"No scalar expansion for this formula here ({e}); see the numeric check."
+        toy = [D.Para(f"No scalar expansion for this formula here ({e}); see the numeric check.")]
     err = r.check()
-    numeric = (f"On random data, the formula against central finite differences of f: max relative error "
-               f"{err:.1e} ({'agrees' if err < 1e-5 else 'DISAGREES'}).")
-    sections = [setup, chain, index, matrix, shapes_md, toy, numeric]
-    return Explanation(wrt, r.text, [Step(t, md, r.latex if t == "Matrix form" else "")
-                                     for t, md in zip(TITLES, sections)])
+    numeric = [D.Para(f"On random data, the formula against central finite differences of f: max relative error "
+                      f"{err:.1e} ({'agrees' if err < 1e-5 else 'DISAGREES'}).")]
+    sections = [setup, chain, index, matrix, table, toy, numeric]
+    return Explanation(wrt, r.text, [Step(t, blocks) for t, blocks in zip(TITLES, sections)],
+                       f"Why ∂/∂{wrt} {expr} = {r.text}")
 
 
 def _toy_derivative(r):
@@ -368,7 +443,13 @@ def _toy_derivative(r):
     if formula is None or len(formula) != len(by_hand):
         raise NotImplementedError("the formula's layout does not match the variable's")
     agree = all(same(a, b) for a, b in zip(by_hand, formula))
-    return (f"Take every dimension 2 ({', '.join(f'{d} = 2' for d in sorted(dims)) or 'no named dimensions'}). "
-            f"f becomes the scalar\n\n    f = {sp.sstr(sp.expand(f[0, 0]))}\n\nBy scalar calculus, "
-            f"∂f/∂{x[0, 0]} = {show(by_hand[0])}, and the formula's first entry is "
-            f"{show(formula[0])}. All {len(by_hand)} entries agree: {'yes' if agree else 'NO'}.")
+    scalar = sp.expand(f[0, 0])
+    return [D.Para(f"Take every dimension 2 ({', '.join(f'{d} = 2' for d in sorted(dims)) or 'no named dimensions'})."
+                   " f becomes the scalar"),
+            D.Math(f"f = {sp.sstr(scalar)}", f"f = {sp.latex(scalar)}"),
+            D.Para("By scalar calculus, the first entry:"),
+            D.Math(f"∂f/∂{x[0, 0]} = {show(by_hand[0])}",
+                   rf"\frac{{\partial f}}{{\partial {sp.latex(x[0, 0])}}} = {sp.latex(by_hand[0])}"),
+            D.Para(f"and the formula's first entry is {show(formula[0])} — "
+                   + ("the same." if same(by_hand[0], formula[0]) else "DIFFERENT.")
+                   + f" All {len(by_hand)} entries agree: {'yes' if agree else 'NO'}.")]

@@ -174,3 +174,15 @@ def check_backprop(result, seed=0, eps=1e-6, only=None, code=None):
         got = got / scale
         errors[g.name] = float(np.max(np.abs(got - want)) / max(1e-3, float(np.max(np.abs(want)))))
     return errors
+
+
+def adjoint_values(result, seed=0):
+    """Random data for the model, its forward values and every printed adjoint (from its NumPy code):
+    {name: value} with the dimension sizes, and the sizes."""
+    pass_ = result.pass_
+    rng = np.random.default_rng(seed)
+    dims = concrete_dims(pass_.shapes)
+    values = dict(forward(pass_, sample_model(result.model, dims, rng), dims), **dims)
+    for g in result.gradients:
+        values[g.name] = np.asarray(eval(g.numpy, {"__builtins__": {}}, dict(values, np=np)), dtype=float)
+    return values, dims

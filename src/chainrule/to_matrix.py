@@ -99,8 +99,11 @@ def _term(t, out, log):
     # order and broadcast to the output axes
     present = [i for i in out if i in idx]
     if len(idx) == 2 and idx != tuple(present):
-        body = mat_t(body)
+        before, body = body, mat_t(body)
         idx = tuple(reversed(idx))
+        if log is not None:
+            _note(log, "transpose", f"{_show(before)} has the result's indices swapped (its rows run over the "
+                  f"result's columns), so the result is its transpose, ({_show(before)})ᵀ = {_show(body)}")
     if body is None:
         body = MNum(1) if not scalars else None
     if body is not None and body.ndim == 0 and scalars:
@@ -268,8 +271,10 @@ def _hadamard(factors, log, summed):
                 m = mat_had([f.m, _aligned(g, f.idx)], f.m.shape)
                 factors[a] = Factor(m, f.idx)
                 del factors[b]
-                _note(log, "Hadamard", "two factors carry the same indices [i,j]: entry-wise product ⊙"
-                      + (" (the second transposed: its indices are swapped)" if g.idx != f.idx else ""))
+                if log is not None:
+                    _note(log, "Hadamard", f"{_show(f.m)} and {_show(g.m)} carry the same indices, entry for "
+                          f"entry (nothing is summed between them): an entry-wise product, {_show(m)}"
+                          + (" (the second transposed: its indices are swapped)" if g.idx != f.idx else ""))
                 return True
     return False
 
@@ -302,11 +307,31 @@ def _contract(factors, summed, log):
         factors.remove(g)
         factors.append(new)
         summed.discard(k)
-        pos = ["row" if x.idx[0] is k else "column" for x in (f, g)]
-        _note(log, "contract", f"Σ over an index shared by two factors (the {pos[0]} index of the first, "
-                               f"the {pos[1]} index of the second): a matrix product")
+        if log is not None:
+            _note(log, "contract", _contract_detail(f, g, k, new))
         return True
     return False
+
+
+def _show(m):
+    from .printing import to_text
+    return to_text(m)
+
+
+def _contract_detail(f, g, k, new):
+    """Why Σ_k f g became this product: which index is summed, and so which factor is transposed."""
+    def where(x):
+        return "its entries" if len(x.idx) == 1 else ("its row index" if x.idx[0] is k else "its column index")
+    out = (f"the summed index is shared by {_show(f.m)} ({where(f)}) and {_show(g.m)} ({where(g)}): "
+           f"a matrix product, {_show(new.m)}")
+    flipped = [_show(x.m) for x in (f, g) if len(x.idx) == 2 and
+               ((x is f and x.idx[0] is k) or (x is g and x.idx[1] is k))]
+    if len(flipped) == 2 or (not flipped and len(f.idx) == 2 and len(g.idx) == 2 and f.idx[0] is k):
+        return out
+    if flipped:
+        out += (f" — in A B the sum runs over A's column index and B's row index, so {flipped[0]} enters "
+                "transposed")
+    return out
 
 
 def _diag_insert(factors, summed, out, log):

@@ -35,7 +35,7 @@ class Verdict:
 
 def check(model_text, claim, convention="course"):
     from .adjoints import backprop
-    from .numeric import concrete_dims, forward, sample_model
+    from .numeric import adjoint_values
     result = backprop(model_text, convention)
     target, expr = _split_claim(claim)
     names = {g.name: g for g in result.gradients}
@@ -56,13 +56,7 @@ def check(model_text, claim, convention="course"):
         hint = (fix + " " if fix else "") + f"({g.name} has shape {fmt_shape(g.shape)})"
         return Verdict(False, f"shape error: {reason}", hint, expected, claim, target)
 
-    pass_ = result.pass_
-    rng = np.random.default_rng(0)
-    dims = concrete_dims(pass_.shapes)
-    env = forward(pass_, sample_model(result.model, dims, rng), dims)
-    values = dict(env, **dims)
-    for e in result.gradients:
-        values[e.name] = np.asarray(eval(e.numpy, {"__builtins__": {}}, dict(values, np=np)), dtype=float)
+    values, dims = adjoint_values(result)
     want = values[target]
     with np.errstate(all="ignore"):
         got = np.asarray(evaluate_tree(tree, values, dims), dtype=float)
@@ -94,7 +88,7 @@ def _compare(got, want, shape, g, result, values, claim, target, expected, dims)
                            f"{fmt_shape(g.shape)}", "transpose the result (swap the order of the product and "
                            "transpose both factors)", expected, claim, target)
         return Verdict(False, f"shape {fmt_shape(shape)} but {target} has shape {fmt_shape(g.shape)}",
-                       _entry_example(got, want), expected, claim, target)
+                       entry_example(got, want), expected, claim, target)
     if np.allclose(got, want, rtol=1e-7, atol=1e-9):
         return Verdict(True, f"equals the engine's {target} = {expected} on random data", None, expected, claim, target)
     mask = np.abs(want) > 1e-9
@@ -102,16 +96,16 @@ def _compare(got, want, shape, g, result, values, claim, target, expected, dims)
         ratio = got[mask] / want[mask]
         if np.allclose(ratio, ratio.flat[0], rtol=1e-6):
             reason, hint = _factor_reason(float(ratio.flat[0]), g, result, dims)
-            return Verdict(False, reason, hint + "; " + _entry_example(got, want), expected, claim, target)
+            return Verdict(False, reason, hint + "; " + entry_example(got, want), expected, claim, target)
     for other in result.gradients:
         if other.name != target and values[other.name].shape == got.shape and np.allclose(got, values[other.name]):
             return Verdict(False, f"this is the value of {other.name}, not of {target}",
                            f"{target} = {expected}", expected, claim, target)
     activation = _activation_mistake(got, g, result, values)
     if activation:
-        return Verdict(False, activation[0], activation[1] + "; " + _entry_example(got, want), expected, claim,
+        return Verdict(False, activation[0], activation[1] + "; " + entry_example(got, want), expected, claim,
                        target)
-    return Verdict(False, "the values differ from the engine's " + target, _entry_example(got, want),
+    return Verdict(False, "the values differ from the engine's " + target, entry_example(got, want),
                    expected, claim, target)
 
 
@@ -155,7 +149,7 @@ def _activation_mistake(got, g, result, values):
     return None
 
 
-def _entry_example(got, want):
+def entry_example(got, want):
     diff = np.abs(got.reshape(-1) - want.reshape(-1)) if got.size == want.size else None
     if diff is None:
         return None
