@@ -31,7 +31,14 @@ WRONG = [
     ("dZ2 = Y - A2", "wrong sign"),
     ("dW1 = np.dot(X, dZ1.T).T / m * 2", "factor"),
     ("dZ1 = np.dot(W2.T, dZ2) * (1 - np.power(A2, 2))", "shape error"),
-    ("dZ1 = np.dot(W2.T, dZ2) * (1 - np.power(Z1, 2))", "differ"),
+    ("dZ1 = np.dot(W2.T, dZ2) * (1 - np.power(Z1, 2))", "the factor `(1 - np.power(Z1, 2))` should be tanh′(Z1)"),
+    ("dZ1 = np.dot(W2.T, dZ2) * (1 - A1)", "the factor `(1 - A1)` should be tanh′(Z1) = 1 − A1²"),
+    ("dW1 = np.dot(dZ1, A1.T) / m", "A1 is in the place of X"),
+    ("dW2 = np.dot(dZ1, A1.T) / m", "dZ1 is in the place of dZ2"),
+    ("db1 = np.sum(dZ1, axis=0, keepdims=True) / m", "axis=0 instead of axis=1"),
+    ("db1 = np.sum(dZ1) / m", "sums every entry"),
+    ("dW1 = dZ1 @ X.T / X.shape[0]", "axis"),
+    ("dZ1 = np.dot(W2.T, dZ2)", "value of dA1"),
 ]
 
 
@@ -78,3 +85,34 @@ def test_cli_check_exit_codes(capsys):
     assert "correct" in out and "shape error" in out
     assert main(["check", "--example", "softmax", "dZ2 = A2 - Y"]) == 0
     assert main(["check", "dQ = 1"]) == 2
+
+
+OTHER_MODELS = [
+    # model, claim, correct?, words the reason must contain
+    ("l2", "dW2 = np.dot(dZ2, A1.T) / m", False, "a term is missing: the part `lambd * W2`"),
+    ("l2", "dW2 = np.dot(dZ2, A1.T) / m + lambd * W2", False, "off by a factor m"),
+    ("l2", "dW2 = np.dot(dZ2, A1.T) / m + lambd / m * W2", True, ""),
+    ("softmax", "dZ2 = A2 * (1 - A2) * (A2 - Y)", False, "an extra factor `A2 * (1 - A2)`"),
+    ("softmax", "dZ1 = W2.T.dot(dZ2) * (A1 > 0)", True, ""),
+    ("mlp-rowmajor", "db2 = dYhat.sum(axis=0) / N", True, ""),
+    ("mlp-rowmajor", "db2 = np.sum(dYhat, axis=0)", False, "off by a factor N"),
+    ("mlp-rowmajor", "dW2 = dYhat.T @ A1 / X.shape[0]", True, ""),
+    ("dropout", "dA1 = dA1d * D1", False, "off by a factor keep_prob"),
+    ("dropout", "dA1 = dA1d * D1 / keep_prob", True, ""),
+    ("deep-relu", "dZ2 = np.dot(W2.T, dZ3) * (Z2 > 0)", False, "W2 is in the place of W3"),
+    ("deep-relu", "dW2 = np.dot(dZ2, A2.T) / m", False, "A2 is in the place of A1"),
+    ("deep-relu", "dZ1 = np.dot(W2.T, dZ2) * np.int64(A1 > 0)", True, ""),
+    ("logistic-regression", "db = np.sum(dZ) / m", True, ""),
+]
+
+
+@pytest.mark.parametrize("name,claim,correct,why", OTHER_MODELS)
+def test_verdicts_on_other_models(name, claim, correct, why):
+    v = chainrule.check(chainrule.example(name), claim)
+    assert v.correct == correct and why in v.reason, str(v)
+
+
+def test_an_edit_never_uses_the_adjoint_being_checked():
+    # dA1 * D1 equals dA1 (D1 is a 0/1 mask), but dA1 is what is being asked for
+    v = chainrule.check(chainrule.example("dropout"), "dA1 = dA1d * D1")
+    assert "use dA1 " not in (v.hint or "") and "dA1 instead" not in v.reason

@@ -204,6 +204,8 @@ def _tl(n):
             sub = "" if axis is None else f"_{{\\text{{axis}}={axis}}}"
             head = r"\sum" if fn == "sum" else r"\operatorname{mean}"
             return head + sub + " " + _wrap(args[0], 9), 2
+        if fn == "dim":
+            return rf"\operatorname{{size}}_{{{args[1][0]}}}\left({args[0][0]}\right)", 9
         if fn == "sqrt":
             return rf"\sqrt{{{args[0][0]}}}", 9
         if fn in ("dot", "matmul"):

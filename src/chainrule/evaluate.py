@@ -134,6 +134,8 @@ def evaluate_tree(node, env, dims):
         return {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "**": np.power,
                 "@": np.matmul}[node.op](a, b)
     if isinstance(node, S.Call):
+        if node.fn == "dim":
+            return float(np.shape(evaluate_tree(node.args[0], env, dims))[int(node.args[1].value)])
         if node.fn == "eye":
             a = node.args[0]
             return np.eye(int(a.value) if isinstance(a, S.Const) else dims[a.id])

@@ -354,6 +354,28 @@ class _Eye:
         return T.delta(i, j), (i, j)
 
 
+@function("dim", arity=2, example="X / dim(X, 0)")
+class _Dim:
+    """X.shape[k] = the size of axis k of X (a dimension such as m), written dim(X, k)"""
+    @staticmethod
+    def shape(checker, call):
+        if len(call.args) != 2 or call.kwargs or not isinstance(call.args[0], S.Name) or \
+                not isinstance(call.args[1], S.Const):
+            raise _err(call, "write the size of an axis as X.shape[k] for a declared array X")
+        of = checker.visit(call.args[0])
+        k = call.args[1].value
+        if k.denominator != 1 or not -len(of) <= k < len(of):
+            raise _err(call, f"{call.args[0].id} has {len(of)} axes; there is no axis {k}",
+                       f"{call.args[0].id} has shape {fmt_shape(of)}")
+        checker.of[call.args[1]] = ()
+        return ()
+
+    @staticmethod
+    def lower(lw, call):
+        d = lw.shape(call.args[0])[int(call.args[1].value)]
+        return (T.const(d) if isinstance(d, int) else T.atom(T.Var(d, (), is_dim=True))), ()
+
+
 @function("softmax", example="softmax(M, axis=0)")
 class _Softmax:
     """softmax(x, axis=None) = exp(x) / Σ exp(x) over the axis (as scipy.special.softmax)"""

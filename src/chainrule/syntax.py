@@ -11,6 +11,8 @@ MAX_EXPONENT = 64
 
 PREFIXES = ("np.linalg.", "numpy.linalg.", "np.", "numpy.", "scipy.special.", "special.", "jnp.", "la.")
 KEYWORDS = {"axis", "keepdims"}
+METHODS = {"sum", "mean", "dot", "transpose", "astype"}
+CASTS = {"int64", "int32", "float64", "float32", "int", "float", "double"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -138,6 +140,32 @@ class _Parser:
             return tuple(self.constant(e) for e in node.elts)
         self.err("keyword values must be constants such as 0, 1, None, True", node)
 
+    def shape_entry(self, node, d):
+        """X.shape[1]: the size of an axis of a declared array (a dimension, e.g. m)."""
+        v = node.value
+        if isinstance(v, ast.Attribute) and v.attr == "shape" and isinstance(node.slice, ast.Constant) \
+                and isinstance(node.slice.value, int) and not isinstance(node.slice.value, bool):
+            arr = self.visit(v.value, d)
+            axis = Const(value=Fraction(node.slice.value), **self.pos(node.slice))
+            return Call(fn="dim", args=(arr, axis), kwargs=(), **self.pos(node))
+        self.err("indexing is not supported (only X.shape[k], the size of an axis)", node)
+
+    def method(self, node, dotted, d):
+        """x.sum(axis=0), x.mean(), a.dot(b), x.transpose(), x.astype(float): the function form."""
+        f = node.func
+        if not isinstance(f, ast.Attribute) or f.attr not in METHODS:
+            return None
+        if dotted is not None and any(dotted.startswith(p) for p in PREFIXES):
+            return None                                     # np.sum(x) is a function, not a method
+        receiver = self.visit(f.value, d)
+        if f.attr == "astype":
+            return receiver                                 # (Z > 0).astype(float): the same 0/1 values
+        call = ast.Call(func=ast.Name(id=f.attr, ctx=ast.Load()), args=list(node.args), keywords=node.keywords)
+        ast.copy_location(call, node)
+        call.end_lineno, call.end_col_offset = node.end_lineno, node.end_col_offset
+        parsed = self.visit(call, d)
+        return Call(fn=parsed.fn, args=(receiver,) + parsed.args, kwargs=parsed.kwargs, **self.pos(node))
+
     def visit(self, node, depth=0):
         if depth > MAX_DEPTH:
             self.err(f"expression nested too deeply (limit {MAX_DEPTH})", node)
@@ -179,10 +207,17 @@ class _Parser:
                 return Transpose(operand=self.visit(node.value, d), **self.pos(node))
             self.err(f"unsupported attribute '.{node.attr}' (only .T is allowed)", node,
                      "hint: write functions as np.sum(x), not x.sum()")
+        if isinstance(node, ast.Subscript):
+            return self.shape_entry(node, d)
         if isinstance(node, ast.Call):
             dotted = dotted_name(node.func)
+            method = self.method(node, dotted, d)
+            if method is not None:
+                return method
             if dotted is None:
                 self.err("only plain function calls such as np.sum(x) are allowed", node)
+            if function_name(dotted) in CASTS and len(node.args) == 1 and not node.keywords:
+                return self.visit(node.args[0], d)          # np.int64(Z > 0) is the 0/1 array itself
             if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
                 self.err("* and ** arguments are not allowed", node)
             args = tuple(self.visit(a, d) for a in node.args)

@@ -135,6 +135,8 @@ class _Toy:
             if nd == 1:
                 return sp.diag(*list(x)), 2
             return sp.Matrix([x[i, i] for i in range(x.rows)]), 1
+        if fn == "dim":
+            return sp.Matrix([[sp.Integer(x.shape[int(node.args[1].value)] if nd == 2 else x.rows)]]), 0
         if fn == "eye":
             a = node.args[0]
             return sp.eye(int(a.value) if isinstance(a, S.Const) else self.dims[a.id]), 2
