@@ -1,7 +1,7 @@
 """chainrule: matrix calculus in matrix notation — derive, backprop, explain, check."""
 from .errors import ChainruleError
 
-__all__ = ["ChainruleError", "backprop", "check", "derive", "example", "examples", "explain"]
+__all__ = ["ChainruleError", "backprop", "check", "derive", "example", "examples", "explain", "identities"]
 __version__ = "0.1.0"
 
 
@@ -27,6 +27,12 @@ def explain(model=None, target="dZ1", *, expr=None, wrt=None, shapes=None, conve
     """The derivation of one adjoint (or of a derivative) in seven sections: see chainrule.mentor."""
     from .mentor import explain as _explain
     return _explain(model, target, expr=expr, wrt=wrt, shapes=shapes, convention=convention)
+
+
+def identities(search=None, section=None):
+    """The verified identity catalog, optionally searched: see chainrule.catalog."""
+    from .catalog import identities as _identities
+    return _identities(search, section)
 
 
 def examples():

@@ -149,6 +149,21 @@ def cmd_explain(args, console):
     return 0
 
 
+def cmd_identities(args, console):
+    from pathlib import Path
+    from . import catalog
+    entries = catalog.identities(" ".join(args.search) if args.search else None, args.section)
+    if args.markdown:
+        page = Path(args.output)
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(catalog.markdown(catalog.identities()) + "\n", encoding="utf-8")
+        console.print(f"wrote {page} ({len(catalog.identities())} identities)", markup=False)
+        return 0
+    out = {"text": catalog.text, "markdown": catalog.markdown, "json": catalog.to_json}[args.format](entries)
+    console.print(out, markup=False, end="" if args.format == "text" else "\n")
+    return 0 if entries else 1
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="chainrule", description="Matrix calculus in matrix notation.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -179,6 +194,13 @@ def build_parser():
     x.add_argument("--example", metavar="NAME")
     x.add_argument("--target", default="dZ1", help="the adjoint to explain (default dZ1)")
     x.add_argument("--convention", choices=["course", "strict"], default="course")
+    i = sub.add_parser("identities", help="the verified identity catalog: list or search")
+    i.add_argument("search", nargs="*", help="words to look for (name, function, 'matrix', '(100)', …)")
+    i.add_argument("--section", help="only this section (e.g. trace, determinant, layers)")
+    i.add_argument("--format", choices=["text", "markdown", "json"], default="text")
+    i.add_argument("--markdown", action="store_true", help="write the whole catalog to docs/identities.md")
+    i.add_argument("--output", default="docs/identities.md", help=argparse.SUPPRESS)
+    i.set_defaults(run=cmd_identities)
     x.add_argument("--format", choices=["text", "markdown", "latex", "html"], default="text",
                    help="markdown carries LaTeX math; html is a self-contained page (MathML, works offline)")
     x.add_argument("--wrt", help="explain a derivative: the first argument is then an expression")

@@ -73,10 +73,11 @@ class Derivative:
                                shape=list(self.shape), text=self.text, latex=self.latex, numpy=self.numpy,
                                index=self.index, matrix_form=self.matrix_form), ensure_ascii=False)
 
-    def check(self, seed=0):
-        """Max relative error of `.numpy` against central finite differences on random data."""
+    def check(self, seed=0, domain=None):
+        """Max relative error of `.numpy` against central finite differences on random data
+        (`domain`: name → spd, invertible, positive, symmetric, … for the data drawn)."""
         from .numeric import finite_difference_error
-        return finite_difference_error(self, seed)
+        return finite_difference_error(self, seed, domain=domain)
 
 
 def derive(expr, wrt, shapes=None, order=1):

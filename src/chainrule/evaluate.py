@@ -112,6 +112,8 @@ SURFACE = {
     "inv": np.linalg.inv, "norm": np.linalg.norm, "outer": np.outer, "diag": _diag,
     "softmax": _softmax, "logsumexp": _logsumexp,
 }
+# for stated results only (the identity catalog's vec forms); not part of the derive language
+RESULT_ONLY = {"kron": np.kron, "eye": np.eye, "vec": lambda x: np.reshape(x, -1, order="F")}
 
 
 def evaluate_tree(node, env, dims):
@@ -141,5 +143,5 @@ def evaluate_tree(node, env, dims):
             return np.eye(int(a.value) if isinstance(a, S.Const) else dims[a.id])
         args = [int(a.value) if isinstance(a, S.Const) and a.value.denominator == 1 else evaluate_tree(a, env, dims)
                 for a in node.args]                      # sum(A, 0): a positional axis stays an int
-        return SURFACE[node.fn](*args, **dict(node.kwargs))
+        return {**SURFACE, **RESULT_ONLY}[node.fn](*args, **dict(node.kwargs))
     raise TypeError(type(node).__name__)

@@ -77,13 +77,14 @@ def sample(shapes, dims, doms, rng):
     return env
 
 
-def finite_difference_error(result, seed=0, eps=1e-6):
-    """Max relative error of result.numpy against central differences of the (order−1)th derivative."""
+def finite_difference_error(result, seed=0, eps=1e-6, domain=None):
+    """Max relative error of result.numpy against central differences of the (order−1)th derivative;
+    `domain` (name → spd, invertible, positive, symmetric, …) adds to what the expression implies."""
     from .differentiate import diff
     parsed = result.parsed
     rng = np.random.default_rng(seed)
     dims = concrete_dims(parsed.shapes)
-    doms = domains(parsed.tree)
+    doms = dict(domains(parsed.tree), **(domain or {}))
     base_expr, base_out = parsed.expr, tuple(parsed.idx)
     for p in result.wrt_idx[:-1]:
         base_expr = diff(base_expr, result.wrt, p)

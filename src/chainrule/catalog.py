@@ -1,0 +1,200 @@
+"""The identity catalog: textbook matrix-calculus identities as data (identity_data/*.toml, one
+file per section), each re-derived by the engine and checked numerically by the test suite.
+
+An entry states an expression f in chainrule's language, the variable, shapes, the data domain of
+each name, the order, and the result as the catalog states it — an expression in the same
+language whose NumPy value is the derivative in derive's layout (f's axes, then the variable's),
+or, with form = "vec", the Jacobian ∂vec F/∂vec X (column-major vec) of a matrix-valued F.
+"""
+import dataclasses
+import json
+import tomllib
+from importlib import resources
+
+import numpy as np
+
+from . import syntax as S
+from .errors import ChainruleError
+
+DATA = "identity_data"
+
+
+@dataclasses.dataclass(frozen=True)
+class Identity:
+    section: str
+    name: str
+    expr: str
+    wrt: str
+    shapes: dict
+    result: str
+    domain: dict = dataclasses.field(default_factory=dict)
+    order: int = 1
+    form: str = "matrix"           # "matrix": derive's layout; "vec": ∂vec F/∂vec X
+    layout: str = ""
+    numerator: str = ""            # the numerator-layout form, where it differs
+    cite: str = ""
+    note: str = ""
+    keywords: tuple = ()
+
+    @property
+    def latex(self):
+        from .document import tree_latex
+        return tree_latex(S.parse_expression(self.result))
+
+    @property
+    def expr_latex(self):
+        from .document import tree_latex
+        return tree_latex(S.parse_expression(self.expr))
+
+    @property
+    def statement(self):
+        d = "∂" if self.order == 1 else f"∂{'²³⁴'[self.order - 2]}"
+        x = self.wrt if self.order == 1 else f"{self.wrt}{'²³⁴'[self.order - 2]}"
+        head = f"∂vec/∂vec {self.wrt}" if self.form == "vec" else f"{d}/∂{x}"
+        return f"{head} {self.expr} = {self.result}"
+
+    def derivative(self):
+        """The engine's own derivation of this entry (a chainrule.Derivative)."""
+        from .derivation import derive
+        return derive(self.expr, self.wrt, self.shapes, self.order)
+
+    def evaluate(self, values):
+        """The stated result for concrete arrays `values` (with the dimension sizes), in derive's
+        layout: a vec form is unfolded to f.shape + x.shape."""
+        from .evaluate import evaluate_tree
+        from .numeric import concrete_dims
+        dims = {k: v for k, v in values.items() if isinstance(v, int)} or concrete_dims(self.shapes)
+        with np.errstate(all="ignore"):
+            r = np.asarray(evaluate_tree(S.parse_expression(self.result), values, dims), dtype=float)
+        if self.form != "vec":
+            return r
+        f = np.asarray(evaluate_tree(S.parse_expression(self.expr), values, dims))
+        x = np.asarray(values[self.wrt])
+        # r[vec index of F, vec index of X] with column-major vec → f.shape + x.shape
+        full = r.reshape(f.shape[::-1] + x.shape[::-1])
+        nf, nx = f.ndim, x.ndim
+        axes = tuple(reversed(range(nf))) + tuple(nf + k for k in reversed(range(nx)))
+        return np.transpose(full, axes)
+
+    def to_dict(self):
+        d = dataclasses.asdict(self)
+        d["shapes"] = {k: list(v) for k, v in self.shapes.items()}
+        d["latex"] = self.latex
+        d["keywords"] = list(self.keywords)
+        return d
+
+    def matches(self, words):
+        hay = " ".join([self.section, self.name, self.expr, self.result, self.cite, self.note, self.layout,
+                        " ".join(self.keywords), _kinds(self)]).lower()
+        return all(w.lower() in hay for w in words)
+
+
+def _kinds(e):
+    """Words for the variable's kind, so 'matrix' or 'vector' finds entries."""
+    nd = len(e.shapes.get(e.wrt, ()))
+    kind = {0: "scalar", 1: "vector", 2: "matrix"}.get(nd, "tensor")
+    out = f"{kind} by-{kind} wrt-{kind}"
+    if e.order > 1:
+        out += " hessian second-order"
+    if e.form == "vec":
+        out += " kronecker vec jacobian matrix-by-matrix"
+    return out
+
+
+def _shape(v):
+    if isinstance(v, str):
+        return () if v in ("", "scalar") else tuple(int(x) if x.strip().isdigit() else x.strip()
+                                                     for x in v.split(","))
+    return tuple(v)
+
+
+def load():
+    """Every entry, in file order (files sorted by name)."""
+    entries = []
+    files = sorted((f for f in resources.files("chainrule").joinpath(DATA).iterdir() if f.name.endswith(".toml")),
+                   key=lambda f: f.name)
+    for f in files:
+        data = tomllib.loads(f.read_text(encoding="utf-8"))
+        section = data["section"]
+        for raw in data.get("identity", []):
+            raw = dict(raw)
+            raw["shapes"] = {k: _shape(v) for k, v in raw["shapes"].items()}
+            raw["keywords"] = tuple(raw.get("keywords", ()))
+            entries.append(Identity(section=section, **raw))
+    return entries
+
+
+_CACHE = []
+
+
+def identities(search=None, section=None):
+    """The catalog's entries, optionally filtered: `search` words (all must appear in the name,
+    expression, result, citation such as "(100)", note or variable kind), `section` a section name."""
+    if not _CACHE:
+        _CACHE.extend(load())
+    out = list(_CACHE)
+    if section:
+        out = [e for e in out if section.lower() in e.section.lower()]
+        if not out:
+            names = sorted({e.section for e in _CACHE})
+            raise ChainruleError(f"no section {section!r} (sections: {', '.join(names)})")
+    if search:
+        words = search.split() if isinstance(search, str) else list(search)
+        out = [e for e in out if e.matches(words)]
+    return out
+
+
+def sections():
+    return list(dict.fromkeys(e.section for e in identities()))
+
+
+# -- rendering ----------------------------------------------------------------------------------
+def _shapes_text(e):
+    return ", ".join(f"{k} {('(' + ', '.join(map(str, v)) + (',)' if len(v) == 1 else ')')) if v else 'scalar'}"
+                     for k, v in e.shapes.items())
+
+
+def text(entries):
+    lines = []
+    for e in entries:
+        lines.append(f"{e.name}  [{e.section}]  {e.cite}".rstrip())
+        lines.append(f"    {e.statement}")
+        extra = [f"shapes: {_shapes_text(e)}"] + ([f"domain: {', '.join(f'{k} {v}' for k, v in e.domain.items())}"]
+                                                   if e.domain else [])
+        lines.append("    " + "; ".join(extra))
+        if e.layout:
+            lines.append(f"    layout: {e.layout}" + (f" (numerator layout: {e.numerator})" if e.numerator else ""))
+        if e.note:
+            lines.append(f"    note: {e.note}")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n" if lines else "no identities match\n"
+
+
+def markdown(entries):
+    out = ["# The chainrule identity catalog", "",
+           "Generated by `chainrule identities --markdown`; do not edit by hand. Every entry below is "
+           "re-derived by chainrule's engine and checked in the test suite: against central finite "
+           "differences on random data of the stated domain, and the stated result against the "
+           "engine's result, numerically.", "",
+           "Layout: a derivative has the shape of f's axes followed by the variable's (for a scalar f, "
+           "the gradient has the variable's shape — the Matrix Cookbook's convention; numerator-layout "
+           "forms are given where they differ). A *vec* entry states ∂vec F/∂vec X with column-major vec.", ""]
+    for sec in dict.fromkeys(e.section for e in entries):
+        out += [f"## {sec}", "", "| identity | result | shapes / domain | source | notes |", "|---|---|---|---|---|"]
+        for e in (x for x in entries if x.section == sec):
+            d = "∂vec/∂vec " if e.form == "vec" else ("∂/∂" if e.order == 1 else f"∂{'²³⁴'[e.order - 2]}/∂")
+            lhs = f"{d}{e.wrt if e.form != 'vec' else e.wrt} of ${e.expr_latex}$" if e.form != "vec" else \
+                f"∂vec F/∂vec {e.wrt}, F = ${e.expr_latex}$"
+            if e.form != "vec":
+                lhs = f"{d}{e.wrt} ${e.expr_latex}$" if e.order == 1 else f"{d}{e.wrt}² ${e.expr_latex}$"
+            shapes = _shapes_text(e) + ("; " + ", ".join(f"{k} {v}" for k, v in e.domain.items()) if e.domain else "")
+            notes = "; ".join(x for x in (e.layout, f"numerator layout: `{e.numerator}`" if e.numerator else "",
+                                          e.note) if x)
+            out.append(f"| **{e.name}**<br>{lhs} | ${e.latex}$<br>`{e.result}` | {shapes} | {e.cite} | {notes} |"
+                       .replace("\n", " "))
+        out.append("")
+    return "\n".join(out)
+
+
+def to_json(entries):
+    return json.dumps([e.to_dict() for e in entries], ensure_ascii=False, indent=1)
