@@ -22,6 +22,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_derive.py
 	$(BIN)/python benchmarks/bench_backprop.py
+	$(BIN)/python benchmarks/bench_tutor.py
 
 # The public acceptance cases, checked against exact JAX derivatives (installs jax into the venv).
 acceptance: $(STAMP)

@@ -16,3 +16,9 @@ def test_backprop_benchmark_quick_mode_runs():
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_backprop.py"), "--quick"],
                          capture_output=True, text=True, check=True).stdout
     assert "L =   5" in out and "two-layer example" in out
+
+
+def test_tutor_benchmark_quick_mode_runs():
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_tutor.py"), "--quick"],
+                         capture_output=True, text=True, check=True).stdout
+    assert "explain:" in out and "check:" in out

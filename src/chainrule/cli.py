@@ -145,7 +145,7 @@ def cmd_explain(args, console):
         e = explain(expr=args.model, wrt=args.wrt, shapes=shapes)
     else:
         e = explain(read_model(args), args.target, convention=args.convention)
-    console.print(e.render(args.format), markup=False, soft_wrap=args.format != "text")
+    console.print(e.render(args.format), markup=False)
     return 0
 
 

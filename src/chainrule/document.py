@@ -216,6 +216,23 @@ def _tl(n):
             return _wrap(args[0], 9) + f"^{{{args[1][0]}}}", 8
         if fn == "transpose":
             return _wrap(args[0], 9) + r"^\top", 8
+        if fn == "outer":
+            return _wrap(args[0], 8) + " " + _wrap(args[1], 9) + r"^\top", 2
+        if fn == "kron":
+            return _wrap(args[0], 3) + r" \otimes " + _wrap(args[1], 3), 2
+        if fn == "inv":
+            return _wrap(args[0], 9) + "^{-1}", 8
+        if fn == "eye":
+            return f"I_{{{args[0][0]}}}", 9
+        if fn == "norm":
+            return rf"\left\|{args[0][0]}\right\|", 9
+        if fn in ("trace", "tr", "det", "logdet", "diag", "vec", "softmax", "logsumexp", "sign", "abs"):
+            head = {"trace": r"\operatorname{tr}", "tr": r"\operatorname{tr}", "det": r"\det",
+                    "logdet": r"\log\det", "abs": ""}.get(fn, rf"\operatorname{{{fn}}}")
+            if fn == "abs":
+                return rf"\left|{args[0][0]}\right|", 9
+            extra = "".join(rf", \text{{{k}}}={v}" for k, v in n.kwargs)
+            return head + r"\left(" + ", ".join(a[0] for a in args) + extra + r"\right)", 9
         if fn == "maximum":
             return rf"\max\left({args[0][0]}, {args[1][0]}\right)", 9
         head = _FN.get(fn, rf"\operatorname{{{fn}}}")

@@ -218,12 +218,23 @@ class _ModelExplanation:
             D.Para("Repeated indices under Σ are summed; every other index is the same on both sides.")])
 
     def matrix(self):
-        return Step("Matrix form", [
-            D.Para("Reading the index pattern back as matrix operations:"),
-            D.Items([f"{rule}: {detail}" for rule, detail in self.log] or ["(nothing to rearrange)"]),
-            D.Para("so"),
-            D.Math(f"{self.g.name} = {self.formula}", f"{latex_name(self.g.name)} = "
-                   f"{to_latex(self.m)}")])
+        blocks = [D.Para("Reading the index pattern back as matrix operations:"),
+                  D.Items([f"{rule}: {detail}" for rule, detail in self.log] or ["(nothing to rearrange)"]),
+                  D.Para("so"),
+                  D.Math(f"{self.g.name} = {self.formula}", f"{latex_name(self.g.name)} = {to_latex(self.m)}")]
+        link = self._catalog()
+        return Step("Matrix form", blocks + ([D.Para(link)] if link else []))
+
+    def _catalog(self):
+        """The catalog entries stating the rule of each equation on the path."""
+        from .catalog import pointer, related_to_reader
+        found = []
+        for k, s in enumerate(self.path):
+            by = self.path[k - 1].name if self.cot and k else self.g.of
+            if s is self.model.loss:
+                continue
+            found += related_to_reader(self.pass_.trees[s.name], by, self.pass_.shapes, self.pass_.shapes[s.name])
+        return pointer(found)
 
     def shapes(self):
         wrong = [f"{label}: {candidate}" for label, candidate in self._wrong_forms()]
@@ -413,6 +424,10 @@ def _explain_derivative(expr, wrt, shapes):
                D.Items([f"{rule}: {detail}" for rule, detail in r.log] or ["(nothing to rearrange)"]),
                D.Para("so"), result] if r.matrix_form else
               [D.Para("No matrix form exists (more than two free indices); in index form:"), D.Code(r.text)])
+    from .catalog import pointer, related
+    link = pointer(related(p.tree, wrt, p.shapes))
+    if link:
+        matrix.append(D.Para(link))
     table = [D.Table(("name", "shape"), [(n, fmt_shape(sh)) for n, sh in p.shapes.items()])]
     try:
         toy = _toy_derivative(r)
