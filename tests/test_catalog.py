@@ -48,3 +48,29 @@ def test_the_docs_page_is_current():
     page = Path(__file__).resolve().parent.parent / "docs" / "identities.md"
     assert page.read_text(encoding="utf-8") == markdown(identities()) + "\n", \
         "docs/identities.md is stale: run `chainrule identities --markdown`"
+
+
+def test_explain_points_to_the_catalog_entries_of_its_rules():
+    import chainrule as c
+    two = c.example("two-layer")
+    text = c.explain(two, "dZ1").steps[3].text
+    assert "tanh activation, backward" in text and "dense layer, by the input" in text
+    assert "ReLU activation, backward" in c.explain(c.example("deep-relu"), "dZ2").steps[3].text
+    assert "dense layer, by the weights" in c.explain(two, "dW1").steps[3].text
+    e = c.explain(expr="u.T @ M @ v", wrt="M", shapes={"u": ("p",), "M": ("p", "q"), "v": ("q",)})
+    assert "bilinear form, by the matrix" in e.steps[3].text
+    # the vector identity is not offered for a matrix variable: the mistake the forum learner made
+    e = c.explain(expr="c.T @ W", wrt="W", shapes={"c": ("p",), "W": ("p", "q")})
+    assert "inner product with a constant vector" not in e.steps[3].text
+
+
+def test_cli_identities(capsys):
+    from chainrule.cli import main
+    assert main(["identities", "trace", "--section", "trace"]) == 0
+    out = capsys.readouterr().out
+    assert "chainrule derives:" in out and "Cookbook (" in out
+    assert main(["identities", "--format", "json", "logdet"]) == 0
+    import json
+    assert all("logdet" in (e["expr"] + e["name"] + e["note"]).lower() for e in json.loads(capsys.readouterr().out))
+    assert main(["identities", "zzzz-nothing"]) == 1
+    assert main(["identities", "--section", "nope"]) == 2

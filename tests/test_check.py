@@ -116,3 +116,41 @@ def test_an_edit_never_uses_the_adjoint_being_checked():
     # dA1 * D1 equals dA1 (D1 is a 0/1 mask), but dA1 is what is being asked for
     v = chainrule.check(chainrule.example("dropout"), "dA1 = dA1d * D1")
     assert "use dA1 " not in (v.hint or "") and "dA1 instead" not in v.reason
+
+
+RED_TEAM = [
+    # found by a red-team pass over 285 learner formulas; each was misjudged or mis-explained before
+    ("deep-relu", "dZ2 = dA2", False, "the ReLU derivative is missing"),
+    ("deep-relu", "dZ1 = np.dot(W2.T, dZ2) * (b1 > 0)", False, ""),        # one random draw let masks coincide
+    ("softmax", "dZ1 = np.dot(W2.T, dZ2) * (b1 > 0)", False, ""),
+    ("deep-relu", "dZ2 = dA2 * np.sign(Z2)", False, ""),
+    ("two-layer", "dZ1 = dZ1", False, "uses dZ1 itself"),
+    ("two-layer", "dA1 = dZ1 / (1 - A1**2)", False, "computes from dA1"),
+    ("two-layer", "db1 = np.sum(dZ1, axis=1, keepdims=1) / m", True, ""),
+    ("two-layer", "dW1 = 1//m * np.dot(dZ1, X.T)", False, "integer (floor) division"),
+    ("dropout", "dA1 = dA1d / keep_prob", False, "mask or 0/1 indicator is missing"),
+    ("dropout", "dW2 = 1/m * np.dot(dZ2, A1.T)", False, "A1 is in the place of A1d"),
+    ("deep-relu", "dZ1 = np.dot(W3.T, dZ2) * (Z1 > 0)", False, "W3 is in the place of W2"),
+    ("l2", "dW1 = 1/m*np.dot(dZ1, X.T) + lambd/m*W2", False, "W2 is in the place of W1"),
+    ("mlp-rowmajor", "db2 = np.sum(dYhat, axis=0, keepdims=True) / N", False, "kept an axis"),
+    ("two-layer", "dZ1 = np.dot(W2.T, dZ2) @ (1 - A1**2)", False, "where * (element-wise) belongs"),
+    ("logistic-regression", "dw = 1/m*np.dot(X.T, dZ)", False, ""),
+    ("deep-relu", "dZ2 = dA2 * np.heaviside(Z2, 0)", True, ""),
+    ("deep-relu", "dZ2 = np.where(Z2 > 0, dA2, 0)", True, ""),
+    ("two-layer", "dZ1 = dA1 * (1 - np.square(A1))", True, ""),
+    ("two-layer", "dZ1 = W2.T @ dZ2 / np.cosh(Z1) ** 2", True, ""),
+]
+
+
+@pytest.mark.parametrize("name,claim,correct,why", RED_TEAM)
+def test_red_team_formulas(name, claim, correct, why):
+    v = chainrule.check(chainrule.example(name), claim)
+    assert v.correct == correct and why in v.reason, str(v)
+
+
+@pytest.mark.parametrize("claim", ["dZ2 = A2 - y", "dZ1 = np.dot(W2.T, dZ2) * (1 - a1**2)", "dW1 = dZ1 @ X.T / M"])
+def test_an_unknown_name_is_an_input_error_with_a_suggestion(claim):
+    with pytest.raises(chainrule.ChainruleError) as e:
+        chainrule.check(TWO, claim)
+    assert "unknown name" in e.value.message and "did you mean" in (e.value.hint or "")
+    assert main(["check", claim]) == 2

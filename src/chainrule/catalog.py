@@ -70,9 +70,11 @@ class Identity:
             return r
         f = np.asarray(evaluate_tree(S.parse_expression(self.expr), values, dims))
         x = np.asarray(values[self.wrt])
-        # r[vec index of F, vec index of X] with column-major vec → f.shape + x.shape
-        full = r.reshape(f.shape[::-1] + x.shape[::-1])
-        nf, nx = f.ndim, x.ndim
+        # F is the (order−1)th derivative, of shape f.shape + x.shape × (order−1);
+        # r[vec index of F, vec index of X] with column-major vec → F.shape + x.shape
+        fshape = f.shape + x.shape * (self.order - 1)
+        full = r.reshape(fshape[::-1] + x.shape[::-1])
+        nf, nx = len(fshape), x.ndim
         axes = tuple(reversed(range(nf))) + tuple(nf + k for k in reversed(range(nx)))
         return np.transpose(full, axes)
 
@@ -230,7 +232,17 @@ def related(tree, wrt, shapes):
 _COMMUTATIVE = {"+", "*"}
 
 
+def _canonical(n):
+    """Spellings of one function: maximum(0, x) and maximum(x, 0) are relu(x)."""
+    if isinstance(n, S.Call) and n.fn == "maximum" and len(n.args) == 2:
+        for k in (0, 1):
+            if isinstance(n.args[k], S.Const) and n.args[k].value == 0:
+                return dataclasses.replace(n, fn="relu", args=(n.args[1 - k],))
+    return n
+
+
 def _same(a, b, mapping):
+    a, b = _canonical(a), _canonical(b)
     if type(a) is not type(b):
         return False
     if isinstance(a, S.Name):

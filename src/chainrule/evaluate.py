@@ -113,7 +113,18 @@ SURFACE = {
     "softmax": _softmax, "logsumexp": _logsumexp,
 }
 # for stated results only (the identity catalog's vec forms); not part of the derive language
-RESULT_ONLY = {"kron": np.kron, "eye": np.eye, "vec": lambda x: np.reshape(x, -1, order="F")}
+def _commutation(m, n):
+    """K with K vec(A) = vec(Aᵀ) for an m×n matrix A (column-major vec)."""
+    m, n = int(m), int(n)
+    k = np.zeros((m * n, m * n))
+    for i in range(m):
+        for j in range(n):
+            k[j + i * n, i + j * m] = 1.0
+    return k
+
+
+RESULT_ONLY = {"kron": np.kron, "eye": np.eye, "vec": lambda x: np.reshape(x, -1, order="F"),
+               "commutation": _commutation}
 
 
 def evaluate_tree(node, env, dims):

@@ -77,9 +77,9 @@ def _axis(call, shape, positional=1):
 
 def _keepdims(call):
     k = call.kw("keepdims", False)
-    if not isinstance(k, bool):
+    if k not in (True, False):              # NumPy also takes 1 and 0
         raise _err(call, "keepdims must be True or False")
-    return k
+    return bool(k)
 
 
 def _elementwise_function(name, domain):

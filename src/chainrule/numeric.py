@@ -117,13 +117,13 @@ def finite_difference_error(result, seed=0, eps=1e-6, domain=None):
     return float(np.max(np.abs(got - want)) / scale) if want.size else 0.0
 
 
-def sample_model(model, dims, rng):
+def sample_model(model, dims, rng, data_scale=0.5):
     """Random values for a model's declared names, honouring their properties."""
     env = {}
     for name, d in model.declarations.items():
         shp = _concrete(d.shape, dims)
         kind = next((p for p in ("onehot", "binary", "spd", "positive", "symmetric") if p in d.properties), None)
-        v = draw(kind, shp, rng) * (0.5 if kind is None and d.is_data else 1.0)
+        v = draw(kind, shp, rng) * (data_scale if kind is None and d.is_data else 1.0)
         env[name] = v if shp else float(v)
     return env
 
@@ -177,13 +177,13 @@ def check_backprop(result, seed=0, eps=1e-6, only=None, code=None):
     return errors
 
 
-def adjoint_values(result, seed=0):
+def adjoint_values(result, seed=0, sizes=SIZES, data_scale=0.5):
     """Random data for the model, its forward values and every printed adjoint (from its NumPy code):
     {name: value} with the dimension sizes, and the sizes."""
     pass_ = result.pass_
     rng = np.random.default_rng(seed)
-    dims = concrete_dims(pass_.shapes)
-    values = dict(forward(pass_, sample_model(result.model, dims, rng), dims), **dims)
+    dims = concrete_dims(pass_.shapes, sizes)
+    values = dict(forward(pass_, sample_model(result.model, dims, rng, data_scale), dims), **dims)
     for g in result.gradients:
         values[g.name] = np.asarray(eval(g.numpy, {"__builtins__": {}}, dict(values, np=np)), dtype=float)
     return values, dims

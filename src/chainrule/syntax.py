@@ -12,6 +12,7 @@ MAX_EXPONENT = 64
 PREFIXES = ("np.linalg.", "numpy.linalg.", "np.", "numpy.", "scipy.special.", "special.", "jnp.", "la.")
 KEYWORDS = {"axis", "keepdims"}
 METHODS = {"sum", "mean", "dot", "transpose", "astype"}
+REWRITES = {"square": 1, "heaviside": 2, "where": 3, "cosh": 1, "sinh": 1}
 CASTS = {"int64", "int32", "float64", "float32", "int", "float", "double"}
 
 
@@ -140,6 +141,29 @@ class _Parser:
             return tuple(self.constant(e) for e in node.elts)
         self.err("keyword values must be constants such as 0, 1, None, True", node)
 
+    def rewrite(self, fn, args, node):
+        """NumPy spellings that are other expressions: square(x) = x**2, heaviside(x, 0) = (x > 0),
+        where(c, a, b) = c*a + (1 − c)*b for a 0/1 condition c."""
+        at = self.pos(node)
+        if len(args) != REWRITES[fn]:
+            self.err(f"{fn}() takes {REWRITES[fn]} arguments, got {len(args)}", node)
+        if fn == "square":
+            return Binary(op="**", left=args[0], right=Const(value=Fraction(2), **at), **at)
+        if fn == "heaviside":
+            if not isinstance(args[1], Const) or args[1].value not in (0, 1):
+                self.err("heaviside(x, h) is supported for h = 0 (x > 0) or h = 1 (x >= 0)", node)
+            return Compare(op=">" if args[1].value == 0 else ">=", left=args[0], right=Const(value=Fraction(0), **at),
+                           **at)
+        if fn in ("cosh", "sinh"):                 # (eˣ ± e⁻ˣ) / 2
+            ex = Call(fn="exp", args=(args[0],), kwargs=(), **at)
+            emx = Call(fn="exp", args=(Neg(operand=args[0], **at),), kwargs=(), **at)
+            return Binary(op="/", left=Binary(op="+" if fn == "cosh" else "-", left=ex, right=emx, **at),
+                          right=Const(value=Fraction(2), **at), **at)
+        c, a, b = args
+        one = Const(value=Fraction(1), **at)
+        return Binary(op="+", left=Binary(op="*", left=c, right=a, **at),
+                      right=Binary(op="*", left=Binary(op="-", left=one, right=c, **at), right=b, **at), **at)
+
     def shape_entry(self, node, d):
         """X.shape[1]: the size of an axis of a declared array (a dimension, e.g. m)."""
         v = node.value
@@ -228,7 +252,10 @@ class _Parser:
                 if any(name == k.arg for name, _ in kwargs):
                     self.err(f"keyword '{k.arg}' given twice", k.value)
                 kwargs.append((k.arg, self.constant(k.value)))
-            return Call(fn=function_name(dotted), args=args, kwargs=tuple(kwargs), **self.pos(node))
+            fn = function_name(dotted)
+            if fn in REWRITES and not kwargs:
+                return self.rewrite(fn, args, node)
+            return Call(fn=fn, args=args, kwargs=tuple(kwargs), **self.pos(node))
         if isinstance(node, ast.Compare):
             if len(node.ops) != 1 or type(node.ops[0]) not in _CMPOPS:
                 self.err("only single comparisons with > >= < <= are allowed", node)

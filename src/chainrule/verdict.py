@@ -1,11 +1,18 @@
 """check(): a verdict on a learner's NumPy formula for one adjoint of a model.
 
 The claim is parsed like any expression (never executed), shape-checked against the model, then
-evaluated on random data next to the engine's own adjoint. A wrong claim gets the reason a mentor
-would give: a shape error (with the transpose or order that fixes it), a constant factor (the 1/m
-convention), a missing keepdims, a wrong activation derivative, or a value from another layer —
-plus the correct formula and a small numeric counterexample.
+evaluated next to the engine's own adjoint on three independent random draws (sizes of at least 3,
+data large enough that every activation mask takes both values), so a formula is correct only if it
+agrees on all of them. A wrong claim gets the reason a mentor would give: a shape error (with the
+transpose or order that fixes it), a constant factor (the 1/m convention), a missing or extra
+keepdims, a wrong activation derivative, a missing mask, a value from another place (any single edit
+that makes the claim right, confirmed on every draw), an extra factor or a missing term — plus the
+correct formula and a numeric counterexample.
 """
+import dataclasses
+import difflib
+import re
+
 import numpy as np
 
 from . import syntax as S
@@ -13,6 +20,10 @@ from .errors import ChainruleError
 from .evaluate import evaluate_tree
 from .functions import FUNCTIONS
 from .shapes import ShapeChecker, fmt_shape
+
+SIZES = (5, 3, 4, 6, 7, 8)          # no 1s or 2s: a factor 2 cannot pass for a dimension
+DRAWS = (0, 1, 2)
+DERIVATIVES = {"tanh": "1 − {A}²", "sigmoid": "{A} ⊙ (1 − {A})", "relu": "({Z} > 0)", "maximum": "({Z} > 0)"}
 
 
 class Verdict:
@@ -35,39 +46,21 @@ class Verdict:
 
 def check(model_text, claim, convention="course"):
     from .adjoints import backprop
-    from .numeric import adjoint_values
     result = backprop(model_text, convention)
     target, expr = _split_claim(claim)
     names = {g.name: g for g in result.gradients}
     if target not in names:
         raise ChainruleError(f"{target} is not an adjoint of this model (adjoints: {', '.join(names)})",
                              claim, 0, len(target))
-    g = names[target]
-    expected = g.text
-    tree = S.parse_expression(expr, source=claim, col=claim.index(expr))
-    pass_shapes = dict(result.model.shapes())
-    pass_shapes.update({e.name: e.shape for e in result.gradients})
+    col = claim.index(expr)
     try:
-        shape = ShapeChecker(pass_shapes, FUNCTIONS).check(tree)
+        tree = S.parse_expression(expr, source=claim, col=col)
     except ChainruleError as e:
-        if "cannot tell the shape" in e.message or "unknown function" in e.message or "there is no axis" in e.message:
-            raise
-        reason, _, fix = e.message.partition(" — ")
-        values, dims = adjoint_values(result)
-        order = [e.name for e in result.gradients]
-        edit = one_edit(tree, values, dims, values[target], pass_shapes, result.model, target, order)
-        change = fix or (edit[0][0].upper() + edit[0][1:] + "." if edit else "")
-        hint = (change + " " if change else "") + ("With that change the formula is right. " if edit else "") \
-            + f"({g.name} has shape {fmt_shape(g.shape)})"
-        if edit and not fix:
-            reason += f" — {edit[1]}"
-        return Verdict(False, f"shape error: {reason}", hint, expected, claim, target)
-
-    values, dims = adjoint_values(result)
-    want = values[target]
-    with np.errstate(all="ignore"):
-        got = np.asarray(evaluate_tree(tree, values, dims), dtype=float)
-    return _compare(got, want, shape, g, result, values, claim, target, expected, dims, tree, pass_shapes)
+        if "//" in expr and "unsupported operator" in e.message:
+            return Verdict(False, "// is integer (floor) division: 1 // m is 0 for every m > 1",
+                           "write 1/m (true division)", names[target].text, claim, target)
+        raise
+    return _Judge(result, names[target], tree, claim).verdict()
 
 
 def _split_claim(claim):
@@ -81,99 +74,343 @@ def _split_claim(claim):
     return name, expr
 
 
-def _compare(got, want, shape, g, result, values, claim, target, expected, dims, tree, shapes):
-    if got.shape != want.shape:
-        if got.size == want.size and got.ndim != want.ndim:
-            if np.allclose(got.reshape(want.shape), want):
-                return Verdict(False, f"right values, wrong shape: {fmt_shape(shape)} instead of {fmt_shape(g.shape)}"
-                               " — the sum dropped the summed axis",
-                               "use keepdims=True (np.sum(..., axis=1, keepdims=True)); otherwise the update "
-                               f"{g.of} - alpha * {target} broadcasts {g.of} {fmt_shape(g.shape)} against "
-                               f"{fmt_shape(shape)} into a matrix, silently", expected, claim, target)
-        if got.shape == want.shape[::-1] and np.allclose(got.T, want):
-            return Verdict(False, f"transposed: the claim has shape {fmt_shape(shape)}, {target} has "
-                           f"{fmt_shape(g.shape)}", "transpose the result (swap the order of the product and "
-                           "transpose both factors)", expected, claim, target)
-        edit = one_edit(tree, values, dims, want, shapes, result.model, target, [e.name for e in result.gradients])
+class _Judge:
+    def __init__(self, result, g, tree, claim):
+        from .numeric import adjoint_values
+        self.result, self.g, self.tree, self.claim = result, g, tree, claim
+        self.model = result.model
+        self.target, self.expected = g.name, g.text
+        self.order = [e.name for e in result.gradients]
+        self.shapes = dict(self.model.shapes(), **{e.name: e.shape for e in result.gradients})
+        self._known_names()
+        self.draws = [adjoint_values(result, seed, SIZES, data_scale=1.5) for seed in DRAWS]
+        self.values, self.dims = self.draws[0]
+        self.want = self.values[self.target]
+
+    def _known_names(self):
+        known = set(self.shapes) | {d for s in self.shapes.values() for d in s if isinstance(d, str)}
+        for node in _walk(self.tree):
+            if isinstance(node, S.Name) and node.id not in known:
+                lower = {k.lower(): k for k in sorted(known)}
+                close = [lower[node.id.lower()]] if node.id.lower() in lower else \
+                    [lower[c] for c in difflib.get_close_matches(node.id.lower(), sorted(lower), n=1)]
+                raise ChainruleError(f"unknown name {node.id!r}: not a name of this model",
+                                     node.source, node.start, node.end, node.line,
+                                     f"did you mean {close[0]}?" if close else
+                                     "names: " + ", ".join(sorted(n for n in self.shapes)))
+
+    # -- evaluation on every draw -------------------------------------------------------------
+    def value(self, tree, k=0):
+        values, dims = self.draws[k]
+        try:
+            with np.errstate(all="ignore"):
+                return np.asarray(evaluate_tree(tree, values, dims), dtype=float)
+        except Exception:          # noqa: BLE001 — a part or an edit that does not evaluate
+            return None
+
+    def right(self, tree):
+        """Does this expression equal the target on every draw?"""
+        for k in range(len(self.draws)):
+            v, want = self.value(tree, k), self.draws[k][0][self.target]
+            if v is None or v.shape != want.shape or not np.allclose(v, want, rtol=1e-7, atol=1e-9):
+                return False
+        return True
+
+    def wrong(self, reason, hint=None, example=True):
+        if example and self.got is not None:
+            ex = entry_example(self.got, self.want)
+            hint = "; ".join(x for x in (hint, ex) if x) or None
+        return Verdict(False, reason, hint, self.expected, self.claim, self.target)
+
+    # -- the verdict --------------------------------------------------------------------------
+    def verdict(self):
+        self.got = None
+        early = self._too_early()
+        if early:
+            return self.wrong(*early, example=False)
+        try:
+            self.shape = ShapeChecker(self.shapes, FUNCTIONS).check(self.tree)
+        except ChainruleError as e:
+            if "cannot tell the shape" in e.message or "unknown function" in e.message or \
+                    "there is no axis" in e.message:
+                raise
+            return self._shape_error(e)
+        self.got = self.value(self.tree)
+        if self.got is None:
+            raise ChainruleError("the claim cannot be evaluated", self.claim, 0, len(self.claim))
+        if self.got.shape != self.want.shape:
+            return self._wrong_shape()
+        if self.right(self.tree):
+            return Verdict(True, f"equals the engine's {self.target} = {self.expected} on random data", None,
+                           self.expected, self.claim, self.target)
+        for diagnosis in (self._mask_missing, self._factor, self._other_adjoint, self._activation,
+                          self._derivative_factor, self._edit, self._term):
+            found = diagnosis()
+            if found:
+                return found
+        return self.wrong("the values differ from the engine's " + self.target)
+
+    def _downstream(self):
+        """The target and every adjoint computed (directly or not) from it: not known when it is."""
+        reads = {g.name: set(re.findall(r"[A-Za-z_]\w*", g.numpy)) for g in self.result.gradients}
+        out = {self.target}
+        for name in self.order:
+            if reads[name] & out:
+                out.add(name)
+        return out
+
+    def _too_early(self):
+        """The claim reads the adjoint it defines, or one computed from it later in the backward pass."""
+        later = self._downstream()
+        used = [n.id for n in _walk(self.tree) if isinstance(n, S.Name) and n.id in later]
+        if not used:
+            return None
+        n = used[0]
+        if n == self.target:
+            return (f"the claim uses {n} itself: {n} is what the formula must compute",
+                    f"write {n} from values known before it: {self.target} = {self.expected}")
+        return (f"the claim uses {n}, which backprop computes from {self.target}, after it",
+                f"{self.target} comes from the adjoints of later layers: {self.target} = {self.expected}")
+
+    def _shape_error(self, e):
+        reason, _, fix = e.message.partition(" — ")
+        edit = self.one_edit()
+        size = f"({self.target} has shape {fmt_shape(self.g.shape)})"
         if edit:
-            return Verdict(False, f"shape {fmt_shape(shape)} but {target} has shape {fmt_shape(g.shape)}: "
-                           + edit[1], f"{edit[0]}; with that change it is right", expected, claim, target)
-        return Verdict(False, f"shape {fmt_shape(shape)} but {target} has shape {fmt_shape(g.shape)}",
-                       entry_example(got, want), expected, claim, target)
-    if np.allclose(got, want, rtol=1e-7, atol=1e-9):
-        return Verdict(True, f"equals the engine's {target} = {expected} on random data", None, expected, claim, target)
-    mask = np.abs(want) > 1e-9
-    if mask.any():
-        ratio = got[mask] / want[mask]
-        if np.allclose(ratio, ratio.flat[0], rtol=1e-6):
-            reason, hint = _factor_reason(float(ratio.flat[0]), g, result, dims, values)
-            edit = one_edit(tree, values, dims, want, shapes, result.model, target, [e.name for e in result.gradients]) if "constant factor" in reason else None
-            if edit:
-                reason, hint = f"{reason}: {edit[1]}", f"{edit[0]}; with that change it is right"
-            return Verdict(False, reason, hint + "; " + entry_example(got, want), expected, claim, target)
-    for other in result.gradients:
-        if other.name != target and values[other.name].shape == got.shape and np.allclose(got, values[other.name]):
-            return Verdict(False, f"this is the value of {other.name}, not of {target}",
-                           f"{target} = {expected}", expected, claim, target)
-    activation = _activation_mistake(got, g, result, values) or _derivative_factor(tree, g, result, values, dims)
-    if activation:
-        return Verdict(False, activation[0], activation[1] + "; " + entry_example(got, want), expected, claim,
-                       target)
-    edit = one_edit(tree, values, dims, want, shapes, result.model, target, [e.name for e in result.gradients])
-    if edit:
-        return Verdict(False, edit[1], f"{edit[0]}; with that change it is right; " + entry_example(got, want),
-                       expected, claim, target)
-    term = _missing_term(g, values, dims, got, want)
-    if term:
-        return Verdict(False, term, entry_example(got, want), expected, claim, target)
-    return Verdict(False, "the values differ from the engine's " + target, entry_example(got, want),
-                   expected, claim, target)
+            say = fix if fix and edit[2] and edit[2] in fix else edit[0][0].upper() + edit[0][1:] + "."
+            return self.wrong(f"shape error: {reason} — {edit[1]}",
+                              f"{say} With that change the formula is right. {size}")
+        hint = f"the shapes suggest: {fix} {size}" if fix else size
+        return self.wrong(f"shape error: {reason}", hint)
 
+    def _wrong_shape(self):
+        got, want, g = self.got, self.want, self.g
+        have, need = fmt_shape(self.shape), fmt_shape(g.shape)
+        if got.size == want.size and got.ndim != want.ndim and np.allclose(got.reshape(want.shape), want):
+            if got.ndim < want.ndim:
+                return self.wrong(f"right values, wrong shape: {have} instead of {need} — the sum dropped the "
+                                  "summed axis", "use keepdims=True (np.sum(..., axis=1, keepdims=True)); "
+                                  + _broadcast_note(g, self.shape), example=False)
+            return self.wrong(f"right values, wrong shape: {have} instead of {need} — keepdims=True kept an axis "
+                              f"that {g.of} does not have", "drop keepdims (or reshape)", example=False)
+        if got.shape == want.shape[::-1] and np.allclose(got.T, want):
+            return self.wrong(f"transposed: the claim has shape {have}, {self.target} has {need}",
+                              "transpose the result (swap the order of the product and transpose both factors)",
+                              example=False)
+        edit = self.one_edit()
+        if edit:
+            return self.wrong(f"shape {have} but {self.target} has shape {need}: {edit[1]}",
+                              f"{edit[0]}; with that change it is right", example=False)
+        if got.size == want.size and got.ndim != want.ndim:
+            ratio = self._constant(got.reshape(want.shape), want)
+            reason, hint = self._factor_reason([ratio]) if ratio is not None else (None, None)
+            if reason:
+                return self.wrong(f"shape {have} instead of {need}, and {reason}", hint, example=False)
+        return self.wrong(f"shape {have} but {self.target} has shape {need}", example=False)
 
-def _factor_reason(c, g, result, dims, values=None):
-    m = result.example_dim
-    n = dims.get(m) if m else None
-    if n and np.isclose(c, n):
-        return (f"off by a factor {m}: the claim is {m} × {g.name}",
-                f"in the {result.convention} convention {g.name} "
-                + (f"already has the 1/{m} of the average" if g.scale == "1" else f"is per example (no 1/{m})")
-                + "; remove the extra factor")
-    if n and np.isclose(c, 1 / n):
-        return (f"off by a factor 1/{m}: the claim is {g.name} / {m}",
-                f"in the {result.convention} convention {g.name} = {m}·∂J/∂{g.of} carries no 1/{m}; "
-                f"the 1/{m} appears in dW and db")
-    if np.isclose(c, -1):
-        return "wrong sign: the claim is −" + g.name, "check the sign of the loss (J = −1/m Σ …)"
-    for name, v in (values or {}).items():
-        if name in result.model.declarations and np.ndim(v) == 0 and not np.isclose(v, 1):
-            if np.isclose(c, v):
-                return f"off by a factor {name}: the claim is {name} × {g.name}", f"divide by {name}"
-            if np.isclose(c, 1 / v):
-                return f"off by a factor 1/{name}: the claim is {g.name} / {name}", f"the division by {name} is missing"
-    return f"off by a constant factor {c:.4g}", "compare the constants with the loss"
-
-
-def _activation_mistake(got, g, result, values):
-    """dZ = dA ⊙ g′(Z): a claim that used the derivative of another activation."""
-    model = result.model
-    step = next((a for a in model.assignments if isinstance(a.tree, S.Call) and len(a.tree.args) == 1
-                 and isinstance(a.tree.args[0], S.Name) and a.tree.args[0].id == g.of), None)
-    if step is None or "d" + step.name not in values:
+    # -- diagnoses for a claim of the right shape ---------------------------------------------
+    def _mask_missing(self):
+        """Right where the answer is non-zero, but non-zero where it is 0: a mask or indicator is missing."""
+        zero = np.abs(self.want) < 1e-12
+        if not zero.any() or zero.all():
+            return None
+        if np.allclose(self.got[~zero], self.want[~zero]) and not np.allclose(self.got[zero], 0):
+            step = _activation_step(self.g, self.model)
+            if step is not None and step.tree.fn in ("relu", "maximum"):
+                return self.wrong(f"the ReLU derivative is missing: where {self.g.of} ≤ 0, {self.target} is 0",
+                                  f"multiply by ({self.g.of} > 0)")
+            return self.wrong(f"where {self.target} is 0 the claim is not: a mask or 0/1 indicator is missing "
+                              f"({self.target} = {self.expected})")
         return None
-    upstream = values["d" + step.name]
-    a = values[step.name]
-    z = values[g.of]
-    candidates = {"tanh": ("1 − A²", 1 - a ** 2), "sigmoid": ("A ⊙ (1 − A)", a * (1 - a)),
-                  "relu": ("(Z > 0)", (z > 0).astype(float))}
-    for fn, (form, deriv) in candidates.items():
-        if fn != step.tree.fn and np.allclose(got, upstream * deriv):
-            right = {"tanh": "1 − A²", "sigmoid": "A ⊙ (1 − A)", "relu": "(Z > 0)",
-                     "maximum": "(Z > 0)"}.get(step.tree.fn, "its derivative")
-            right = right.replace("A", step.name).replace("Z", g.of)
-            return (f"wrong activation derivative: this uses the derivative of {fn} ({form}), but "
-                    f"{step.name} = {step.tree.fn}({g.of})",
-                    f"{step.tree.fn}′ is {right}")
-    return None
+
+    def _constant(self, got, want):
+        """c when got = c·want (zeros included), else None."""
+        mask = np.abs(want) > 1e-9
+        if not mask.any() or not np.allclose(got[~mask], 0, atol=1e-9):
+            return None
+        ratio = got[mask] / want[mask]
+        c = float(ratio.flat[0])
+        return c if np.allclose(ratio, c, rtol=1e-6) else None
+
+    def _factor(self):
+        cs = []
+        for k in range(len(self.draws)):                  # got = c·want on every draw
+            v, w = self.value(self.tree, k), self.draws[k][0][self.target]
+            c = self._constant(v, w) if v is not None and v.shape == w.shape else None
+            if c is None:
+                return None
+            cs.append(c)
+        if np.allclose(cs, 0):
+            return self.wrong(f"the claim is 0 everywhere, {self.target} is not")
+        reason, hint = self._factor_reason(cs)
+        if reason is None:
+            return None
+        if "constant factor" in reason:
+            edit = self.one_edit()
+            if edit:
+                return self.wrong(f"{reason}: {edit[1]}", f"{edit[0]}; with that change it is right")
+        return self.wrong(reason, hint)
+
+    def _factor_reason(self, cs):
+        """Why the claim is c × the answer (c per draw: a declared scalar changes between draws)."""
+        g, result = self.g, self.result
+        cs = np.atleast_1d(cs)
+        same = np.allclose(cs, cs[0], rtol=1e-6)
+        c = float(cs[0])
+        m = result.example_dim
+        n = self.dims.get(m) if m else None
+        strict = result.convention == "strict"
+        if same and n and np.isclose(c, n):
+            return (f"off by a factor {m}: the claim is {m} × {g.name}",
+                    (f"in the strict convention {g.name} = ∂J/∂{g.of} includes the 1/{m} of the average"
+                     if strict else f"in the course convention {g.name} "
+                     + (f"already has the 1/{m} of the average" if g.scale == "1" else f"is per example (no 1/{m})"))
+                    + "; remove the extra factor")
+        if same and n and np.isclose(c, 1 / n):
+            return (f"off by a factor 1/{m}: the claim is {g.name} / {m}",
+                    f"in the {result.convention} convention {g.name} = {g.scale if g.scale != '1' else ''}"
+                    f"∂J/∂{g.of}" + ("" if strict else f" carries no 1/{m}; the 1/{m} appears in dW and db"))
+        if same and np.isclose(c, -1):
+            return (f"wrong sign: the claim is −{g.name}",
+                    "check the order of a subtraction (A − Y, not Y − A) and the sign of the loss")
+        for name, d in self.model.declarations.items():
+            if d.shape:
+                continue
+            v = np.array([self.draws[k][0][name] for k in range(len(cs))], dtype=float)
+            if np.allclose(cs, v):
+                return f"off by a factor {name}: the claim is {name} × {g.name}", f"divide by {name}"
+            if np.allclose(cs * v, 1):
+                return (f"off by a factor 1/{name}: the claim is {g.name} / {name}",
+                        f"the division by {name} is missing")
+        if not same:
+            return None, None
+        return f"off by a constant factor {_factor_name(c, self.dims)}", "compare the constants with the loss"
+
+    def _other_adjoint(self):
+        for other in self.result.gradients:
+            v = self.values[other.name]
+            if other.name != self.target and v.shape == self.got.shape and np.allclose(self.got, v):
+                return self.wrong(f"this is the value of {other.name}, not of {self.target}",
+                                  f"{self.target} = {self.expected}", example=False)
+        return None
+
+    def _activation(self):
+        """dZ = dA ⊙ g′(Z): the claim used the derivative of another activation."""
+        step = _activation_step(self.g, self.model)
+        if step is None or "d" + step.name not in self.values:
+            return None
+        upstream, a, z = self.values["d" + step.name], self.values[step.name], self.values[self.g.of]
+        candidates = {"tanh": ("1 − A²", 1 - a ** 2), "sigmoid": ("A ⊙ (1 − A)", a * (1 - a)),
+                      "relu": ("(Z > 0)", (z > 0).astype(float))}
+        right = DERIVATIVES[step.tree.fn].format(A=step.name, Z=self.g.of)
+        for fn, (form, deriv) in candidates.items():
+            if fn != step.tree.fn and not (fn == "relu" and step.tree.fn == "maximum") and \
+                    np.allclose(self.got, upstream * deriv):
+                return self.wrong(f"wrong activation derivative: this uses the derivative of {fn} ({form}), but "
+                                  f"{step.name} = {step.tree.fn}({self.g.of})", f"{step.tree.fn}′ is {right}")
+        return None
+
+    def _derivative_factor(self):
+        """A product whose one factor is right (the whole answer, or the upstream adjoint): name the rest."""
+        factors = list(_product_factors(self.tree))
+        if len(factors) < 2:
+            return None
+        for k, f in enumerate(factors):
+            if self.right(f):
+                rest = " * ".join(_src(x) for j, x in enumerate(factors) if j != k)
+                cancels = " (σ′ is already inside: with cross-entropy the sigmoid's derivative cancels)" \
+                    if self.result.pass_.fused and "1 -" in rest else ""
+                return self.wrong(f"an extra factor `{rest}`: {f.text} alone is {self.target}",
+                                  f"{self.target} = {self.expected}{cancels}")
+        step = _activation_step(self.g, self.model)
+        if step is None or "d" + step.name not in self.values:
+            return None
+        up = "d" + step.name
+        for k, f in enumerate(factors):
+            if all(_close(self.value(f, j), self.draws[j][0][up]) for j in range(len(self.draws))):
+                rest = " * ".join(_src(x) for j, x in enumerate(factors) if j != k)
+                right = DERIVATIVES[step.tree.fn].format(A=step.name, Z=self.g.of)
+                return self.wrong(f"wrong activation derivative: the factor `{rest}` should be "
+                                  f"{step.tree.fn}′({self.g.of}) = {right} (the rest, {f.text}, is right: it is {up})",
+                                  f"{step.name} = {step.tree.fn}({self.g.of}), whose derivative is {right}")
+        return None
+
+    def _edit(self):
+        edit = self.one_edit()
+        if edit:
+            return self.wrong(edit[1], f"{edit[0]}; with that change it is right")
+        return None
+
+    def _term(self):
+        """The claim lacks (or adds, or mis-scales) one additive term of the engine's formula (the L2 term)."""
+        try:
+            terms = _terms(S.parse_expression(self.g.numpy), self.values, self.dims)
+        except Exception:          # noqa: BLE001 — generated code always parses; be safe anyway
+            return None
+        if len(terms) < 2:
+            return None
+        want, got = self.want, self.got
+        for value, node in terms:
+            if np.shape(value) not in (want.shape, ()):
+                continue
+            if np.allclose(want - got, value):
+                return self.wrong(f"a term is missing: the part `{node.text}` of {self.target} = {self.expected}")
+            if np.allclose(got - want, value):
+                return self.wrong(f"an extra term: `{node.text}` does not belong in {self.target} = {self.expected}")
+            full = np.broadcast_to(value, want.shape)
+            mask = np.abs(full) > 1e-9
+            if mask.any() and np.allclose((got - want)[~mask], 0):
+                r = ((got - want)[mask] / full[mask])
+                if np.allclose(r, r.flat[0], rtol=1e-6):
+                    return self.wrong(f"the term `{node.text}` of {self.target} = {self.expected} is off by a factor "
+                                      f"{_factor_name(1 + float(r.flat[0]), self.dims)} (the rest is right)")
+        return None
+
+    # -- one edit away --------------------------------------------------------------------------
+    def one_edit(self):
+        """The single change that makes the claim right on every draw: a name from the wrong place
+        (A1 where X belongs), a transpose too many or too few, * for @ (or back), a sum over the
+        wrong axis or without keepdims. Returns (what to change, why) or None."""
+        later = self._downstream()
+        arrays = [n for n, v in self.values.items() if isinstance(v, np.ndarray) and v.ndim > 0]
+        candidates = [n for n in arrays if n not in later]
+        for description, why, edited in _edits(self.tree, arrays, candidates, self.model):
+            try:
+                ShapeChecker(self.shapes, FUNCTIONS).check(edited)
+            except ChainruleError:
+                continue
+            if self.right(edited):
+                key = re.search(r"(\w+)\.T\b", description)
+                return description, why, key.group(0) if key else None
+        return None
+
+
+def _close(v, w):
+    return v is not None and v.shape == w.shape and np.allclose(v, w)
+
+
+def _broadcast_note(g, shape):
+    try:
+        joint = np.broadcast_shapes(tuple(2 + k for k, _ in enumerate(g.shape)), tuple(2 + k for k, _ in enumerate(shape)))
+    except ValueError:
+        joint = None
+    if g.shape and len(shape) < len(g.shape) and joint is not None and len(joint) > len(g.shape) - 0 and \
+            any(d != 1 for d in g.shape):
+        return (f"otherwise the update {g.of} - alpha * {g.name} broadcasts {g.of} {fmt_shape(g.shape)} against "
+                f"{fmt_shape(shape)} into a matrix, silently")
+    return f"{g.of} has shape {fmt_shape(g.shape)}; its gradient must have the same shape"
+
+
+def _factor_name(c, dims):
+    for name, v in (("2", 2), ("1/2", 0.5), ("−1", -1)):
+        if np.isclose(c, v):
+            return name
+    for d, n in dims.items():
+        if np.isclose(c, n):
+            return d
+        if np.isclose(c, 1 / n):
+            return f"1/{d}"
+    return f"{c:.4g}"
 
 
 def entry_example(got, want):
@@ -185,40 +422,9 @@ def entry_example(got, want):
     return f"counterexample on random data: entry {pos} is {got.reshape(-1)[k]:.4g}, expected {want.reshape(-1)[k]:.4g}"
 
 
-DERIVATIVES = {"tanh": "1 − {A}²", "sigmoid": "{A} ⊙ (1 − {A})", "relu": "({Z} > 0)", "maximum": "({Z} > 0)"}
-
-
 def _activation_step(g, model):
     return next((a for a in model.assignments if isinstance(a.tree, S.Call) and a.tree.fn in DERIVATIVES
                  and isinstance(a.tree.args[-1], S.Name) and a.tree.args[-1].id == g.of), None)
-
-
-def _derivative_factor(tree, g, result, values, dims):
-    """dZ = (upstream) * (factor): the upstream part is right, so the factor is the learner's g′ — name it.
-    Or the whole answer times something: an extra factor (σ′ again after A2 − Y)."""
-    factors = list(_product_factors(tree))
-    if len(factors) < 2:
-        return None
-    for k, f in enumerate(factors):
-        v = _value(f, values, dims)
-        if v is not None and v.shape == values[g.name].shape and np.allclose(v, values[g.name]):
-            rest = " * ".join(_src(x) for j, x in enumerate(factors) if j != k)
-            return (f"an extra factor `{rest}`: {f.text} alone is {g.name}",
-                    f"{g.name} = {g.text}" + (" (σ′ is already inside: the cross-entropy's derivative cancels it)"
-                                             if "1 -" in rest else ""))
-    step = _activation_step(g, result.model)
-    if step is None or "d" + step.name not in values:
-        return None
-    upstream = values["d" + step.name]
-    for k, f in enumerate(factors):
-        v = _value(f, values, dims)
-        if v is not None and v.shape == upstream.shape and np.allclose(v, upstream):
-            rest = " * ".join(_src(x) for j, x in enumerate(factors) if j != k)
-            right = DERIVATIVES[step.tree.fn].format(A=step.name, Z=g.of)
-            return (f"wrong activation derivative: the factor `{rest}` should be "
-                    f"{step.tree.fn}′({g.of}) = {right} (the rest, {f.text}, is right: it is d{step.name})",
-                    f"{step.name} = {step.tree.fn}({g.of}), whose derivative is {right}")
-    return None
 
 
 def _src(node):
@@ -227,12 +433,14 @@ def _src(node):
     return f"({t})" if isinstance(node, (S.Binary, S.Neg)) and getattr(node, "op", "-") in "+-" else t
 
 
-def _value(node, values, dims):
-    try:
-        with np.errstate(all="ignore"):
-            return np.asarray(evaluate_tree(node, values, dims), dtype=float)
-    except Exception:              # noqa: BLE001 — a part that does not evaluate alone
-        return None
+def _walk(node):
+    yield node
+    for f in ("operand", "left", "right"):
+        child = getattr(node, f, None)
+        if child is not None:
+            yield from _walk(child)
+    for a in getattr(node, "args", ()):
+        yield from _walk(a)
 
 
 def _product_factors(node):
@@ -246,22 +454,24 @@ def _product_factors(node):
         yield node
 
 
-def one_edit(tree, values, dims, want, shapes, model, target=None, order=()):
-    """The single change that makes the claim right, if there is one: a name from the wrong place
-    (A1 where X belongs), a transpose too many or too few, a sum over the wrong axis or without
-    keepdims. Returns (what to change, why) or None."""
-    later = set(order[order.index(target):]) if target in order else set()     # not known yet
-    arrays = [n for n, v in values.items() if isinstance(v, np.ndarray) and v.ndim > 0]
-    for description, why, edited in _edits(tree, arrays, [n for n in arrays if n not in later], model):
-        try:
-            ShapeChecker(shapes, FUNCTIONS).check(edited)
-            with np.errstate(all="ignore"):
-                got = np.asarray(evaluate_tree(edited, values, dims), dtype=float)
-        except Exception:          # noqa: BLE001 — an edit that does not even evaluate is not the fix
-            continue
-        if got.shape == want.shape and np.allclose(got, want, rtol=1e-7, atol=1e-9):
-            return description, why
-    return None
+def _terms(node, values, dims, sign=1.0):
+    """Additive terms of an expression as (value, node), scalar factors multiplied in."""
+    if isinstance(node, S.Binary) and node.op in "+-":
+        return _terms(node.left, values, dims, sign) + _terms(node.right, values, dims,
+                                                              sign * (-1 if node.op == "-" else 1))
+    if isinstance(node, S.Neg):
+        return _terms(node.operand, values, dims, -sign)
+    if isinstance(node, S.Binary) and node.op in "*/":
+        a = np.asarray(evaluate_tree(node.left, values, dims))
+        b = np.asarray(evaluate_tree(node.right, values, dims))
+        whole = lambda ts: [(v, node) for v, _ in ts] if len(ts) == 1 else ts   # noqa: E731
+        if node.op == "/" and b.ndim == 0:
+            return whole([(v / b, n) for v, n in _terms(node.left, values, dims, sign)])
+        if node.op == "*" and a.ndim == 0:
+            return whole([(a * v, n) for v, n in _terms(node.right, values, dims, sign)])
+        if node.op == "*" and b.ndim == 0:
+            return whole([(v * b, n) for v, n in _terms(node.left, values, dims, sign)])
+    return [(sign * np.asarray(evaluate_tree(node, values, dims), dtype=float), node)]
 
 
 def _role(name, model):
@@ -278,7 +488,6 @@ def _role(name, model):
 
 def _edits(node, arrays, candidates, model):
     """Every tree one edit away from `node`, with (what to change, why it was wrong)."""
-    import dataclasses
     if isinstance(node, S.Name) and node.id in arrays:
         for other in candidates:
             if other != node.id:
@@ -288,8 +497,17 @@ def _edits(node, arrays, candidates, model):
     if isinstance(node, S.Transpose):
         yield (f"drop the transpose in {node.text}", f"{node.text} should not be transposed", node.operand)
     elif isinstance(node, (S.Name, S.Call)) and node.text:
-        yield (f"transpose {node.text}", f"{node.text} should be transposed",
+        yield (f"write {node.text}.T (transposed)", f"{node.text} should be transposed",
                S.Transpose(node.start, node.end, node.line, node.source, node))
+    if isinstance(node, S.Binary) and node.op in ("@", "*"):
+        other = "*" if node.op == "@" else "@"
+        words = {"*": "* (element-wise)", "@": "@ (matrix product)"}
+        yield (f"use {words[other]} instead of {node.op}", f"{words[node.op]} where {words[other]} belongs",
+               dataclasses.replace(node, op=other))
+    if isinstance(node, S.Call) and node.fn in ("dot", "multiply") and len(node.args) == 2:
+        other = "multiply" if node.fn == "dot" else "dot"
+        yield (f"use np.{other} instead of np.{node.fn}", f"np.{node.fn} where np.{other} belongs",
+               dataclasses.replace(node, fn=other))
     if isinstance(node, S.Call) and node.fn == "dim":
         k = int(node.args[1].value)
         for other in (0, 1):
@@ -321,55 +539,3 @@ def _edits(node, arrays, candidates, model):
         for k, child in enumerate(node.args):
             for d, why, c in _edits(child, arrays, candidates, model):
                 yield d, why, dataclasses.replace(node, args=node.args[:k] + (c,) + node.args[k + 1:])
-
-
-def _missing_term(g, values, dims, got, want):
-    """The claim lacks (or adds) one additive term of the engine's formula, e.g. the L2 term λ/m W."""
-    try:
-        terms = _terms(S.parse_expression(g.numpy), values, dims)
-    except Exception:              # noqa: BLE001 — generated code always parses; be safe anyway
-        return None
-    if len(terms) < 2:
-        return None
-    for value, node in terms:
-        if np.shape(value) == want.shape or np.ndim(value) == 0:
-            if np.allclose(want - got, value):
-                return f"a term is missing: the part `{node.text}` of {g.name} = {g.text}"
-            if np.allclose(got - want, value):
-                return f"an extra term: `{node.text}` does not belong in {g.name} = {g.text}"
-            mask = np.abs(np.broadcast_to(value, want.shape)) > 1e-9
-            if mask.any():
-                r = ((got - want) / np.where(mask, value, 1))[mask]
-                if np.allclose(r, r.flat[0], rtol=1e-6):
-                    return (f"the term `{node.text}` of {g.name} = {g.text} is off by a factor "
-                            f"{_factor_name(1 + float(r.flat[0]), dims)} (the rest is right)")
-    return None
-
-
-def _factor_name(c, dims):
-    for d, n in dims.items():
-        if np.isclose(c, n):
-            return d
-        if np.isclose(c, 1 / n):
-            return f"1/{d}"
-    return f"{c:.4g}"
-
-
-def _terms(node, values, dims, sign=1.0):
-    """Additive terms of an expression as (value, node), scalar factors multiplied in."""
-    if isinstance(node, S.Binary) and node.op in "+-":
-        return _terms(node.left, values, dims, sign) + _terms(node.right, values, dims,
-                                                              sign * (-1 if node.op == "-" else 1))
-    if isinstance(node, S.Neg):
-        return _terms(node.operand, values, dims, -sign)
-    if isinstance(node, S.Binary) and node.op in "*/":
-        a = np.asarray(evaluate_tree(node.left, values, dims))
-        b = np.asarray(evaluate_tree(node.right, values, dims))
-        whole = lambda ts: [(v, node) for v, _ in ts] if len(ts) == 1 else ts   # noqa: E731
-        if node.op == "/" and b.ndim == 0:
-            return whole([(v / b, n) for v, n in _terms(node.left, values, dims, sign)])
-        if node.op == "*" and a.ndim == 0:
-            return whole([(a * v, n) for v, n in _terms(node.right, values, dims, sign)])
-        if node.op == "*" and b.ndim == 0:
-            return whole([(v * b, n) for v, n in _terms(node.left, values, dims, sign)])
-    return [(sign * np.asarray(evaluate_tree(node, values, dims), dtype=float), node)]
