@@ -37,6 +37,28 @@ class Identity:
     keywords: tuple = ()
 
     @property
+    def numerator_layout(self):
+        """The numerator-layout statement: the entry's own, else what follows from the layout of derive
+        (a scalar's gradient transposed; Jacobians and vec forms already are numerator layout)."""
+        if self.numerator:
+            return self.numerator
+        x = self.shapes.get(self.wrt, ())
+        if self.form == "vec" or self.order > 1:
+            return "the same"
+        scalar_f = self._f_ndim() == 0
+        if not scalar_f:
+            return "the same (f's axes first)"
+        if len(x) == 1:
+            return f"({self.result}).T, a row vector"
+        if len(x) == 2:
+            return f"({self.result}).T"
+        return "the same"
+
+    def _f_ndim(self):
+        from .derivation import Parsed
+        return len(Parsed(self.expr, self.shapes).shape)
+
+    @property
     def latex(self):
         from .document import tree_latex
         return tree_latex(S.parse_expression(self.result))
@@ -82,6 +104,7 @@ class Identity:
         d = dataclasses.asdict(self)
         d["shapes"] = {k: list(v) for k, v in self.shapes.items()}
         d["latex"] = self.latex
+        d["numerator_layout"] = self.numerator_layout
         d["keywords"] = list(self.keywords)
         return d
 
@@ -169,7 +192,7 @@ def text(entries):
                                                    if e.domain else [])
         lines.append("    " + "; ".join(extra))
         if e.layout:
-            lines.append(f"    layout: {e.layout}" + (f" (numerator layout: {e.numerator})" if e.numerator else ""))
+            lines.append(f"    layout: {e.layout}; numerator layout: {e.numerator_layout}")
         if e.note:
             lines.append(f"    note: {e.note}")
         lines.append("")
@@ -202,8 +225,7 @@ def markdown(entries):
         out += [f"## {sec}", "", "| identity | result | shapes / domain | source | notes |", "|---|---|---|---|---|"]
         for e in (x for x in entries if x.section == sec):
             shapes = _shapes_text(e) + ("; " + ", ".join(f"{k} {v}" for k, v in e.domain.items()) if e.domain else "")
-            notes = "; ".join(x for x in (e.layout, f"numerator layout: `{e.numerator}`" if e.numerator else "",
-                                          e.note) if x)
+            notes = "; ".join(x for x in (e.layout, f"numerator layout: `{e.numerator_layout}`", e.note) if x)
             row = (f"| **{e.name}**<br>{_lhs(e)} | ${_cell(e.latex)}$<br>`{e.result}` | {shapes} | {e.cite} | "
                    f"{notes.replace('|', '&#124;')} |")
             out.append(row.replace("\n", " "))
