@@ -1,7 +1,8 @@
 """chainrule: matrix calculus in matrix notation — derive, backprop, explain, check."""
 from .errors import ChainruleError
 
-__all__ = ["ChainruleError", "backprop", "check", "derive", "example", "examples", "explain", "identities"]
+__all__ = ["ChainruleError", "backprop", "check", "codegen", "compile", "derive", "example", "examples", "explain",
+           "identities"]
 __version__ = "0.1.0"
 
 
@@ -27,6 +28,28 @@ def explain(model=None, target="dZ1", *, expr=None, wrt=None, shapes=None, conve
     """The derivation of one adjoint (or of a derivative) in seven sections: see chainrule.mentor."""
     from .mentor import explain as _explain
     return _explain(model, target, expr=expr, wrt=wrt, shapes=shapes, convention=convention)
+
+
+def codegen(model_text=None, target="numpy", *, expr=None, wrt=None, shapes=None, order=1):
+    """Python source of a module computing the model's loss and exact gradients (loss_and_grads), or with
+    expr/wrt/shapes an expression's value_and_grad (and hessian for order 2): see chainrule.generate."""
+    from .generate import expression_source, model_source
+    if expr is not None:
+        return expression_source(expr, wrt, shapes, order, target)
+    return model_source(model_text, target)
+
+
+def compile(model_text=None, target="numpy", *, expr=None, wrt=None, shapes=None, order=1):  # noqa: A001
+    """The generated loss_and_grads(values) -> (loss, grads) callable (value_and_grad for an expression,
+    with .hessian attached for order 2)."""
+    from .generate import compile_module
+    ns = compile_module(codegen(model_text, target, expr=expr, wrt=wrt, shapes=shapes, order=order))
+    if expr is None:
+        return ns["loss_and_grads"]
+    fn = ns["value_and_grad"]
+    if "hessian" in ns:
+        fn.hessian = ns["hessian"]
+    return fn
 
 
 def identities(search=None, section=None):

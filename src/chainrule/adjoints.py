@@ -40,6 +40,7 @@ class Gradient:
     matrix_form: bool = True
     index_expr: object = dataclasses.field(default=None, repr=False)
     trace: object = dataclasses.field(default=None, repr=False)
+    matrix: object = dataclasses.field(default=None, repr=False)     # the matrix-notation IR (for codegen)
 
     def __str__(self):
         return f"{self.name} = {self.text}"
@@ -185,7 +186,7 @@ class _Pass:
         total, p, trace = self.vjp(name, [(r, self.lowered[r]) for r in readers])
         m, matrix_form = self.matrix(total, p, name)
         return Gradient("d" + name, name, CourseTextPrinter()(m), to_latex(m), to_numpy(m), shape,
-                        s or "1", matrix_form, total, trace)
+                        s or "1", matrix_form, total, trace, m)
 
     def matrix(self, total, p, name, log=None):
         """An adjoint's index form in matrix notation as the course writes it: forward values by name,

@@ -164,6 +164,25 @@ def cmd_identities(args, console):
     return 0 if entries else 1
 
 
+def cmd_codegen(args, console):
+    from . import codegen
+    if args.wrt:                                    # codegen "x.T @ A @ x" --wrt x --shape …
+        shapes = dict(parse_shape(s) for s in args.shape or [])
+        source = codegen(target=args.target, expr=args.model, wrt=args.wrt, shapes=shapes, order=args.order)
+    else:
+        source = codegen(read_model(args), args.target)
+    if args.output:
+        try:
+            with open(args.output, "w", encoding="utf-8") as f:
+                f.write(source)
+        except OSError as e:
+            raise ChainruleError(f"cannot write {args.output!r}: {e.strerror}") from None
+        console.print(f"wrote {args.output}", markup=False)
+    else:
+        console.print(source, markup=False, end="")
+    return 0
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="chainrule", description="Matrix calculus in matrix notation.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -194,6 +213,15 @@ def build_parser():
     x.add_argument("--example", metavar="NAME")
     x.add_argument("--target", default="dZ1", help="the adjoint to explain (default dZ1)")
     x.add_argument("--convention", choices=["course", "strict"], default="course")
+    c2 = sub.add_parser("codegen", help="a Python module computing the loss and exact gradients (NumPy, JAX, PyTorch)")
+    c2.add_argument("model", nargs="?", help="a model file (default: --example two-layer), or an expression with --wrt")
+    c2.add_argument("--example", metavar="NAME")
+    c2.add_argument("--target", choices=["numpy", "jax", "torch"], default="numpy")
+    c2.add_argument("--wrt", help="generate value_and_grad of an expression with respect to this name")
+    c2.add_argument("--shape", action="append", metavar="NAME=DIMS")
+    c2.add_argument("--order", type=int, default=1, help="2 adds hessian(values)")
+    c2.add_argument("-o", "--output", help="write the module to this file")
+    c2.set_defaults(run=cmd_codegen)
     i = sub.add_parser("identities", help="the verified identity catalog: list or search")
     i.add_argument("search", nargs="*", help="words to look for (name, function, 'matrix', '(100)', …)")
     i.add_argument("--section", help="only this section (e.g. trace, determinant, layers)")

@@ -10,6 +10,9 @@ PY_ADD, PY_MUL, PY_UNARY, PY_POW, PY_ATOM = 1, 2, 3, 4, 5
 class NumpyPrinter:
     """NumPy code over `np` and the declared names; `dims` maps a dimension name to code for it."""
 
+    np = "np"                 # the array library's name in the code (jnp for JAX)
+    funcs = {}                # element-wise functions spelled differently from rules.ELEMENTWISE
+
     def __init__(self, dims=None):
         self.dims = dims or {}
 
@@ -38,13 +41,13 @@ class NumpyPrinter:
         return s, PY_ATOM if v.denominator == 1 and v >= 0 else PY_MUL if v >= 0 else PY_UNARY
 
     def p_MIdentity(self, m):
-        return f"np.eye({self.dim(m.n)})", PY_ATOM
+        return f"{self.np}.eye({self.dim(m.n)})", PY_ATOM
 
     def p_MOnes(self, m):
-        return f"np.ones({self.shape(m.shape)})", PY_ATOM
+        return f"{self.np}.ones({self.shape(m.shape)})", PY_ATOM
 
     def p_MZeros(self, m):
-        return (f"np.zeros({self.shape(m.shape)})" if m.shape else "0.0"), PY_ATOM
+        return (f"{self.np}.zeros({self.shape(m.shape)})" if m.shape else "0.0"), PY_ATOM
 
     def p_MT(self, m):
         if m.x.ndim < 2:
@@ -53,23 +56,23 @@ class NumpyPrinter:
 
     def p_MMatFn(self, m):
         if m.name == "logdet":
-            return f"np.linalg.slogdet({self(m.x)})[1]", PY_ATOM
-        return f"np.linalg.{m.name}({self(m.x)})", PY_ATOM
+            return f"{self.np}.linalg.slogdet({self(m.x)})[1]", PY_ATOM
+        return f"{self.np}.linalg.{m.name}({self(m.x)})", PY_ATOM
 
     def p_MFunc(self, m):
         from .rules import ELEMENTWISE
         if m.name == "sigmoid" and isinstance(m.x, MScale) and m.x.coef < 0:     # σ(−z) = 1 / (1 + exp(z))
-            return f"1 / (1 + np.exp({self(mat_scale(-m.x.coef, m.x.x))}))", PY_MUL
-        code = ELEMENTWISE[m.name].numpy
+            return f"1 / (1 + {self.np}.exp({self(mat_scale(-m.x.coef, m.x.x))}))", PY_MUL
+        code = self.funcs.get(m.name) or ELEMENTWISE[m.name].numpy.replace("np.", self.np + ".")
         arg = self.wrap(m.x, PY_POW) if "-{x}" in code else self(m.x)
         return code.format(x=arg), PY_MUL if code.startswith("1 /") else PY_ATOM
 
     def p_MPow(self, m):
         e = m.e
         if _norm_of(m) is not None and _norm_of(m)[1] == 1:
-            return f"np.linalg.norm({self(_norm_of(m)[0])})", PY_ATOM
+            return f"{self.np}.linalg.norm({self(_norm_of(m)[0])})", PY_ATOM
         if e == Fraction(1, 2):
-            return f"np.sqrt({self(m.x)})", PY_ATOM
+            return f"{self.np}.sqrt({self(m.x)})", PY_ATOM
         if e == -1:
             return f"1 / {self.wrap(m.x, PY_POW)}", PY_MUL
         exp = str(e.numerator) if e.denominator == 1 else repr(float(e))
@@ -108,28 +111,28 @@ class NumpyPrinter:
 
     def p_MSum(self, m):
         if m.axis is None and not m.keepdims:
-            return f"np.sum({self(m.x)})", PY_ATOM
+            return f"{self.np}.sum({self(m.x)})", PY_ATOM
         args = [self(m.x)] + ([f"axis={m.axis}"] if m.axis is not None else []) + \
             (["keepdims=True"] if m.keepdims else [])
-        return f"np.sum({', '.join(args)})", PY_ATOM
+        return f"{self.np}.sum({', '.join(args)})", PY_ATOM
 
     def p_MTrace(self, m):
-        return f"np.trace({self(m.x)})", PY_ATOM
+        return f"{self.np}.trace({self(m.x)})", PY_ATOM
 
     def p_MDiag(self, m):
-        return f"np.diag({self(m.v)})", PY_ATOM
+        return f"{self.np}.diag({self(m.v)})", PY_ATOM
 
     def p_MDiagPart(self, m):
-        return f"np.diag({self(m.x)})", PY_ATOM
+        return f"{self.np}.diag({self(m.x)})", PY_ATOM
 
     def p_MOuter(self, m):
-        return f"np.outer({self(m.u)}, {self(m.v)})", PY_ATOM
+        return f"{self.np}.outer({self(m.u)}, {self(m.v)})", PY_ATOM
 
     def p_MExpand(self, m):
         x = self.wrap(m.x, PY_ATOM)
         if m.x.ndim == 1:
             return (f"{x}[:, None]" if m.axis == 1 else f"{x}[None, :]"), PY_ATOM
-        return f"np.expand_dims({self(m.x)}, {m.axis})", PY_ATOM
+        return f"{self.np}.expand_dims({self(m.x)}, {m.axis})", PY_ATOM
 
     def p_MSqueeze(self, m):
         x = self.wrap(m.x, PY_ATOM)
@@ -138,16 +141,16 @@ class NumpyPrinter:
         return f"{x}[0]", PY_ATOM
 
     def p_MEinsum(self, m):
-        return f"np.einsum('{m.spec}', " + ", ".join(self(o) for o in m.operands) + ", optimize=True)", PY_ATOM
+        return f"{self.np}.einsum('{m.spec}', " + ", ".join(self(o) for o in m.operands) + ", optimize=True)", PY_ATOM
 
     def p_MReshape(self, m):
-        return f"np.reshape({self(m.x)}, {self.shape(m.shape)})", PY_ATOM
+        return f"{self.np}.reshape({self(m.x)}, {self.shape(m.shape)})", PY_ATOM
 
     def p_MSoftmax(self, m):
-        e = f"np.exp({self(m.x)})"
+        e = f"{self.np}.exp({self(m.x)})"
         if m.axis is None:
-            return f"{e} / np.sum({e})", PY_MUL
-        return f"{e} / np.sum({e}, axis={m.axis}, keepdims=True)", PY_MUL
+            return f"{e} / {self.np}.sum({e})", PY_MUL
+        return f"{e} / {self.np}.sum({e}, axis={m.axis}, keepdims=True)", PY_MUL
 
 
 

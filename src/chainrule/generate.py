@@ -1,0 +1,364 @@
+"""Code generation: a readable Python module computing a model's loss and exact gradients (or an
+expression's value, gradient and Hessian) with NumPy, JAX or PyTorch.
+
+The forward pass is the model's own equations; the backward pass is chainrule's adjoints in matrix
+form (course convention: dZ = m·∂J/∂Z, so the 1/m sits in dW and db, and every parameter gradient
+is exactly ∂J/∂p). Forward values are reused by name, subexpressions that occur more than once are
+computed once (t1 = …), keepdims and 1-D shapes are exact, and there is no Python loop over entries.
+"""
+from . import syntax as S
+from .errors import ChainruleError
+from .matrix import M, MFunc, MVar, canon
+from .numpy_code import NumpyPrinter
+
+TARGETS = ("numpy", "jax", "torch")
+
+
+class NumpyTarget(NumpyPrinter):
+    """NumPy; comparisons stay boolean arrays inside products (cheaper than np.heaviside)."""
+    np = "np"
+    header = "import numpy as np"
+    funcs = {"gt0": "({x} > 0)", "ge0": "({x} >= 0)"}
+
+    def statement(self, m):
+        """Code for a whole right-hand side: a bare comparison becomes a float array."""
+        code = self(m)
+        if isinstance(m, MFunc) and m.name in ("gt0", "ge0"):
+            return f"{code} * 1.0"
+        return code
+
+
+class JaxTarget(NumpyTarget):
+    np = "jnp"
+    header = "import jax\nimport jax.numpy as jnp"
+
+
+class TorchTarget(NumpyTarget):
+    """PyTorch: dim/keepdim, torch.linalg, factories with the inputs' dtype."""
+    np = "torch"
+    header = "import torch"
+    funcs = {"gt0": "({x} > 0)", "ge0": "({x} >= 0)", "relu": "torch.clamp({x}, min=0)",
+             "sigmoid": "torch.sigmoid({x})"}
+
+    def p_MSum(self, m):
+        args = [self(m.x)] + ([f"dim={m.axis}"] if m.axis is not None else []) + \
+            (["keepdim=True"] if m.keepdims else [])
+        return f"torch.sum({', '.join(args)})", 5
+
+    def p_MMatFn(self, m):
+        if m.name == "logdet":
+            return f"torch.linalg.slogdet({self(m.x)})[1]", 5
+        return f"torch.linalg.{m.name}({self(m.x)})", 5
+
+    def p_MIdentity(self, m):
+        return f"torch.eye({self.dim(m.n)}, dtype=dtype)", 5
+
+    def p_MOnes(self, m):
+        return f"torch.ones({self.shape(m.shape)}, dtype=dtype)", 5
+
+    def p_MZeros(self, m):
+        return (f"torch.zeros({self.shape(m.shape)}, dtype=dtype)" if m.shape else "0.0"), 5
+
+    def p_MExpand(self, m):
+        return f"torch.unsqueeze({self(m.x)}, {m.axis})", 5
+
+    def p_MEinsum(self, m):
+        return f"torch.einsum('{m.spec}', " + ", ".join(self(o) for o in m.operands) + ")", 5
+
+    def p_MSoftmax(self, m):
+        if m.axis is None:
+            return f"torch.softmax(torch.flatten({self(m.x)}), 0).reshape({self(m.x)}.shape)", 5
+        return f"torch.softmax({self(m.x)}, {m.axis})", 5
+
+
+PRINTERS = {"numpy": NumpyTarget, "jax": JaxTarget, "torch": TorchTarget}
+
+
+# -- the model's own equations as code --------------------------------------------------------------
+_PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "@": 2, "**": 4}
+
+
+class TreeCode:
+    """A parsed equation as target code (the forward pass): the model's text, spelled per library."""
+
+    def __init__(self, target):
+        self.t = target
+        self.np = PRINTERS[target].np
+        self.helpers = set()          # module-level functions the code needs (NumPy softmax, logsumexp)
+
+    def __call__(self, node):
+        return self.p(node)[0]
+
+    def wrap(self, node, prec):
+        s, q = self.p(node)
+        return f"({s})" if q < prec else s
+
+    def p(self, n):
+        if isinstance(n, S.Name):
+            return n.id, 9
+        if isinstance(n, S.Const):
+            v = n.value
+            return (str(v.numerator) if v.denominator == 1 else repr(float(v))), (9 if v >= 0 else 3)
+        if isinstance(n, S.Neg):
+            return "-" + self.wrap(n.operand, 3), 3
+        if isinstance(n, S.Transpose):
+            return self.wrap(n.operand, 9) + ".T", 9
+        if isinstance(n, S.Compare):
+            return f"({self(n.left)} {n.op} {self(n.right)})", 9
+        if isinstance(n, S.Binary):
+            p = _PREC[n.op]
+            if n.op == "**":
+                return f"{self.wrap(n.left, 5)} ** {self.wrap(n.right, 5)}", 4
+            right = p + (1 if n.op in "-/@*" else 0)
+            return f"{self.wrap(n.left, p)} {n.op} {self.wrap(n.right, right)}", p
+        if isinstance(n, S.Call):
+            return self.call(n), 9
+        raise ChainruleError(f"cannot generate code for {type(n).__name__}")
+
+    def call(self, n):
+        a = [self(x) for x in n.args]
+        fn, np = n.fn, self.np
+        kw = dict(n.kwargs)
+        torch = self.t == "torch"
+        if fn in ("exp", "log", "sin", "cos", "tanh", "sqrt", "abs", "sign"):
+            return f"{np}.{fn}({a[0]})"
+        if fn == "sigmoid":
+            return f"torch.sigmoid({a[0]})" if torch else f"1 / (1 + {np}.exp(-{self.wrap(n.args[0], 4)}))"
+        if fn == "relu":
+            return f"torch.clamp({a[0]}, min=0)" if torch else f"{np}.maximum({a[0]}, 0)"
+        if fn == "maximum":
+            if torch:
+                const = [k for k, x in enumerate(n.args) if isinstance(x, S.Const)]
+                if const:
+                    return f"torch.clamp({a[1 - const[0]]}, min={a[const[0]]})"
+                return f"torch.maximum({a[0]}, {a[1]})"
+            return f"{np}.maximum({a[0]}, {a[1]})"
+        if fn in ("sum", "mean"):
+            axis, keep = kw.get("axis"), kw.get("keepdims", False)
+            if torch:
+                extra = (f", dim={axis}" if axis is not None else "") + (", keepdim=True" if keep else "")
+            else:
+                extra = (f", axis={axis}" if axis is not None else "") + (", keepdims=True" if keep else "")
+            return f"{np}.{fn}({a[0]}{extra})"
+        if fn in ("dot", "matmul"):
+            return f"{self.wrap(n.args[0], 2)} @ {self.wrap(n.args[1], 3)}"
+        if fn == "multiply":
+            return f"{self.wrap(n.args[0], 2)} * {self.wrap(n.args[1], 3)}"
+        if fn in ("add", "subtract", "divide"):
+            op = {"add": "+", "subtract": "-", "divide": "/"}[fn]
+            return f"({self.wrap(n.args[0], 2)} {op} {self.wrap(n.args[1], 3)})"
+        if fn == "power":
+            return f"{self.wrap(n.args[0], 5)} ** {self.wrap(n.args[1], 5)}"
+        if fn == "transpose":
+            return f"{self.wrap(n.args[0], 9)}.T"
+        if fn in ("trace", "tr"):
+            return f"{np}.trace({a[0]})"
+        if fn in ("det", "inv"):
+            return f"{np}.linalg.{fn}({a[0]})"
+        if fn == "logdet":
+            return f"{np}.linalg.slogdet({a[0]})[1]"
+        if fn == "norm":
+            return f"{np}.linalg.norm({a[0]})"
+        if fn == "outer":
+            return f"{np}.outer({a[0]}, {a[1]})"
+        if fn == "diag":
+            return f"{np}.diag({a[0]})"
+        if fn == "eye":
+            return f"torch.eye({a[0]}, dtype=dtype)" if torch else f"{np}.eye({a[0]})"
+        if fn == "dim":
+            return f"{a[0]}.shape[{a[1]}]"
+        if fn == "softmax":
+            axis = kw.get("axis")
+            if torch:
+                return f"torch.softmax({a[0]}, {axis})" if axis is not None else \
+                    f"torch.softmax(torch.flatten({a[0]}), 0).reshape({a[0]}.shape)"
+            if self.t == "jax":
+                return f"jax.nn.softmax({a[0]}, axis={axis})"
+            self.helpers.add("softmax")
+            return f"softmax({a[0]}, {axis})"
+        if fn == "logsumexp":
+            axis, keep = kw.get("axis"), bool(kw.get("keepdims", False))
+            if torch:
+                dims = "tuple(range(" + a[0] + ".dim()))" if axis is None else str(axis)
+                return f"torch.logsumexp({a[0]}, {dims}{', keepdim=True' if keep else ''})"
+            if self.t == "jax":
+                return f"jax.nn.logsumexp({a[0]}, axis={axis}, keepdims={keep})"
+            self.helpers.add("logsumexp")
+            return f"logsumexp({a[0]}, {axis}, {keep})"
+        raise ChainruleError(f"codegen does not know the function {fn}()")
+
+
+HELPERS = {
+    "softmax": ("def softmax(z, axis=None):\n"
+                "    e = np.exp(z - np.max(z, axis=axis, keepdims=True))\n"
+                "    return e / np.sum(e, axis=axis, keepdims=True)"),
+    "logsumexp": ("def logsumexp(z, axis=None, keepdims=False):\n"
+                  "    top = np.max(z, axis=axis, keepdims=True)\n"
+                  "    out = top + np.log(np.sum(np.exp(z - top), axis=axis, keepdims=True))\n"
+                  "    return out if keepdims else (np.squeeze(out, axis) if axis is not None else out.item())"),
+}
+
+
+def _with_helpers(lines, code, header):
+    """Insert the helper functions the generated code calls, after the imports."""
+    extra = []
+    for name in sorted(code.helpers):
+        extra += ["", ""] + HELPERS[name].splitlines()
+    k = lines.index(header.splitlines()[-1]) + 1
+    return lines[:k] + extra + lines[k:]
+
+
+# -- common subexpressions ---------------------------------------------------------------------------
+def _children(m):
+    for f in m.__dataclass_fields__:
+        v = getattr(m, f)
+        if isinstance(v, M):
+            yield v
+        elif isinstance(v, tuple):
+            yield from (x for x in v if isinstance(x, M))
+
+
+def _worth(m):
+    """Only subexpressions that cost something are named: array products, functions, sums, inverses
+    (not a transpose, a view, or a scalar made of sizes and numbers such as 1/m)."""
+    if isinstance(m, MVar) or type(m).__name__ in ("MNum", "MT", "MIdentity", "MOnes", "MZeros", "MSqueeze",
+                                                   "MExpand") or not any(True for _ in _children(m)):
+        return False
+    return m.ndim > 0 or _has_array(m)
+
+
+def _has_array(m):
+    return (isinstance(m, MVar) and not m.is_dim) or any(_has_array(c) for c in _children(m))
+
+
+def _substitute(m, names):
+    """m with every subexpression named in `names` (canonical key → variable) replaced, outermost first."""
+    import dataclasses
+    k = canon(m)
+    if k in names:
+        return MVar(names[k], m.shape)
+    changes = {}
+    for f in m.__dataclass_fields__:
+        v = getattr(m, f)
+        if isinstance(v, M):
+            nv = _substitute(v, names)
+            if nv is not v:
+                changes[f] = nv
+        elif isinstance(v, tuple) and v and all(isinstance(x, M) for x in v):
+            nv = tuple(_substitute(x, names) for x in v)
+            if any(a is not b for a, b in zip(nv, v)):
+                changes[f] = nv
+    return dataclasses.replace(m, **changes) if changes else m
+
+
+def _size(m):
+    return 1 + sum(_size(c) for c in _children(m))
+
+
+def eliminate_common(statements, prefix="t"):
+    """statements: [(name, M)] in order. Returns [(name, M)] where every non-trivial subexpression that
+    occurs twice or more is computed once, as a temporary placed before its first use: the largest
+    shared subexpression is named first, then the counts are taken again."""
+    out = list(statements)
+    made = 0
+    while True:
+        counts, first = {}, {}
+
+        def walk(x, k):
+            key = canon(x)
+            counts[key] = counts.get(key, 0) + 1
+            first.setdefault(key, (k, x))
+            for c in _children(x):
+                walk(c, k)
+        for k, (_, m) in enumerate(out):
+            walk(m, k)
+        shared = [(_size(x), k, key, x) for key, (k, x) in first.items() if counts[key] > 1 and _worth(x)]
+        if not shared:
+            return _renumber(out, prefix)
+        _, k, key, x = max(shared, key=lambda t: (t[0], -t[1]))
+        made += 1
+        name = f"{prefix}{made}"
+        out = [(n, _substitute(m, {key: name})) for n, m in out]
+        out.insert(k, (name, x))
+
+
+def _renumber(statements, prefix):
+    """Temporaries numbered in the order they are defined: t1, t2, …"""
+    from .matrix import mat_map
+    temps = [n for n, _ in statements if n.startswith(prefix) and n[len(prefix):].isdigit()]
+    new = {old: f"{prefix}{k}" for k, old in enumerate(temps, 1)}
+    rename = lambda m: MVar(new[m.name], m.shape) if isinstance(m, MVar) and m.name in new else m   # noqa: E731
+    return [(new.get(n, n), mat_map(m, rename)) for n, m in statements]
+
+
+# -- model modules -----------------------------------------------------------------------------------
+def model_source(model_text, target="numpy"):
+    """The module source: loss_and_grads(values) -> (loss, {parameter: exact gradient})."""
+    from .adjoints import backprop
+    if target not in TARGETS:
+        raise ChainruleError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
+    result = backprop(model_text, "course")
+    model, pass_ = result.model, result.pass_
+    printer = PRINTERS[target]()
+    code = TreeCode(target)
+    lines = ['"""Generated by chainrule: the loss of the model below and its exact gradients, with '
+             f'{target}.', "", "Model:"]
+    lines += ["    " + ln for ln in model_text.strip().splitlines()]
+    lines += ["", "loss_and_grads(values): values maps every declared name to its array (dimensions are read",
+              "from the arrays' shapes); returns (loss, grads) with grads[p] = ∂J/∂p for every parameter p.",
+              '"""', *printer.header.splitlines(), "", "", "def loss_and_grads(values):"]
+    body = [f"{name} = values[{name!r}]" for name in model.declarations]
+    if target == "torch":
+        first = next(iter(model.declarations))
+        body.append(f"dtype = {first}.dtype if torch.is_tensor({first}) else torch.float64")
+    seen = set()
+    for name, d in model.declarations.items():
+        for k, dim in enumerate(d.shape):
+            if isinstance(dim, str) and dim not in seen:
+                seen.add(dim)
+                body.append(f"{dim} = {name}.shape[{k}]")
+    body.append("# forward pass: the model's equations")
+    for a in model.assignments:
+        body.append(f"{a.name} = {code(a.tree)}")
+    body.append(f"# backward pass: adjoints (convention: {result.note})")
+    statements = [(g.name, g.matrix) for g in result.gradients]
+    for name, m in eliminate_common(statements):
+        body.append(f"{name} = {printer.statement(m) if isinstance(m, M) else m}")
+    grads = ", ".join(f"{p!r}: d{p}" for p in model.parameters)
+    body.append(f"return {model.loss.name}, {{{grads}}}")
+    lines += ["    " + ln for ln in body]
+    return "\n".join(_with_helpers(lines, code, printer.header)) + "\n"
+
+
+def expression_source(expr, wrt, shapes, order=1, target="numpy"):
+    """value_and_grad(values) -> (f, ∂f/∂wrt), and hessian(values) for order 2."""
+    from .derivation import derive
+    if target not in TARGETS:
+        raise ChainruleError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
+    first = derive(expr, wrt, shapes, 1)
+    parsed = first.parsed
+    printer = PRINTERS[target](parsed.dim_code())
+    code = TreeCode(target)
+    lines = [f'"""Generated by chainrule: f = {expr}, its gradient with respect to {wrt}'
+             + (" and its Hessian" if order >= 2 else "") + f", with {target}.", "",
+             "values maps every name to its array; dimensions are read from the arrays' shapes.", '"""',
+             *printer.header.splitlines(), "", ""]
+    load = [f"{n} = values[{n!r}]" for n in parsed.shapes]
+    if target == "torch":
+        load.append(f"dtype = {wrt}.dtype")
+    def body(name, m):
+        return ["    " + f"{t} = {printer.statement(x)}" for t, x in eliminate_common([(name, m)])]
+    lines += ["def value_and_grad(values):"] + ["    " + ln for ln in load]
+    lines += [f"    f = {code(parsed.tree)}"] + body("grad", first.matrix) + ["    return f, grad"]
+    if order >= 2:
+        second = derive(expr, wrt, shapes, 2)
+        lines += ["", "", "def hessian(values):"] + ["    " + ln for ln in load]
+        lines += body("H", second.matrix) + ["    return H"]
+    return "\n".join(_with_helpers(lines, code, printer.header)) + "\n"
+
+
+def compile_module(source):
+    """Run generated source (chainrule's own output, never user text) and return its namespace."""
+    namespace = {}
+    exec(compile(source, "<chainrule generated>", "exec"), namespace)   # noqa: S102 — our generated code
+    return namespace
