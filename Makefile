@@ -19,10 +19,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# Benchmarks against JAX and PyTorch install them into the venv (torch pinned: the CPU build).
 bench: $(STAMP)
+	$(BIN)/python -c "import jax, torch" 2>/dev/null || $(BIN)/python -m pip install -q ".[bench]"
 	$(BIN)/python benchmarks/bench_derive.py
 	$(BIN)/python benchmarks/bench_backprop.py
 	$(BIN)/python benchmarks/bench_tutor.py
+	$(BIN)/python benchmarks/bench_codegen.py
+	$(BIN)/python benchmarks/bench_sympy.py
 
 # The public acceptance cases, checked against exact JAX derivatives (installs jax into the venv).
 acceptance: $(STAMP)

@@ -22,3 +22,15 @@ def test_tutor_benchmark_quick_mode_runs():
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_tutor.py"), "--quick"],
                          capture_output=True, text=True, check=True).stdout
     assert "explain:" in out and "check:" in out
+
+
+def test_codegen_benchmark_quick_mode_runs():
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_codegen.py"), "--quick", "--only", "nn"],
+                         capture_output=True, text=True, check=True).stdout
+    assert "generated vs hand-written" in out
+
+
+def test_sympy_benchmark_quick_mode_runs():
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_sympy.py"), "--quick"],
+                         capture_output=True, text=True, check=True).stdout
+    assert "chainrule answered all" in out

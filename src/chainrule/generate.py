@@ -19,6 +19,7 @@ class NumpyTarget(NumpyPrinter):
     np = "np"
     header = "import numpy as np"
     funcs = {"gt0": "({x} > 0)", "ge0": "({x} >= 0)"}
+    defs = {}                  # temporaries' expressions (set by the module writer)
 
     def statement(self, m):
         """Code for a whole right-hand side: a bare comparison becomes a float array."""
@@ -28,13 +29,56 @@ class NumpyTarget(NumpyPrinter):
         return code
 
 
+    def p_MMatMul(self, m):
+        """X diag(v) Xᵀ with v ≥ 0 as B Bᵀ, B = X ⊙ √v: NumPy then uses a symmetric rank-k update (half
+        the flops of a general product) — the Gauss–Newton / logistic-regression Hessian."""
+        from .matrix import MDiag, MMatMul, MT
+        a, b = m.a, m.b
+        if isinstance(a, MMatMul) and isinstance(a.b, MDiag) and isinstance(b, MT) and a.a.ndim == 2 and \
+                canon(a.a) == canon(b.x) and nonnegative(a.b.v, self.defs):
+            return (f"(_B := {self.wrap(a.a, 2)} * {self.np}.sqrt({self(a.b.v)})) @ _B.T", 2)
+        return super().p_MMatMul(m)
+
+
+def nonnegative(m, defs=None):
+    """Is every entry of m ≥ 0, whatever the data? (squares, exp, σ, 1 − σ, relu, |x|, indicators, …);
+    `defs` gives the expressions of generated temporaries."""
+    from .matrix import MAdd, MHad, MNum, MPow, MScale
+    defs = defs or {}
+    if isinstance(m, MNum):
+        return m.value >= 0
+    if isinstance(m, MVar):
+        return m.is_dim or (m.name in defs and nonnegative(defs[m.name], defs))
+    if isinstance(m, MPow):
+        return (m.e.denominator == 1 and m.e.numerator % 2 == 0) or nonnegative(m.x, defs)
+    if isinstance(m, MFunc):
+        return m.name in ("exp", "sigmoid", "relu", "abs", "gt0", "ge0")
+    if isinstance(m, MHad):
+        return all(nonnegative(f, defs) for f in m.factors)
+    if isinstance(m, MScale):
+        return m.coef > 0 and nonnegative(m.x, defs)
+    if isinstance(m, MAdd) and len(m.terms) == 2:            # 1 − σ(x)
+        one = [t for t in m.terms if isinstance(t, MNum) and t.value >= 1]
+        sig = [t for t in m.terms if isinstance(t, MScale) and t.coef == -1 and _is_sigmoid(t.x, defs)]
+        return bool(one and sig)
+    return False
+
+
+def _is_sigmoid(m, defs):
+    if isinstance(m, MVar) and m.name in defs:
+        return _is_sigmoid(defs[m.name], defs)
+    return isinstance(m, MFunc) and m.name == "sigmoid"
+
+
 class JaxTarget(NumpyTarget):
+    p_MMatMul = NumpyPrinter.p_MMatMul
     np = "jnp"
     header = "import jax\nimport jax.numpy as jnp"
 
 
 class TorchTarget(NumpyTarget):
     """PyTorch: dim/keepdim, torch.linalg, factories with the inputs' dtype."""
+    p_MMatMul = NumpyPrinter.p_MMatMul
     np = "torch"
     header = "import torch"
     funcs = {"gt0": "({x} > 0)", "ge0": "({x} >= 0)", "relu": "torch.clamp({x}, min=0)",
@@ -317,17 +361,39 @@ def model_source(model_text, target="numpy"):
             if isinstance(dim, str) and dim not in seen:
                 seen.add(dim)
                 body.append(f"{dim} = {name}.shape[{k}]")
+    forward_code = [(a.name, code(a.tree)) for a in model.assignments]
+    statements = eliminate_common([(g.name, g.matrix) for g in result.gradients])
+    printer.defs = dict(statements)
+    backward_code = [(name, printer.statement(m)) for name, m in statements]
+    kept = {model.loss.name} | {f"d{p}" for p in model.parameters}
+    freed = _last_uses(forward_code + backward_code, kept)
     body.append("# forward pass: the model's equations")
-    for a in model.assignments:
-        body.append(f"{a.name} = {code(a.tree)}")
+    for k, (name, rhs) in enumerate(forward_code):
+        body += [f"{name} = {rhs}"] + freed.get(k, [])
     body.append(f"# backward pass: adjoints (convention: {result.note})")
-    statements = [(g.name, g.matrix) for g in result.gradients]
-    for name, m in eliminate_common(statements):
-        body.append(f"{name} = {printer.statement(m) if isinstance(m, M) else m}")
+    for k, (name, rhs) in enumerate(backward_code, len(forward_code)):
+        body += [f"{name} = {rhs}"] + freed.get(k, [])
     grads = ", ".join(f"{p!r}: d{p}" for p in model.parameters)
     body.append(f"return {model.loss.name}, {{{grads}}}")
     lines += ["    " + ln for ln in body]
     return "\n".join(_with_helpers(lines, code, printer.header)) + "\n"
+
+
+def _last_uses(code, kept):
+    """{statement index: ["del a, b"]}: intermediates freed right after their last use, so large
+    arrays are released (and their memory reused) as in a hand-written backward pass."""
+    import re
+    assigned = [name for name, _ in code]
+    last = {}
+    for k, (_, rhs) in enumerate(code):
+        for word in set(re.findall(r"[A-Za-z_]\w*", rhs)):
+            if word in assigned:
+                last[word] = k
+    out = {}
+    for name, k in last.items():
+        if name not in kept:
+            out.setdefault(k, []).append(name)
+    return {k: [f"del {', '.join(sorted(v, key=assigned.index))}"] for k, v in out.items()}
 
 
 def expression_source(expr, wrt, shapes, order=1, target="numpy"):
@@ -347,7 +413,9 @@ def expression_source(expr, wrt, shapes, order=1, target="numpy"):
     if target == "torch":
         load.append(f"dtype = {wrt}.dtype")
     def body(name, m):
-        return ["    " + f"{t} = {printer.statement(x)}" for t, x in eliminate_common([(name, m)])]
+        statements = eliminate_common([(name, m)])
+        printer.defs = dict(statements)
+        return ["    " + f"{t} = {printer.statement(x)}" for t, x in statements]
     lines += ["def value_and_grad(values):"] + ["    " + ln for ln in load]
     lines += [f"    f = {code(parsed.tree)}"] + body("grad", first.matrix) + ["    return f, grad"]
     if order >= 2:
