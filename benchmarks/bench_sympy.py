@@ -30,14 +30,14 @@ def cases(quick):
         exec(compile(acc.read_text(), str(acc), "exec"), ns)      # the project's own acceptance data file
         for c in ns["C"]:
             if c["order"] == 1:
-                out.append((f"acceptance: {c['name']}", c["expr"], c["wrt"], c["shapes"]))
+                out.append((f"acceptance: {c['name']}", c["expr"], c["wrt"], c["shapes"], {}))
     from test_golden import GOLDEN
     for expr, wrt, shapes, order, _ in GOLDEN:
         if order == 1:
             names = sorted({d for v in shapes.values() for d in v if isinstance(d, str)})
             size = {d: 3 + k for k, d in enumerate(names)}
             out.append((f"golden: {expr}", expr, wrt,
-                        {k: tuple(size.get(d, d) for d in v) for k, v in shapes.items()}))
+                        {k: tuple(size.get(d, d) for d in v) for k, v in shapes.items()}, {}))
     for name in chainrule.examples():
         r = chainrule.backprop(chainrule.example(name))
         loss = _inline_loss(r)
@@ -46,7 +46,7 @@ def cases(quick):
         shapes = {n: tuple(dims.get(d, d) for d in d_.shape) for n, d_ in r.model.declarations.items()}
         wrt = next(p for p in r.model.parameters if p.startswith("W")) if any(
             p.startswith("W") for p in r.model.parameters) else r.model.parameters[0]
-        out.append((f"model: {name} (J by {wrt})", loss, wrt, dict(shapes, **{d: () for d in dims})))
+        out.append((f"model: {name} (J by {wrt})", loss, wrt, dict(shapes, **{d: () for d in dims}), dims))
     return out[:6] if quick else out
 
 
@@ -80,6 +80,7 @@ def _text(n):
 def to_sympy(node, syms):
     import sympy as sp
     from sympy import matrices as M
+    from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
     def rec(n):
         return to_sympy(n, syms)
@@ -97,6 +98,10 @@ def to_sympy(node, syms):
         mat = lambda x: getattr(x, "is_Matrix", False) and x.shape != (1, 1)   # noqa: E731
         if n.op == "@":
             return a * b
+        if n.op in "+-*/" and mat(a) and mat(b) and a.shape != b.shape:      # NumPy broadcasting, spelled out
+            a, b = _broadcast(a, b)
+        if n.op in "+-" and mat(a) != mat(b):                                 # scalar ± matrix
+            a, b = [x if mat(x) else x * sp.OneMatrix(*(a if mat(a) else b).shape) for x in (a, b)]
         if n.op == "+":
             return a + b
         if n.op == "-":
@@ -126,60 +131,126 @@ def to_sympy(node, syms):
         if fn in ("sum", "mean") and not n.kwargs:
             x = args[0]
             r, c = x.shape
-            total = (sp.OneMatrix(1, r) * x * sp.OneMatrix(c, 1))[0, 0] if (r, c) != (1, 1) else x
+            total = sp.OneMatrix(1, r) * x * sp.OneMatrix(c, 1) if (r, c) != (1, 1) else x
             return total / (r * c) if fn == "mean" else total
         if fn in ("exp", "log", "tanh", "sin", "cos", "sqrt"):
             f = getattr(sp, fn)
             x = args[0]
             if getattr(x, "is_Matrix", False):
                 u = sp.Dummy("u")
-                return M.expressions.applyfunc.ElementwiseApplyFunction(sp.Lambda(u, f(u)), x)
+                return ElementwiseApplyFunction(sp.Lambda(u, f(u)), x)
             return f(x)
+        if fn == "relu" or (fn == "maximum" and isinstance(n.args[0], S.Const) and n.args[0].value == 0):
+            u = sp.Dummy("u")
+            return ElementwiseApplyFunction(sp.Lambda(u, sp.Max(u, 0)), args[-1])
         if fn == "sigmoid":
             x = args[0]
             u = sp.Dummy("u")
-            return M.expressions.applyfunc.ElementwiseApplyFunction(sp.Lambda(u, 1 / (1 + sp.exp(-u))), x)
+            return ElementwiseApplyFunction(sp.Lambda(u, 1 / (1 + sp.exp(-u))), x)
     raise NotImplementedError(f"no SymPy matrix form for {type(node).__name__} {getattr(node, 'fn', '')}")
 
 
-def sympy_job(expr, wrt, shapes, q):
+def _broadcast(a, b):
+    import sympy as sp
+
+    def grow(x, shape):
+        r, c = x.shape
+        if (r, c) == shape:
+            return x
+        if c == 1 and r == shape[0]:
+            return x * sp.OneMatrix(1, shape[1])
+        if r == 1 and c == shape[1]:
+            return sp.OneMatrix(shape[0], 1) * x
+        raise ValueError(f"cannot broadcast {x.shape} to {shape}")
+    shape = (max(a.shape[0], b.shape[0]), max(a.shape[1], b.shape[1]))
+    return grow(a, shape), grow(b, shape)
+
+
+def _explicit(e):
+    """An explicit SymPy array for a matrix or array expression (PermuteDims unwrapped by hand)."""
+    import sympy as sp
+    from sympy.tensor.array import permutedims
+    from sympy.tensor.array.expressions import PermuteDims
+    if isinstance(e, PermuteDims):
+        return permutedims(_explicit(e.expr), e.permutation)
+    if hasattr(e, "as_explicit"):
+        return sp.Array(e.as_explicit())
+    if getattr(e, "is_Matrix", False):
+        return sp.Array(sp.Matrix(e))
+    return e
+
+
+def _numeric(d, subs):
+    """SymPy's answer as a NumPy array."""
+    import sympy as sp
+    e = _explicit(d.subs(subs).doit())
+    if isinstance(e, sp.NDimArray):
+        return np.array([float(sp.N(v)) for v in sp.flatten(e.tolist())]).reshape(e.shape)
+    return np.array(float(sp.N(e)))
+
+
+def sympy_job(expr, wrt, shapes, dims, q):
+    import warnings
+    warnings.simplefilter("ignore")
+    import sympy as sp
+    syms = {}
+    for name, shp in shapes.items():
+        syms[name] = sp.Symbol(name) if not shp else sp.MatrixSymbol(name, shp[0], shp[1] if len(shp) == 2 else 1)
+    syms.update({d: sp.Integer(v) for d, v in dims.items()})            # sizes are numbers in SymPy
     try:
-        import sympy as sp
-        syms = {}
-        for name, shp in shapes.items():
-            if not shp:
-                syms[name] = sp.Symbol(name)
-            else:
-                r = shp[0]
-                c = shp[1] if len(shp) == 2 else 1
-                syms[name] = sp.MatrixSymbol(name, r, c)
         e = to_sympy(S.parse_expression(expr), syms)
+    except Exception as ex:      # noqa: BLE001 — SymPy's matrix language has no spelling for it
+        q.put(("no form", f"{type(ex).__name__}: {str(ex).splitlines()[0][:80]}", None, None))
+        return
+    try:
         t = time.perf_counter()
         d = e.diff(syms[wrt])
         elapsed = time.perf_counter() - t
-        rng = np.random.default_rng(0)
-        values = {n: rng.standard_normal(shp or ()) if shp else float(rng.uniform(1, 2)) for n, shp in shapes.items()}
-        for n, shp in shapes.items():
-            if len(shp) == 2 and shp[0] == shp[1]:
-                a = rng.standard_normal(shp)
-                values[n] = a @ a.T + shp[0] * np.eye(shp[0])
-        subs = {syms[n]: (sp.Matrix(v.reshape(shapes[n][0], -1)) if shapes[n] else v) for n, v in values.items()}
-        got = np.array(sp.N(sp.Matrix(d.subs(subs).doit()) if getattr(d, "is_Matrix", False) else d.subs(subs).doit()),
-                       dtype=float)
-        q.put(("ok", elapsed, got, values))
-    except Exception as ex:      # noqa: BLE001 — any SymPy failure is the measurement
-        q.put(("fail", f"{type(ex).__name__}: {str(ex).splitlines()[0][:90] if str(ex) else ''}", None, None))
+        if d.has(sp.Derivative):
+            q.put(("fail", "returned an unevaluated Derivative", None, None))
+            return
+    except Exception as ex:      # noqa: BLE001 — SymPy's failure is the measurement
+        q.put(("fail", f"{type(ex).__name__}: {str(ex).splitlines()[0][:80] if str(ex) else ''}", None, None))
+        return
+    rng = np.random.default_rng(0)
+    values = {n: rng.standard_normal(shp) if shp else float(rng.uniform(1, 2)) for n, shp in shapes.items()
+              if n not in dims}
+    for n, shp in shapes.items():
+        if len(shp) == 2 and shp[0] == shp[1]:
+            a = rng.standard_normal(shp)
+            values[n] = a @ a.T + shp[0] * np.eye(shp[0])
+    subs = {syms[n]: (sp.Matrix(v.reshape(shapes[n][0], -1)) if shapes[n] else v) for n, v in values.items()}
+    values.update(dims)
+    try:
+        got = _numeric(d, subs)
+    except Exception:            # noqa: BLE001 — an answer we could not turn into numbers
+        got = None
+    q.put(("ok", elapsed, got, values))
 
 
-def run_sympy(expr, wrt, shapes, timeout):
+def run_sympy(expr, wrt, shapes, dims, timeout):
     q = mp.Queue()
-    p = mp.Process(target=sympy_job, args=(expr, wrt, shapes, q))
+    p = mp.Process(target=sympy_job, args=(expr, wrt, shapes, dims, q))
     p.start()
     p.join(timeout)
     if p.is_alive():
         p.terminate()
         return ("timeout", f"no answer within {timeout:.0f} s", None, None)
     return q.get() if not q.empty() else ("fail", "crashed", None, None)
+
+
+def _agrees(got, want, xshape):
+    """SymPy's array derivatives put the variable's axes first; chainrule puts f's first."""
+    if got.size != want.size:
+        return False
+    if np.allclose(got.reshape(-1), want.reshape(-1), rtol=1e-6, atol=1e-8):
+        return True
+    k = len(xshape)
+    fshape = want.shape[:want.ndim - k]
+    if not fshape:
+        return False
+    swapped = np.moveaxis(got.reshape(xshape + fshape), list(range(k)), list(range(len(fshape), len(fshape) + k)))
+    return np.allclose(swapped.reshape(-1), want.reshape(-1), rtol=1e-6, atol=1e-8)
 
 
 def chainrule_time(expr, wrt, shapes, repeat=20):
@@ -198,16 +269,20 @@ def main():
     ap.add_argument("--timeout", type=float, default=60)
     args = ap.parse_args()
     rows, ok, right = [], 0, 0
-    for label, expr, wrt, shapes in cases(args.quick):
+    for label, expr, wrt, shapes, dims in cases(args.quick):
         ct = chainrule_time(expr, wrt, shapes, 3 if args.quick else 20)
-        status, info, got, values = run_sympy(expr, wrt, shapes, 10 if args.quick else args.timeout)
+        status, info, got, values = run_sympy(expr, wrt, shapes, dims, 10 if args.quick else args.timeout)
         if status == "ok":
             ok += 1
             d = chainrule.derive(expr, wrt, shapes)
             want = np.asarray(eval(d.numpy, {"__builtins__": {}}, dict(values, np=np)), dtype=float)
-            correct = got.size == want.size and np.allclose(got.reshape(-1), want.reshape(-1), rtol=1e-6, atol=1e-8)
-            right += correct
-            verdict = f"{info * 1e3:.1f} ms, {'right' if correct else 'WRONG value'}"
+            if got is None:
+                judged = "answer not evaluable"
+            else:
+                correct = _agrees(got, want, np.shape(values[wrt]))
+                right += correct
+                judged = "right" if correct else "WRONG value"
+            verdict = f"{info * 1e3:.1f} ms, {judged}"
             ratio = f"{info / ct:.0f}×"
         else:
             verdict, ratio = f"{status}: {info}", "—"
