@@ -34,3 +34,9 @@ def test_sympy_benchmark_quick_mode_runs():
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_sympy.py"), "--quick"],
                          capture_output=True, text=True, check=True).stdout
     assert "chainrule answered all" in out
+
+
+def test_web_benchmark_quick_mode_runs():
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_web.py"), "--quick"],
+                         capture_output=True, text=True, check=True, timeout=600).stdout
+    assert out.count("p95") == 4

@@ -100,6 +100,11 @@ class Identity:
         axes = tuple(reversed(range(nf))) + tuple(nf + k for k in reversed(range(nx)))
         return np.transpose(full, axes)
 
+    def _repr_markdown_(self):
+        return (f"**{self.name}** ({self.section}{', ' + self.cite if self.cite else ''})\n\n"
+                f"$$\\frac{{\\partial}}{{\\partial {self.wrt}}}\\, {self.expr_latex} = {self.latex}$$\n\n"
+                + (f"{self.note}" if self.note else ""))
+
     def to_dict(self):
         d = dataclasses.asdict(self)
         d["shapes"] = {k: list(v) for k, v in self.shapes.items()}
@@ -149,6 +154,13 @@ def load():
     return entries
 
 
+class Catalog(list):
+    """A list of entries that a notebook shows as a table."""
+
+    def _repr_markdown_(self):
+        return markdown(self).split("\n", 6)[-1] if self else "*no identities match*"
+
+
 _CACHE = []
 
 
@@ -166,7 +178,7 @@ def identities(search=None, section=None):
     if search:
         words = search.split() if isinstance(search, str) else list(search)
         out = [e for e in out if e.matches(words)]
-    return out
+    return Catalog(out)
 
 
 def sections():

@@ -183,6 +183,13 @@ def cmd_codegen(args, console):
     return 0
 
 
+def cmd_serve(args, console):
+    from .web import serve
+    console.print(f"chainrule: http://{args.host}:{args.port}/  (API docs at /docs; Ctrl-C stops)", markup=False)
+    serve(args.host, args.port, args.workers)
+    return 0
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="chainrule", description="Matrix calculus in matrix notation.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -222,6 +229,11 @@ def build_parser():
     c2.add_argument("--order", type=int, default=1, help="2 adds hessian(values)")
     c2.add_argument("-o", "--output", help="write the module to this file")
     c2.set_defaults(run=cmd_codegen)
+    w = sub.add_parser("serve", help="the web page and JSON API (offline; FastAPI + uvicorn)")
+    w.add_argument("--host", default="127.0.0.1")
+    w.add_argument("--port", type=int, default=8000)
+    w.add_argument("--workers", type=int, default=1, help="server processes (default 1; use the number of cores)")
+    w.set_defaults(run=cmd_serve)
     i = sub.add_parser("identities", help="the verified identity catalog: list or search")
     i.add_argument("search", nargs="*", help="words to look for (name, function, 'matrix', '(100)', …)")
     i.add_argument("--section", help="only this section (e.g. trace, determinant, layers)")

@@ -47,6 +47,8 @@ def text(blocks):
         elif isinstance(b, Code):
             out.append("\n".join("    " + ln for ln in b.text.splitlines()))
         elif isinstance(b, Table):
+            plain = lambda r: tuple(str(c).replace("`", "") for c in r)   # noqa: E731
+            b = Table(plain(b.header), [plain(r) for r in b.rows])
             widths = [max(len(str(r[k])) for r in [b.header] + b.rows) for k in range(len(b.header))]
             line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()   # noqa: E731
             out.append("\n".join("    " + line(r) for r in [b.header] + b.rows))

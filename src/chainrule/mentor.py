@@ -68,6 +68,11 @@ class Explanation:
     def _repr_markdown_(self):
         return self.markdown
 
+    def _repr_html_(self):
+        """In a notebook: the sections with MathML (rendered without MathJax)."""
+        sections = "".join(f"<section><h3>{k}. {s.title}</h3>{s.html}</section>" for k, s in enumerate(self.steps, 1))
+        return f"<div class='chainrule-explanation'><h2>{D.html.escape(self.heading)}</h2>{sections}</div>"
+
 
 def explain(model=None, target="dZ1", *, expr=None, wrt=None, shapes=None, convention="course"):
     """Why `target` (an adjoint of the model, default dZ1 of the two-layer example) is what it is;
@@ -147,8 +152,8 @@ class _ModelExplanation:
         folded = [a for a in self.model.assignments if a.name in self.pass_.fused]
         if folded and self.model.loss in self.path:
             eqs = folded + eqs
-        return D.Math("\n".join(f"{a.name} = {a.text}" for a in eqs), r"\begin{aligned} " + r" \\ ".join(
-            f"{latex_name(a.name)} &= {D.tree_latex(a.tree)}" for a in eqs) + r" \end{aligned}")
+        return D.Math("\n".join(f"{a.name} = {a.text}" for a in eqs), r"\begin{array}{rcl} " + r" \\ ".join(
+            f"{latex_name(a.name)} &=& {D.tree_latex(a.tree)}" for a in eqs) + r" \end{array}")
 
     def setup(self):
         loss = self.model.loss
@@ -342,7 +347,7 @@ def _toy_lhs(x, first, readers):
 def _toy_section(x):
     """Every dimension 2 (or 1), every equation expanded to scalars, one entry by scalar calculus."""
     import sympy as sp
-    from .toy import entry_symbols, matrix_to_sympy, same, show, tree_to_sympy
+    from .toy import entry_symbols, latex as toy_latex, matrix_to_sympy, same, show, tree_to_sympy
     dims = {d: 2 for s in x.pass_.shapes.values() for d in s if isinstance(d, str)}
     toy_shape = lambda s: tuple(d if isinstance(d, int) else dims[d] for d in s)   # noqa: E731
     env = {}
@@ -362,7 +367,7 @@ def _toy_section(x):
         rhs = tree_to_sympy(x.pass_.trees[s.name], values if chained else env, dims, shapes)
         for i in range(rhs.rows):
             for j in range(rhs.cols):
-                lines.append(f"{env[s.name][i, j]} = {sp.sstr(rhs[i, j])}")
+                lines.append((str(env[s.name][i, j]), sp.sstr(rhs[i, j])))
         values[s.name] = rhs
     scale_of = lambda n: dims[x.pass_.scale(n)] if x.pass_.scale(n) else 1   # noqa: E731
 
@@ -380,27 +385,28 @@ def _toy_section(x):
     matrix_value = matrix_to_sympy(x.m, _ForwardValues(x, dict(values if chained else env), dims), dims)
     all_equal = all(same(sp.diff(link, target[i, j]) * scale, matrix_value[i, j])
                     for i in range(target.rows) for j in range(target.cols))
-    eqs = "\n".join(lines[:12]) + ("\n…" if len(lines) > 12 else "")
+    eqs = D.Table(("entry", "scalar equation"), [(f"`{a}`", f"`= {b}`") for a, b in lines[:12]]
+                  + ([("…", f"({len(lines) - 12} more)")] if len(lines) > 12 else []))
     lhs = _toy_lhs(x, first, readers)
     return [D.Para(f"Take every dimension 2: {', '.join(f'{d} = 2' for d in sorted(dims))}. The equations become "
-                   "scalar equations:"), D.Code(eqs),
+                   "scalar equations:"), eqs,
             D.Para("By scalar calculus, the first entry:"),
-            D.Math(f"{lhs} = {show(by_hand)}", f"{_toy_lhs_latex(x, first, readers)} = {sp.latex(by_hand)}"),
+            D.Math(f"{lhs} = {show(by_hand)}", f"{_toy_lhs_latex(x, first, readers)} = {toy_latex(by_hand)}"),
             D.Para(f"and the matrix formula's entry [1,1] is {show(matrix_value[0, 0])} — "
                    + ("the same." if same(by_hand, matrix_value[0, 0]) else "DIFFERENT.")
                    + f" All {target.rows * target.cols} entries agree: {'yes' if all_equal else 'NO'}.")]
 
 
 def _toy_lhs_latex(x, first, readers):
-    import sympy as sp
+    from .toy import latex as toy_latex
     loss = latex_name(x.model.loss.name)
     scale = x.pass_.scale(x.g.of)
     parts = [loss if r is x.model.loss else
-             rf"\sum \mathit{{d}}{latex_name(r.name)} \odot {latex_name(r.name)}"
+             rf"\sum {latex_name('d' + r.name)} \odot {latex_name(r.name)}"
              + (f" / {x.pass_.scale(r.name)}" if x.pass_.scale(r.name) else "") for r in readers]
     inner = parts[0] if len(parts) == 1 else r"\left(" + " + ".join(parts) + r"\right)"
     head = f"{scale} " if scale else ""
-    return head + rf"\frac{{\partial}}{{\partial {sp.latex(first)}}} {inner}"
+    return head + rf"\frac{{\partial}}{{\partial {toy_latex(first)}}} {inner}"
 
 
 def _explain_derivative(expr, wrt, shapes):
@@ -444,7 +450,7 @@ def _explain_derivative(expr, wrt, shapes):
 def _toy_derivative(r):
     """Every dimension 2, the expression expanded to scalars, the first entry by scalar calculus."""
     import sympy as sp
-    from .toy import entry_symbols, matrix_to_sympy, same, show, tree_to_sympy
+    from .toy import entry_symbols, latex as toy_latex, matrix_to_sympy, same, show, tree_to_sympy
     p = r.parsed
     dims = {d: 2 for sh in p.shapes.values() for d in sh if isinstance(d, str)}
     env = {n: entry_symbols(n, tuple(d if isinstance(d, int) else 2 for d in sh)) for n, sh in p.shapes.items()}
@@ -461,10 +467,10 @@ def _toy_derivative(r):
     scalar = sp.expand(f[0, 0])
     return [D.Para(f"Take every dimension 2 ({', '.join(f'{d} = 2' for d in sorted(dims)) or 'no named dimensions'})."
                    " f becomes the scalar"),
-            D.Math(f"f = {sp.sstr(scalar)}", f"f = {sp.latex(scalar)}"),
+            D.Math(f"f = {sp.sstr(scalar)}", f"f = {toy_latex(scalar)}"),
             D.Para("By scalar calculus, the first entry:"),
             D.Math(f"∂f/∂{x[0, 0]} = {show(by_hand[0])}",
-                   rf"\frac{{\partial f}}{{\partial {sp.latex(x[0, 0])}}} = {sp.latex(by_hand[0])}"),
+                   rf"\frac{{\partial f}}{{\partial {toy_latex(x[0, 0])}}} = {toy_latex(by_hand[0])}"),
             D.Para(f"and the formula's first entry is {show(formula[0])} — "
                    + ("the same." if same(by_hand[0], formula[0]) else "DIFFERENT.")
                    + f" All {len(by_hand)} entries agree: {'yes' if agree else 'NO'}.")]

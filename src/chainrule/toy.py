@@ -282,3 +282,16 @@ def show(e):
     sp = _sympy()
     small = sp.count_ops(e) <= 12 and not any(isinstance(f.args[0], sp.Add) for f in e.atoms(sp.Function))
     return sp.sstr(sp.simplify(e) if small else e)
+
+
+def latex(e):
+    """A toy expression in LaTeX with entries named as matrices' entries: dz2_11 → (dz_2)_{11}."""
+    sp = _sympy()
+    names = {}
+    for sym in sp.sympify(e).free_symbols:
+        m = re.match(r"^([a-z]+?)(\d*)_(\d+)$", sym.name)
+        if m:
+            base, num, ij = m.groups()
+            head = (base if len(base) == 1 else rf"\mathit{{{base}}}") + (f"_{{{num}}}" if num else "")
+            names[sym] = (f"({head})_{{{ij}}}" if num else f"{head}_{{{ij}}}")
+    return sp.latex(e, symbol_names=names)

@@ -1,0 +1,144 @@
+"""The web page and JSON API: answers mirror the Python API, bad input is a 4xx with the positioned
+message (never a traceback), and in real headless Chromium the page explains dZ1 and checks a formula."""
+import os
+import re
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+fastapi = pytest.importorskip("fastapi")
+from fastapi.testclient import TestClient  # noqa: E402
+
+import chainrule  # noqa: E402
+from chainrule.web import create_app  # noqa: E402
+
+client = TestClient(create_app())
+OUT = Path(__file__).resolve().parent.parent / "test-output"
+
+
+def test_derive_api_matches_the_python_api():
+    r = client.post("/api/derive", json={"expr": "x.T @ A @ x", "wrt": "x", "shapes": {"A": "n,n", "x": ["n"]}})
+    assert r.status_code == 200
+    d = r.json()
+    assert d["text"] == chainrule.derive("x.T @ A @ x", "x", {"A": ("n", "n"), "x": ("n",)}).text
+    assert d["mathml"].startswith("<math") and d["check"] < 1e-6 and d["numpy"] == "(A + A.T) @ x"
+
+
+def test_backprop_api():
+    d = client.post("/api/backprop", json={"example": "two-layer"}).json()
+    names = [g["name"] for g in d["gradients"]]
+    assert names == [g.name for g in chainrule.backprop(chainrule.example("two-layer")).gradients]
+    assert all(g["mathml"].startswith("<math") for g in d["gradients"])
+    text = chainrule.example("softmax")
+    d = client.post("/api/backprop", json={"model": text, "convention": "strict"}).json()
+    assert d["convention"] == "strict"
+
+
+def test_explain_api_model_and_expression():
+    d = client.post("/api/explain", json={"example": "two-layer", "target": "dZ1"}).json()
+    assert d["formula"] == "W2ᵀ dZ2 ⊙ (1 − A1²)"
+    assert [s["title"] for s in d["steps"]] == ["Setup", "Chain of derivatives", "Index form", "Matrix form",
+                                               "Shapes", "Toy example", "Numeric check"]
+    assert "<table>" in d["steps"][5]["html"] and "<math" in d["steps"][3]["html"]
+    d = client.post("/api/explain", json={"expr": "trace(A @ X)", "wrt": "X", "shapes": {"A": "k,n", "X": "n,k"}})
+    assert d.status_code == 200 and d.json()["formula"] == "Aᵀ"
+
+
+def test_check_api():
+    d = client.post("/api/check", json={"example": "two-layer", "claim": "dW1 = np.dot(dZ1, X.T)"}).json()
+    assert d["correct"] is False and "factor m" in d["reason"] and d["hint"]
+    d = client.post("/api/check", json={"example": "two-layer", "claim": "dW1 = np.dot(dZ1, X.T) / m"}).json()
+    assert d["correct"] is True
+
+
+@pytest.mark.parametrize("path,body,status,fragment", [
+    ("/api/derive", {"expr": "x @@ y", "wrt": "x", "shapes": {"x": "n"}}, 400, "^"),
+    ("/api/derive", {"expr": "__import__('os')", "wrt": "x", "shapes": {"x": "n"}}, 400, "only numbers"),
+    ("/api/derive", {"expr": "x" * 30000, "wrt": "x"}, 422, "expr"),
+    ("/api/derive", {"expr": "sum(x)", "wrt": "x", "order": 9}, 422, "order"),
+    ("/api/derive", {"wrt": "x"}, 422, "expr"),
+    ("/api/backprop", {"model": "W: n, n\nJ = sum(W @@ W)"}, 400, "line 2"),
+    ("/api/backprop", {"example": "nope"}, 400, "no built-in model"),
+    ("/api/check", {"example": "two-layer", "claim": "dZ1 = A9"}, 400, "unknown name"),
+    ("/api/explain", {"example": "two-layer", "target": "dQ"}, 400, "not an adjoint"),
+    ("/api/backprop", {"example": "two-layer", "convention": "loose"}, 422, "convention"),
+])
+def test_bad_input_is_a_4xx_with_a_message(path, body, status, fragment):
+    r = client.post(path, json=body)
+    assert r.status_code == status, r.text
+    err = r.json()["error"]
+    assert fragment in err and "Traceback" not in err
+
+
+def test_the_page_is_offline():
+    page = client.get("/").text
+    assert "<title>chainrule" in page
+    assert not re.search(r"(src|href)=\"https?://", page)            # nothing fetched from the internet
+    for name in ("app.js", "style.css"):
+        body = client.get(f"/static/{name}").text
+        assert "http://" not in body and "https://" not in body
+    assert client.get("/static/../web.py").status_code == 404
+    assert client.get("/docs").status_code == 200
+    assert "/api/explain" in client.get("/openapi.json").json()["paths"]
+
+
+# -- the page in a real browser ---------------------------------------------------------------------
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def server():
+    import uvicorn
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    srv = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if srv.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(5)
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_page_in_headless_chromium(server):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    OUT.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1300, "height": 1600})
+        page.goto(server + "/")
+        page.wait_for_selector("body[data-ready='1']")
+        page.click("#btn-explain")                                      # two-layer, dZ1 by default
+        page.wait_for_selector("#explanation-title", timeout=60000)
+        assert "dZ1 = W2ᵀ dZ2 ⊙ (1 − A1²)" in page.inner_text("#explanation-title")
+        titles = page.locator(".step h3").all_inner_texts()
+        assert [t.split(". ", 1)[1] for t in titles] == ["Setup", "Chain of derivatives", "Index form",
+                                                         "Matrix form", "Shapes", "Toy example", "Numeric check"]
+        matrix = page.locator(".step").nth(3)
+        assert matrix.locator("math").count() >= 1                      # the dZ1 formula, rendered as MathML
+        box = matrix.locator("math").last.bounding_box()
+        assert box and box["width"] > 60 and box["height"] > 10         # drawn, not raw text
+        assert page.locator(".step").nth(5).locator("table td").count() >= 8   # the toy's scalar equations
+        page.screenshot(path=str(OUT / "explain-dZ1.png"), full_page=True)
+        page.fill("#claim", "dZ1 = np.dot(W2, dZ2) * (1 - np.power(A1, 2))")
+        page.click("#btn-check")
+        page.wait_for_selector("#hint", timeout=60000)
+        assert "Wrong" in page.inner_text("#verdict") and "W2.T @ dZ2" in page.inner_text("#hint")
+        page.screenshot(path=str(OUT / "check-wrong.png"))
+        page.click("#mode-expr")
+        page.click("#btn-derive")
+        page.wait_for_selector("#derivative math", timeout=60000)
+        page.click("#btn-backprop") if page.is_visible("#btn-backprop") else None
+        browser.close()
+    assert (OUT / "explain-dZ1.png").stat().st_size > 10000
