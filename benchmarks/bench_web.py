@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -33,12 +34,86 @@ def post(url, body):
     return time.perf_counter() - t
 
 
+MIX = [
+    ("/api/backprop", {"example": "two-layer"}),
+    ("/api/backprop", {"example": "batchnorm", "convention": "strict"}),
+    ("/api/derive", {"expr": "x.T @ A @ x", "wrt": "x", "shapes": {"A": "n,n", "x": "n"}, "order": 2}),
+    ("/api/derive", {"expr": "sum(G * tanh(W @ X + b))", "wrt": "W",
+                     "shapes": {"G": "n,m", "W": "n,d", "X": "d,m", "b": "n,1"}}),
+    ("/api/check", {"example": "two-layer", "claim": "dZ1 = np.dot(W2, dZ2) * (1 - np.power(A1, 2))"}),
+    ("/api/check", {"example": "deep-relu", "claim": "dW2 = np.dot(dZ2, A1.T) / m"}),
+    ("/api/explain", {"example": "softmax", "target": "dZ1"}),
+    ("/api/derive", {"expr": "x @@ y", "wrt": "x", "shapes": {"x": "n"}}),           # a 400, on purpose
+]
+
+
+def load(clients, duration):
+    """A bounded load test: `clients` threads post a mix of requests (one deliberately bad) for
+    `duration` seconds; every answer must be the expected status."""
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "chainrule", "serve", "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    base = f"http://127.0.0.1:{port}"
+    latencies, errors, lock = [], [], threading.Lock()
+    try:
+        for _ in range(200):
+            try:
+                post(base + MIX[0][0], MIX[0][1])
+                break
+            except OSError:
+                time.sleep(0.05)
+        stop = time.perf_counter() + duration
+
+        def client(k):
+            i = k
+            while time.perf_counter() < stop:
+                path, body = MIX[i % len(MIX)]
+                i += 1
+                t = time.perf_counter()
+                req = urllib.request.Request(base + path, data=json.dumps(body).encode(),
+                                             headers={"Content-Type": "application/json"})
+                try:
+                    with urllib.request.urlopen(req, timeout=60) as r:
+                        r.read()
+                        status = r.status
+                except urllib.error.HTTPError as e:
+                    status = e.code
+                except OSError as e:
+                    status = f"{type(e).__name__}"
+                dt = time.perf_counter() - t
+                expected = 400 if "@@" in body.get("expr", "") else 200
+                with lock:
+                    latencies.append(dt)
+                    if status != expected:
+                        errors.append((path, status))
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+        t = time.perf_counter()
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        wall = time.perf_counter() - t
+    finally:
+        server.terminate()
+        server.wait(10)
+    latencies.sort()
+    p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]   # noqa: E731
+    print(f"load: {clients} clients for {wall:.0f} s, a mix of {len(MIX)} requests (derive, backprop, explain, "
+          f"check, one bad): {len(latencies)} requests, {len(errors)} unexpected answers, "
+          f"p50 {p(0.5) * 1e3:.0f} ms, p95 {p(0.95) * 1e3:.0f} ms, max {latencies[-1] * 1e3:.0f} ms, "
+          f"{len(latencies) / wall:.0f} requests/s")
+    return errors
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--requests", type=int, default=25, help="per client")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--load", type=float, metavar="SECONDS", help="the load test instead: 50 clients this long")
     a = ap.parse_args()
+    if a.load:
+        sys.exit(1 if load(50, a.load) else 0)
     if a.quick:
         a.clients, a.requests = 3, 2
     for workers in (1, 2):

@@ -57,7 +57,7 @@ class Backprop:
         return next(g for g in self.gradients if g.name == name or g.of == name)
 
     def text(self):
-        width = max(len(g.name) for g in self.gradients)
+        width = max((len(g.name) for g in self.gradients), default=0)
         lines = [f"convention: {self.convention} — {self.note}"]
         for g in self.gradients:
             lines.append(f"{g.name:<{width}} = {g.text}    {fmt_shape(g.shape)}")
@@ -78,6 +78,10 @@ def backprop(text, convention="course"):
     if convention not in CONVENTIONS:
         raise ChainruleError(f"convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
     model = parse_model(text)
+    if not model.parameters:
+        names = ", ".join(model.declarations) or "none"
+        raise ChainruleError(f"the model has no parameters: every declared name ({names}) is data, so there is "
+                             "nothing to differentiate — declare the weights without 'data'", text, 0, 1, 1)
     return _Pass(model, convention).run()
 
 

@@ -1,6 +1,9 @@
 """The one exception type chainrule raises for bad input, with a caret under the position."""
 
 
+WINDOW = 100      # characters of a long source line shown around the caret
+
+
 class ChainruleError(ValueError):
     """Bad input: the message names the sub-expression, the shapes and what to try."""
 
@@ -21,8 +24,16 @@ class ChainruleError(ValueError):
             text = lines[row] if 0 <= row < len(lines) else ""
             end = self.end if self.end is not None and self.end > self.start else self.start + 1
             prefix = f"line {self.line}, column {self.start + 1}: " if self.line and len(lines) > 1 else ""
+            start, end = self.start, max(self.start + 1, min(end, len(text) or end))
+            if len(text) > WINDOW:                      # a long line: only the part around the caret
+                lo = max(0, min(start - WINDOW // 3, len(text) - WINDOW))
+                hi = min(len(text), lo + WINDOW)
+                text = ("…" if lo else "") + text[lo:hi] + ("…" if hi < len(text) else "")
+                shift = lo - (1 if lo else 0)
+                start, end = start - shift, min(end - shift, len(text))
+                prefix = prefix or f"column {self.start + 1}: "
             parts.append(f"  {prefix}{text}")
-            parts.append("  " + " " * (len(prefix) + self.start) + "^" * max(1, min(end, len(text) or end) - self.start))
+            parts.append("  " + " " * (len(prefix) + start) + "^" * max(1, end - start))
         if self.hint:
             parts.append(self.hint)
         return "\n".join(parts)

@@ -2,6 +2,7 @@
 
 from . import syntax as S
 from . import tensor as T
+from .errors import ChainruleError
 from .shapes import broadcast
 
 
@@ -19,7 +20,16 @@ class Lowering:
         return self.checker.of[node]
 
     def visit(self, node):
-        """(expr, idx) for a node; fresh indices on every visit, so results never share them."""
+        """(expr, idx) for a node; fresh indices on every visit, so results never share them. An error
+        raised by the algebra underneath (division by zero) is placed at the innermost node."""
+        try:
+            return self._visit(node)
+        except ChainruleError as e:
+            if e.start is None and getattr(node, "start", None) is not None:
+                raise ChainruleError(e.message, node.source, node.start, node.end, node.line, e.hint) from None
+            raise
+
+    def _visit(self, node):
         if isinstance(node, S.Const):
             return T.const(node.value), ()
         if isinstance(node, S.Name):

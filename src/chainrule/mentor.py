@@ -3,6 +3,8 @@ the engine's own derivation of it (its index form, the matrix-notation reduction
 shapes, a SymPy toy expansion and a numeric check). Nothing here is written separately by hand."""
 import dataclasses
 
+import numpy as np
+
 from . import document as D
 from . import syntax as S
 from . import tensor as T
@@ -294,7 +296,7 @@ class _ModelExplanation:
     def toy(self):
         try:
             return Step("Toy example", _toy_section(self))
-        except (NotImplementedError, ImportError, ChainruleError, KeyError) as e:
+        except TOY_LIMITS as e:
             return Step("Toy example", [D.Para(f"No scalar expansion for this formula here ({e}); "
                                                "see the numeric check.")])
 
@@ -344,12 +346,44 @@ def _toy_lhs(x, first, readers):
     return f"{head}∂/∂{first} {inner}"
 
 
+# what ends a toy expansion early (it is an illustration; the numeric check still runs): a form the
+# toy cannot expand, SymPy missing, or SymPy failing on an unusual expression
+TOY_LIMITS = (NotImplementedError, ImportError, ChainruleError, KeyError, ValueError, TypeError, ZeroDivisionError,
+              RecursionError)
+TOY_MAX_DIM = 4          # a toy example keeps numeric dimensions up to this size
+TOY_MAX_ENTRIES = 64     # and at most this many scalar entries in all
+
+
+def _toy_size_guard(shapes):
+    """The toy example is for small matrices: fixed sizes (declared as numbers) are kept, so say so when
+    they are too large to expand by hand."""
+    big = [(n, s) for n, s in shapes.items() if any(d > TOY_MAX_DIM for d in s)]
+    total = sum(int(np.prod(s)) if s else 1 for s in shapes.values())
+    if big or total > TOY_MAX_ENTRIES:
+        what = f"{big[0][0]} is {'×'.join(map(str, big[0][1]))}" if big else f"{total} scalar entries"
+        raise NotImplementedError(f"the toy example expands dimensions of at most {TOY_MAX_DIM} and at most "
+                                  f"{TOY_MAX_ENTRIES} entries; here {what}")
+
+
+TOY_MAX_OPS = 400        # operations in the expanded scalar function
+
+
+def _toy_ops_guard(e):
+    """A toy example is for expressions a person can read: refuse the ones that expand into a page."""
+    import sympy as sp
+    ops = sp.count_ops(e)
+    if ops > TOY_MAX_OPS:
+        raise NotImplementedError(f"with every dimension 2 the scalar function has {ops} operations, too many to "
+                                  f"follow by hand (limit {TOY_MAX_OPS})")
+
+
 def _toy_section(x):
     """Every dimension 2 (or 1), every equation expanded to scalars, one entry by scalar calculus."""
     import sympy as sp
     from .toy import entry_symbols, latex as toy_latex, matrix_to_sympy, same, show, tree_to_sympy
     dims = {d: 2 for s in x.pass_.shapes.values() for d in s if isinstance(d, str)}
     toy_shape = lambda s: tuple(d if isinstance(d, int) else dims[d] for d in s)   # noqa: E731
+    _toy_size_guard({n: toy_shape(x._shape(n)) for n in x._involved()})
     env = {}
     for n in x._involved():
         env[n] = entry_symbols(n, toy_shape(x._shape(n)))
@@ -378,6 +412,7 @@ def _toy_section(x):
         return sum(cot[i, j] * out[i, j] for i in range(out.rows) for j in range(out.cols)) / scale_of(name)
     readers = [x.path[-1]] if chained else x.path
     link = sum(contribution(r.name) for r in readers)
+    _toy_ops_guard(link)
     target = env[x.g.of]
     scale = scale_of(x.g.of)
     first = target[0, 0]
@@ -437,11 +472,14 @@ def _explain_derivative(expr, wrt, shapes):
     table = [D.Table(("name", "shape"), [(n, fmt_shape(sh)) for n, sh in p.shapes.items()])]
     try:
         toy = _toy_derivative(r)
-    except (NotImplementedError, ImportError, ChainruleError, KeyError) as e:
+    except TOY_LIMITS as e:
         toy = [D.Para(f"No scalar expansion for this formula here ({e}); see the numeric check.")]
-    err = r.check()
-    numeric = [D.Para(f"On random data, the formula against central finite differences of f: max relative error "
-                      f"{err:.1e} ({'agrees' if err < 1e-5 else 'DISAGREES'}).")]
+    try:
+        err = r.check()
+        numeric = [D.Para(f"On random data, the formula against central finite differences of f: max relative "
+                          f"error {err:.1e} ({'agrees' if err < 1e-5 else 'DISAGREES'}).")]
+    except ChainruleError as e:
+        numeric = [D.Para(f"No numeric check here: {e.message}.")]
     sections = [setup, chain, index, matrix, table, toy, numeric]
     return Explanation(wrt, r.text, [Step(t, blocks) for t, blocks in zip(TITLES, sections)],
                        f"Why ∂/∂{wrt} {expr} = {r.text}")
@@ -453,10 +491,12 @@ def _toy_derivative(r):
     from .toy import entry_symbols, latex as toy_latex, matrix_to_sympy, same, show, tree_to_sympy
     p = r.parsed
     dims = {d: 2 for sh in p.shapes.values() for d in sh if isinstance(d, str)}
+    _toy_size_guard({n: tuple(d if isinstance(d, int) else 2 for d in sh) for n, sh in p.shapes.items()})
     env = {n: entry_symbols(n, tuple(d if isinstance(d, int) else 2 for d in sh)) for n, sh in p.shapes.items()}
     f = tree_to_sympy(p.tree, env, dims, p.shapes)
     if f.shape != (1, 1):
         raise NotImplementedError("the toy expansion is shown for scalar-valued expressions")
+    _toy_ops_guard(f[0, 0])
     x = env[r.wrt]
     got = matrix_to_sympy(r.matrix, env, dims)
     by_hand = [sp.diff(f[0, 0], x[i, j]) for i in range(x.rows) for j in range(x.cols)]
@@ -464,7 +504,7 @@ def _toy_derivative(r):
     if formula is None or len(formula) != len(by_hand):
         raise NotImplementedError("the formula's layout does not match the variable's")
     agree = all(same(a, b) for a, b in zip(by_hand, formula))
-    scalar = sp.expand(f[0, 0])
+    scalar = sp.expand(f[0, 0]) if sp.count_ops(f[0, 0]) <= 40 else f[0, 0]
     return [D.Para(f"Take every dimension 2 ({', '.join(f'{d} = 2' for d in sorted(dims)) or 'no named dimensions'})."
                    " f becomes the scalar"),
             D.Math(f"f = {sp.sstr(scalar)}", f"f = {toy_latex(scalar)}"),

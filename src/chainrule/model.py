@@ -69,7 +69,8 @@ def parse_model(text):
         raise ChainruleError(f"a model must be text, got {type(text).__name__}")
     lines = text.splitlines()
     if len(lines) > MAX_LINES:
-        raise ChainruleError(f"model too long ({len(lines)} lines, limit {MAX_LINES})")
+        raise ChainruleError(f"model too long ({len(lines)} lines, limit {MAX_LINES}): line {MAX_LINES + 1} is "
+                             "past the limit", text, 0, 1, MAX_LINES + 1)
     model = Model(text)
     seen = {}
     for number, raw in enumerate(lines, start=1):
@@ -84,7 +85,9 @@ def parse_model(text):
             raise _err("expected a declaration 'NAME: dim, dim' or an assignment 'NAME = expression'", text, number,
                        len(code) - len(code.lstrip()))
     if not model.assignments:
-        raise ChainruleError("the model has no assignments: its last assignment is the loss, e.g. J = ...")
+        last = max(1, len(lines))
+        raise ChainruleError(f"line {last}: the model has no assignments: its last assignment is the loss, "
+                             "e.g. J = ...", text, 0, 1, last)
     _check_shapes(model)
     loss = model.loss
     if any(d != 1 for d in loss.shape):

@@ -6,6 +6,8 @@ from .evaluate import evaluate, evaluate_tree
 from .functions import FUNCTIONS
 
 SIZES = (3, 4, 2, 5, 6, 7)
+MAX_PERTURBED = 400              # entries of the variable perturbed by a finite-difference check
+MAX_CHECK_ENTRIES = 4_000_000    # data and result entries a numeric check may allocate
 
 
 def concrete_dims(shapes, sizes=SIZES):
@@ -79,11 +81,18 @@ def sample(shapes, dims, doms, rng):
 
 def finite_difference_error(result, seed=0, eps=1e-6, domain=None):
     """Max relative error of result.numpy against central differences of the (order−1)th derivative;
-    `domain` (name → spd, invertible, positive, symmetric, …) adds to what the expression implies."""
+    `domain` (name → spd, invertible, positive, symmetric, …) adds to what the expression implies.
+    At most MAX_PERTURBED entries of the variable are perturbed (a random sample when it is larger)."""
     from .differentiate import diff
+    from .errors import ChainruleError
     parsed = result.parsed
     rng = np.random.default_rng(seed)
     dims = concrete_dims(parsed.shapes)
+    for name, shape in list(parsed.shapes.items()) + [("the result", result.shape)]:
+        size = int(np.prod(_concrete(shape, dims))) if shape else 1
+        if size > MAX_CHECK_ENTRIES:
+            raise ChainruleError(f"too large for a numeric check: {name} has shape {tuple(_concrete(shape, dims))} "
+                                 f"(limit {MAX_CHECK_ENTRIES:,} entries); use named or smaller dimensions")
     doms = dict(domains(parsed.tree), **(domain or {}))
     base_expr, base_out = parsed.expr, tuple(parsed.idx)
     for p in result.wrt_idx[:-1]:
@@ -104,17 +113,24 @@ def finite_difference_error(result, seed=0, eps=1e-6, domain=None):
     namespace = dict(env, np=np)
     got = np.asarray(eval(result.numpy, {"__builtins__": {}}, namespace), dtype=float)   # generated code only
     x0 = np.asarray(env[result.wrt], dtype=float)
-    want = np.zeros(f0.shape + x0.shape)
-    for pos in np.ndindex(*x0.shape) if x0.shape else [()]:
+    got = got.reshape(f0.shape + x0.shape)
+    positions = list(np.ndindex(*x0.shape)) if x0.shape else [()]
+    if len(positions) > MAX_PERTURBED:             # a large variable: a random sample of its entries
+        keep = rng.choice(len(positions), MAX_PERTURBED, replace=False)
+        positions = [positions[k] for k in sorted(keep)]
+    worst, scale = 0.0, 1.0
+    for pos in positions:
+        column = np.zeros(f0.shape)
         for sign in (1, -1):
             x = x0.copy()
             x[pos] += sign * eps
             e2 = dict(env)
             e2[result.wrt] = x if x.shape else float(x)
-            want[(Ellipsis,) + pos] += sign * value(e2) / (2 * eps)
-    got = got.reshape(want.shape)
-    scale = max(1.0, float(np.max(np.abs(want))) if want.size else 1.0)
-    return float(np.max(np.abs(got - want)) / scale) if want.size else 0.0
+            column = column + sign * np.asarray(value(e2)) / (2 * eps)
+        if column.size:
+            worst = max(worst, float(np.max(np.abs(got[(Ellipsis,) + pos] - column))))
+            scale = max(scale, float(np.max(np.abs(column))))
+    return worst / scale
 
 
 def sample_model(model, dims, rng, data_scale=0.5):
@@ -161,7 +177,11 @@ def check_backprop(result, seed=0, eps=1e-6, only=None, code=None):
         x0 = np.asarray(env[g.of], dtype=float)
         start = position.get(g.of, -1) + 1
         want = np.zeros(x0.shape)
-        for pos in np.ndindex(*x0.shape) if x0.shape else [()]:
+        positions = list(np.ndindex(*x0.shape)) if x0.shape else [()]
+        if len(positions) > MAX_PERTURBED:         # a large array: a random sample of its entries
+            keep = rng.choice(len(positions), MAX_PERTURBED, replace=False)
+            positions = [positions[k] for k in sorted(keep)]
+        for pos in positions:
             for sign in (1, -1):
                 x = x0.copy()
                 x[pos] += sign * eps
@@ -173,6 +193,9 @@ def check_backprop(result, seed=0, eps=1e-6, only=None, code=None):
             continue
         scale = 1 if g.scale == "1" else dims[g.scale]
         got = got / scale
+        if len(positions) < want.size:
+            index = tuple(np.array(positions).T)
+            got, want = got[index], want[index]
         errors[g.name] = float(np.max(np.abs(got - want)) / max(1e-3, float(np.max(np.abs(want)))))
     return errors
 

@@ -274,9 +274,12 @@ def parse_expression(text, *, source=None, line=1, col=0):
         raise ChainruleError(f"expression must be a string, got {type(text).__name__}")
     source = text if source is None else source
     if len(text) > MAX_LENGTH:
-        raise ChainruleError(f"expression too long ({len(text)} characters, limit {MAX_LENGTH})")
+        row = text[:MAX_LENGTH].count("\n")
+        column = MAX_LENGTH - (text.rfind("\n", 0, MAX_LENGTH) + 1) + (col if row == 0 else 0)
+        raise ChainruleError(f"expression too long ({len(text)} characters, limit {MAX_LENGTH}): it is cut here",
+                             source, column, column + 1, line + row)
     if not text.strip():
-        raise ChainruleError("empty expression")
+        raise ChainruleError("empty expression", source, col, col + 1, line)
     if not text.isascii():
         bad = next(i for i, ch in enumerate(text) if not ch.isascii())
         rows = text[:bad].count("\n")

@@ -10,15 +10,16 @@ def _sympy():
 
 
 def entry_symbols(name, shape):
-    """A SymPy matrix of named entries: w2_11, w2_12, … (vectors and scalars too)."""
+    """A SymPy matrix of named entries: w2_11, w2_12, … (vectors and scalars too). Entries are real
+    symbols: SymPy differentiates tanh(√…) of plain complex symbols very slowly (minutes)."""
     sp = _sympy()
     base = re.sub(r"[^0-9a-zA-Z]", "", name).lower()
     rows = shape[0] if len(shape) >= 1 else 1
     cols = shape[1] if len(shape) == 2 else 1
     if not shape:
-        return sp.Matrix([[sp.Symbol(base)]])
+        return sp.Matrix([[sp.Symbol(base, real=True)]])
     return sp.Matrix(rows, cols, lambda i, j: sp.Symbol(f"{base}_{i + 1}{j + 1}" if len(shape) == 2 else
-                                                        f"{base}_{i + 1}"))
+                                                        f"{base}_{i + 1}", real=True))
 
 
 def _broadcast(a, b):
@@ -256,23 +257,20 @@ def matrix_to_sympy(m, env, dims):
 
 
 def same(a, b, trials=3, seed=0):
-    """Do two SymPy expressions agree? Tested at random points (a zero-equivalence test), which is
-    quick where simplify() can take a minute on nested tanh."""
+    """Do two SymPy expressions agree? Tested at random points (a zero-equivalence test) by substituting
+    numbers, which is quick where simplify() or code generation can take seconds on nested functions."""
     import random
     sp = _sympy()
     a, b = sp.sympify(a), sp.sympify(b)
-    diff = a - b
     free = sorted(a.free_symbols | b.free_symbols, key=str)
-    if not free:
-        return abs(complex(sp.N(diff))) < 1e-9
     rng = random.Random(seed)
-    f = sp.lambdify(free, diff, modules="math")
-    for _ in range(trials):
-        point = [rng.uniform(0.3, 1.7) for _ in free]
+    for _ in range(trials if free else 1):
+        point = {s: sp.Float(rng.uniform(0.3, 1.7), 30) for s in free}
         try:
-            if abs(f(*point)) > 1e-9 * (1 + abs(sp.lambdify(free, a, modules="math")(*point))):
-                return False
-        except (ValueError, ZeroDivisionError, OverflowError):
+            va, vb = complex(a.xreplace(point).evalf(30)), complex(b.xreplace(point).evalf(30))
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+            return False
+        if abs(va - vb) > 1e-9 * (1 + abs(va)):
             return False
     return True
 

@@ -136,9 +136,32 @@ async def _run(fn, req):
                             status_code=504)
 
 
+MAX_BODY = 100_000         # bytes of a request body
+SECURITY_HEADERS = {
+    "Content-Security-Policy": ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                                "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
 def create_app():
-    app = FastAPI(title="chainrule", version="0.1.0",
+    app = FastAPI(title="chainrule", version="0.1.0", docs_url=None, redoc_url=None,
                   description="Matrix calculus in matrix notation: derive, backprop, explain, check.")
+    app.openapi_version = "3.0.3"          # the packaged Swagger UI (4.x) reads OpenAPI 3.0 documents
+
+    @app.middleware("http")
+    async def _guard(request: Request, call_next):
+        """Reject oversized bodies before reading them; every response carries the security headers."""
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+            response = JSONResponse({"error": f"request body too large (limit {MAX_BODY:,} bytes)"}, status_code=413)
+        else:
+            response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        return response
 
     @app.exception_handler(ChainruleError)
     async def _bad_input(request: Request, exc: ChainruleError):
@@ -173,6 +196,27 @@ def create_app():
     @app.get("/api/examples", summary="The built-in models")
     async def examples_api():
         return _examples()
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon():
+        return Response(status_code=204)
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    async def docs():
+        """Swagger UI from the swagger-ui-bundle package (served locally, no CDN)."""
+        return HTMLResponse(_static("docs.html"))
+
+    @app.get("/static/swagger/{name}", include_in_schema=False)
+    async def swagger(name: str):
+        kinds = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css"}
+        if name not in kinds:
+            return JSONResponse({"error": "not found"}, status_code=404)
+        try:
+            from swagger_ui_bundle import swagger_ui_path
+        except ImportError:
+            return JSONResponse({"error": "swagger-ui-bundle is not installed"}, status_code=404)
+        from pathlib import Path
+        return Response((Path(swagger_ui_path) / name).read_bytes(), media_type=kinds[name])
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page():
