@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_codegen.py
 	$(BIN)/python benchmarks/bench_sympy.py
 	$(BIN)/python benchmarks/bench_web.py
+	$(BIN)/python benchmarks/bench_train.py
 
 # The public acceptance cases, checked against exact JAX derivatives (installs jax into the venv).
 acceptance: $(STAMP)

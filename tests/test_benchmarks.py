@@ -40,3 +40,9 @@ def test_web_benchmark_quick_mode_runs():
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_web.py"), "--quick"],
                          capture_output=True, text=True, check=True, timeout=600).stdout
     assert out.count("p95") == 4
+
+
+def test_train_benchmark_quick_mode_runs():
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_train.py"), "--quick"],
+                         capture_output=True, text=True, check=True).stdout
+    assert "ratio" in out and "final cost" in out

@@ -2,7 +2,7 @@
 from .errors import ChainruleError
 
 __all__ = ["ChainruleError", "backprop", "check", "codegen", "compile", "derive", "example", "examples", "explain",
-           "identities"]
+           "identities", "train", "dataset", "gradcheck"]
 __version__ = "0.1.0"
 
 
@@ -45,7 +45,9 @@ def compile(model_text=None, target="numpy", *, expr=None, wrt=None, shapes=None
     from .generate import compile_module
     ns = compile_module(codegen(model_text, target, expr=expr, wrt=wrt, shapes=shapes, order=order))
     if expr is None:
-        return ns["loss_and_grads"]
+        fn = ns["loss_and_grads"]
+        fn.forward = ns["forward"]
+        return fn
     fn = ns["value_and_grad"]
     if "hessian" in ns:
         fn.hessian = ns["hessian"]
@@ -56,6 +58,24 @@ def identities(search=None, section=None):
     """The verified identity catalog, optionally searched: see chainrule.catalog."""
     from .catalog import identities as _identities
     return _identities(search, section)
+
+
+def train(model_text=None, data="planar", lr=1.2, iterations=10000, seed=1, hidden=None):
+    """Batch gradient descent with the generated gradients: see chainrule.training."""
+    from .training import train as _train
+    return _train(model_text, data, lr, iterations, seed, hidden)
+
+
+def dataset(name="planar", seed=1):
+    """(X, Y) of a built-in data set (planar, moons, circles) or a CSV, examples in columns."""
+    from .training import dataset as _dataset
+    return _dataset(name, seed)
+
+
+def gradcheck(model_text=None, epsilon=1e-7, seed=1, loss_and_grads=None):
+    """The course's gradient check (relative difference per parameter and overall): see chainrule.training."""
+    from .training import gradcheck as _gradcheck
+    return _gradcheck(model_text, epsilon, seed, loss_and_grads)
 
 
 def examples():

@@ -190,6 +190,43 @@ def cmd_serve(args, console):
     return 0
 
 
+def cmd_train(args, console):
+    from pathlib import Path
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    from .training import train
+    text = read_model(args)
+    every = max(1, args.iterations // 10)
+    with Progress(TextColumn("training"), BarColumn(), TextColumn("{task.completed:>6}/{task.total} it"),
+                  TextColumn("cost {task.fields[cost]:.6f}"), TimeRemainingColumn(), console=console,
+                  transient=True) as bar:
+        task = bar.add_task("train", total=args.iterations, cost=float("nan"))
+        log = []
+
+        def progress(i, cost):
+            bar.update(task, completed=i + 1, cost=cost)
+            if i % every == 0 or i == args.iterations - 1:
+                log.append(f"Cost after iteration {i}: {cost:.6f}")
+        result = train(text, args.data, args.lr, args.iterations, args.seed, args.hidden, progress=progress,
+                       print_every=max(1, args.iterations // 200))
+    for line in log:
+        console.print(line, markup=False)
+    console.print(f"training accuracy: {result.accuracy:.1%}", markup=False)
+    if args.plot:
+        out = Path(args.plot)
+        out.mkdir(parents=True, exist_ok=True)
+        console.print(f"wrote {result.plot_cost(out / 'cost.png')}", markup=False)
+        if result.X.shape[0] == 2:
+            console.print(f"wrote {result.plot_boundary(out / 'decision_boundary.png')}", markup=False)
+    return 0
+
+
+def cmd_gradcheck(args, console):
+    from .training import gradcheck
+    g = gradcheck(read_model(args), args.epsilon)
+    console.print(str(g), markup=False)
+    return 0 if g.ok else 1
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="chainrule", description="Matrix calculus in matrix notation.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -234,6 +271,21 @@ def build_parser():
     w.add_argument("--port", type=int, default=8000)
     w.add_argument("--workers", type=int, default=1, help="server processes (default 1; use the number of cores)")
     w.set_defaults(run=cmd_serve)
+    t = sub.add_parser("train", help="batch gradient descent with the derived gradients (cost, accuracy, plots)")
+    t.add_argument("model", nargs="?", help="a model file (default: --example two-layer)")
+    t.add_argument("--example", metavar="NAME")
+    t.add_argument("--data", default="planar", help="planar, moons, circles or FILE.csv (last column: label)")
+    t.add_argument("--hidden", type=int, help="size of every dimension the data does not fix (default 4)")
+    t.add_argument("--lr", type=float, default=1.2)
+    t.add_argument("--iterations", type=int, default=10000)
+    t.add_argument("--seed", type=int, default=1)
+    t.add_argument("--plot", metavar="DIR", help="write cost.png and decision_boundary.png (needs matplotlib)")
+    t.set_defaults(run=cmd_train)
+    g = sub.add_parser("gradcheck", help="the course's gradient check of every parameter (exit 1 if it fails)")
+    g.add_argument("model", nargs="?", help="a model file (default: --example two-layer)")
+    g.add_argument("--example", metavar="NAME")
+    g.add_argument("--epsilon", type=float, default=1e-7)
+    g.set_defaults(run=cmd_gradcheck)
     i = sub.add_parser("identities", help="the verified identity catalog: list or search")
     i.add_argument("search", nargs="*", help="words to look for (name, function, 'matrix', '(100)', …)")
     i.add_argument("--section", help="only this section (e.g. trace, determinant, layers)")

@@ -376,6 +376,10 @@ def model_source(model_text, target="numpy"):
     grads = ", ".join(f"{p!r}: d{p}" for p in model.parameters)
     body.append(f"return {model.loss.name}, {{{grads}}}")
     lines += ["    " + ln for ln in body]
+    setup = body[:body.index("# forward pass: the model's equations")]
+    values = ", ".join(f"{a.name!r}: {a.name}" for a in model.assignments)
+    lines += ["", "", "def forward(values):", '    """Every value of the forward pass, by name (predictions, plots)."""']
+    lines += ["    " + ln for ln in setup + [f"{n} = {rhs}" for n, rhs in forward_code] + [f"return {{{values}}}"]]
     return "\n".join(_with_helpers(lines, code, printer.header)) + "\n"
 
 
