@@ -20,7 +20,8 @@ def test_example_notebook_executes():
     kinds = {k for o in outputs for k in o.get("data", {})}
     assert {"text/latex", "text/html", "text/markdown"} <= kinds
     text = "".join(o.get("text", "") for o in outputs)
-    assert "dW1  = dZ1 @ X.T / m" in text and "finite difference" in text
+    assert "dW1  = dZ1 @ X.T / m" in text and "finite difference" in text and "training accuracy" in text
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 2       # the plots, inline
 
 
 def test_every_result_object_displays_in_a_notebook():
