@@ -1,6 +1,5 @@
 """Inputs for fuzzing chainrule: grammar-generated expressions and model files (valid and not),
 their mutations (near-valid), and random bytes. Deterministic for a given random.Random."""
-import random
 
 SHAPES = {"A": ("n", "n"), "B": ("n", "m"), "C": ("m", "n"), "x": ("n",), "y": ("m",), "s": (),
           "W": ("k", "n"), "b": ("k", 1), "G": ("k", "m"), "X": ("n", "m"), "Y": (1, "m")}

@@ -4,8 +4,6 @@ gradient check, and plots (matplotlib, optional).
 The course's conventions: examples in columns (X is n_x × m, Y is 1 × m), weights initialised with
 small seeded random numbers (× 0.01) and biases with zeros, plain batch gradient descent.
 """
-import math
-
 import numpy as np
 
 from .errors import ChainruleError
@@ -269,7 +267,3 @@ class GradCheck:
 
     def _repr_markdown_(self):
         return "```\n" + str(self) + "\n```"
-
-
-def _not_nan(x):
-    return not math.isnan(x)
