@@ -25,6 +25,45 @@ def free_port():
     return port
 
 
+class Server:
+    """`chainrule serve` in its own process on a free loopback port, ready when entered."""
+
+    def __init__(self, workers=1, probe=None):
+        self.port, self.workers, self.probe = free_port(), workers, probe
+
+    def __enter__(self):
+        self.proc = subprocess.Popen([sys.executable, "-m", "chainrule", "serve", "--port", str(self.port),
+                                      "--workers", str(self.workers)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+        for _ in range(200):
+            try:
+                self.probe(f"http://127.0.0.1:{self.port}")
+                break
+            except OSError:
+                time.sleep(0.05)
+        return f"http://127.0.0.1:{self.port}"
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def run_clients(count, target):
+    """Run `target(k)` in `count` threads at once; the wall-clock seconds they took together."""
+    threads = [threading.Thread(target=target, args=(k,)) for k in range(count)]
+    t = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return time.perf_counter() - t
+
+
+def percentiles(latencies):
+    latencies.sort()
+    return lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]
+
+
 def post(url, body):
     req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
     t = time.perf_counter()
@@ -50,18 +89,8 @@ MIX = [
 def load(clients, duration):
     """A bounded load test: `clients` threads post a mix of requests (one deliberately bad) for
     `duration` seconds; every answer must be the expected status."""
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "chainrule", "serve", "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
-    base = f"http://127.0.0.1:{port}"
     latencies, errors, lock = [], [], threading.Lock()
-    try:
-        for _ in range(200):
-            try:
-                post(base + MIX[0][0], MIX[0][1])
-                break
-            except OSError:
-                time.sleep(0.05)
+    with Server(probe=lambda base: post(base + MIX[0][0], MIX[0][1])) as base:
         stop = time.perf_counter() + duration
 
         def client(k):
@@ -86,18 +115,8 @@ def load(clients, duration):
                     latencies.append(dt)
                     if status != expected:
                         errors.append((path, status))
-        threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
-        t = time.perf_counter()
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
-        wall = time.perf_counter() - t
-    finally:
-        server.terminate()
-        server.wait(10)
-    latencies.sort()
-    p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]   # noqa: E731
+        wall = run_clients(clients, client)
+    p = percentiles(latencies)
     print(f"load: {clients} clients for {wall:.0f} s, a mix of {len(MIX)} requests (derive, backprop, explain, "
           f"check, one bad): {len(latencies)} requests, {len(errors)} unexpected answers, "
           f"p50 {p(0.5) * 1e3:.0f} ms, p95 {p(0.95) * 1e3:.0f} ms, max {latencies[-1] * 1e3:.0f} ms, "
@@ -129,38 +148,18 @@ def run(a, workers, distinct):
     counter = iter(range(10 ** 9))
     body = (lambda: {"model": f"# request {next(counter)}\n" + text}) if distinct else \
         (lambda: {"example": "two-layer"})
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "chainrule", "serve", "--port", str(port),
-                               "--workers", str(workers)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
-    url = f"http://127.0.0.1:{port}/api/backprop"
-    try:
-        for _ in range(200):
-            try:
-                post(url, body())
-                break
-            except OSError:
-                time.sleep(0.05)
+    with Server(workers, probe=lambda base: post(base + "/api/backprop", body())) as base:
+        url = base + "/api/backprop"
         single = statistics.median(post(url, body()) for _ in range(10))
         latencies, lock = [], threading.Lock()
 
-        def client():
+        def client(k):
             for _ in range(a.requests):
                 dt = post(url, body())
                 with lock:
                     latencies.append(dt)
-        threads = [threading.Thread(target=client) for _ in range(a.clients)]
-        t = time.perf_counter()
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
-        wall = time.perf_counter() - t
-    finally:
-        server.terminate()
-        server.wait(10)
-    latencies.sort()
-    p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]   # noqa: E731
+        wall = run_clients(a.clients, client)
+    p = percentiles(latencies)
     what = "a different model text each time (no cache)" if distinct else "the same request (cached answer)"
     print(f"{workers} server process(es), {what}: one client {single * 1e3:.1f} ms; "
           f"{a.clients} concurrent clients × {a.requests} requests: p50 {p(0.5) * 1e3:.0f} ms, "

@@ -277,22 +277,12 @@ def _has_array(m):
 
 def _substitute(m, names):
     """m with every subexpression named in `names` (canonical key → variable) replaced, outermost first."""
-    import dataclasses
-    k = canon(m)
-    if k in names:
-        return MVar(names[k], m.shape)
-    changes = {}
-    for f in m.__dataclass_fields__:
-        v = getattr(m, f)
-        if isinstance(v, M):
-            nv = _substitute(v, names)
-            if nv is not v:
-                changes[f] = nv
-        elif isinstance(v, tuple) and v and all(isinstance(x, M) for x in v):
-            nv = tuple(_substitute(x, names) for x in v)
-            if any(a is not b for a, b in zip(nv, v)):
-                changes[f] = nv
-    return dataclasses.replace(m, **changes) if changes else m
+    from .matrix import mat_map
+
+    def named(n):
+        key = canon(n)
+        return MVar(names[key], n.shape) if key in names else None
+    return mat_map(m, lambda n: n, before=named)
 
 
 def _size(m):

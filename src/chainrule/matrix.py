@@ -395,18 +395,23 @@ def split_coef(m):
     return (m.coef, m.x) if isinstance(m, MScale) else (Fraction(1), m)
 
 
-def mat_map(m, fn):
-    """Rebuild m bottom-up, applying fn to every node after its children."""
+def mat_map(m, fn, before=None):
+    """Rebuild m bottom-up, applying fn to every node after its children. `before(node)`, when given,
+    is asked first: a node it returns (not None) replaces the subtree as it is, children unvisited."""
     import dataclasses
+    if before is not None:
+        replaced = before(m)
+        if replaced is not None:
+            return replaced
     changes = {}
     for f in m.__dataclass_fields__:
         v = getattr(m, f)
         if isinstance(v, M):
-            nv = mat_map(v, fn)
+            nv = mat_map(v, fn, before)
             if nv is not v:
                 changes[f] = nv
         elif isinstance(v, tuple) and v and all(isinstance(x, M) for x in v):
-            nv = tuple(mat_map(x, fn) for x in v)
+            nv = tuple(mat_map(x, fn, before) for x in v)
             if any(a is not b for a, b in zip(nv, v)):
                 changes[f] = nv
     return fn(dataclasses.replace(m, **changes) if changes else m)

@@ -99,7 +99,8 @@ class Training:
 def _pyplot():
     try:
         import matplotlib
-        matplotlib.use("Agg") if not _in_notebook() else None
+        if not _in_notebook():                   # files only, no window (a notebook keeps its inline backend)
+            matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         return plt
     except ImportError:

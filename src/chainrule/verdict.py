@@ -89,8 +89,8 @@ class _Judge:
 
     def _known_names(self):
         known = set(self.shapes) | {d for s in self.shapes.values() for d in s if isinstance(d, str)}
-        for node in _walk(self.tree):
-            if isinstance(node, S.Name) and node.id not in known:
+        for node in S.names(self.tree):
+            if node.id not in known:
                 lower = {k.lower(): k for k in sorted(known)}
                 close = [lower[node.id.lower()]] if node.id.lower() in lower else \
                     [lower[c] for c in difflib.get_close_matches(node.id.lower(), sorted(lower), n=1)]
@@ -162,7 +162,7 @@ class _Judge:
     def _too_early(self):
         """The claim reads the adjoint it defines, or one computed from it later in the backward pass."""
         later = self._downstream()
-        used = [n.id for n in _walk(self.tree) if isinstance(n, S.Name) and n.id in later]
+        used = [n.id for n in S.names(self.tree) if n.id in later]
         if not used:
             return None
         n = used[0]
@@ -431,16 +431,6 @@ def _src(node):
     """A factor's source text, parenthesized where a product needs it: (1 - A2)."""
     t = node.text or "…"
     return f"({t})" if isinstance(node, (S.Binary, S.Neg)) and getattr(node, "op", "-") in "+-" else t
-
-
-def _walk(node):
-    yield node
-    for f in ("operand", "left", "right"):
-        child = getattr(node, f, None)
-        if child is not None:
-            yield from _walk(child)
-    for a in getattr(node, "args", ()):
-        yield from _walk(a)
 
 
 def _product_factors(node):
