@@ -7,6 +7,7 @@ language whose NumPy value is the derivative in derive's layout (f's axes, then 
 or, with form = "vec", the Jacobian ∂vec F/∂vec X (column-major vec) of a matrix-valued F.
 """
 import dataclasses
+import functools
 import json
 import tomllib
 from importlib import resources
@@ -17,6 +18,12 @@ from . import syntax as S
 from .errors import ChainruleError
 
 DATA = "identity_data"
+
+
+@functools.lru_cache(maxsize=1024)
+def _tree(text):
+    """An entry's expression or result, parsed once (explain matches against every entry)."""
+    return S.parse_expression(text)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,12 +68,12 @@ class Identity:
     @property
     def latex(self):
         from .document import tree_latex
-        return tree_latex(S.parse_expression(self.result))
+        return tree_latex(_tree(self.result))
 
     @property
     def expr_latex(self):
         from .document import tree_latex
-        return tree_latex(S.parse_expression(self.expr))
+        return tree_latex(_tree(self.expr))
 
     @property
     def statement(self):
@@ -87,10 +94,10 @@ class Identity:
         from .numeric import concrete_dims
         dims = {k: v for k, v in values.items() if isinstance(v, int)} or concrete_dims(self.shapes)
         with np.errstate(all="ignore"):
-            r = np.asarray(evaluate_tree(S.parse_expression(self.result), values, dims), dtype=float)
+            r = np.asarray(evaluate_tree(_tree(self.result), values, dims), dtype=float)
         if self.form != "vec":
             return r
-        f = np.asarray(evaluate_tree(S.parse_expression(self.expr), values, dims))
+        f = np.asarray(evaluate_tree(_tree(self.expr), values, dims))
         x = np.asarray(values[self.wrt])
         # F is the (order−1)th derivative, of shape f.shape + x.shape × (order−1);
         # r[vec index of F, vec index of X] with column-major vec → F.shape + x.shape
@@ -256,7 +263,7 @@ def related(tree, wrt, shapes):
     out = []
     for e in identities():
         mapping = {wrt: e.wrt}
-        if _same(tree, S.parse_expression(e.expr), mapping) and \
+        if _same(tree, _tree(e.expr), mapping) and \
                 all(len(shapes.get(a, ())) == len(e.shapes.get(b, ())) for a, b in mapping.items()
                     if a in shapes or b in e.shapes):
             out.append(e)
