@@ -70,7 +70,7 @@ def _diff_atom(a, wrt, widx, trace, memo):
         for i, p in zip(a.idx, widx):
             out = out * T.delta(i, p)
         return out
-    if isinstance(a, T.Delta):
+    if isinstance(a, (T.Delta, T.Named)):
         return T.ZERO
     if isinstance(a, T.Group):
         return _diff_expr(a.expr, wrt, widx, trace, memo)
@@ -80,7 +80,7 @@ def _diff_atom(a, wrt, widx, trace, memo):
             return T.ZERO
         rule = ELEMENTWISE[a.name]
         trace.record(f"chain rule through {rule.text}", rule.doc)
-        return rule.derivative(a.arg) * darg
+        return rule.derivative(a.arg, a.params) * darg
     if isinstance(a, T.MatFn):
         rule = MATRIX_FUNCTIONS[a.name]
         darg = _diff_expr(a.arg, wrt, widx, trace, memo)

@@ -6,6 +6,7 @@ import html
 import re
 
 from . import syntax as S
+from .functions import FUNCTIONS, STATED
 from .printing import latex_name
 
 
@@ -154,8 +155,6 @@ def html_page(title, sections):
 
 # -- source expressions in LaTeX ----------------------------------------------------------------
 _PREC = {"+": 1, "-": 1, "*": 2, "@": 2, "/": 2, "**": 4}
-_FN = {"exp": r"\exp", "log": r"\log", "sin": r"\sin", "cos": r"\cos", "tanh": r"\tanh", "sigmoid": r"\sigma",
-       "relu": r"\operatorname{relu}"}
 
 
 def tree_latex(node):
@@ -199,44 +198,6 @@ def _tl(n):
             op = " "
         return _wrap(a, p) + op + _wrap(b, p + (1 if n.op in "-/" else 0)), p
     if isinstance(n, S.Call):
-        args = [_tl(a) for a in n.args]
-        fn = n.fn
-        if fn in ("sum", "mean"):
-            axis = n.kw("axis")
-            sub = "" if axis is None else f"_{{\\text{{axis}}={axis}}}"
-            head = r"\sum" if fn == "sum" else r"\operatorname{mean}"
-            return head + sub + " " + _wrap(args[0], 9), 2
-        if fn == "dim":
-            return rf"\operatorname{{size}}_{{{args[1][0]}}}\left({args[0][0]}\right)", 9
-        if fn == "sqrt":
-            return rf"\sqrt{{{args[0][0]}}}", 9
-        if fn in ("dot", "matmul"):
-            return _wrap(args[0], 2) + " " + _wrap(args[1], 3), 2
-        if fn == "multiply":
-            return _wrap(args[0], 2) + r" \odot " + _wrap(args[1], 3), 2
-        if fn == "power":
-            return _wrap(args[0], 9) + f"^{{{args[1][0]}}}", 8
-        if fn == "transpose":
-            return _wrap(args[0], 9) + r"^\top", 8
-        if fn == "outer":
-            return _wrap(args[0], 8) + " " + _wrap(args[1], 9) + r"^\top", 2
-        if fn == "kron":
-            return _wrap(args[0], 3) + r" \otimes " + _wrap(args[1], 3), 2
-        if fn == "inv":
-            return _wrap(args[0], 9) + "^{-1}", 8
-        if fn == "eye":
-            return f"I_{{{args[0][0]}}}", 9
-        if fn == "norm":
-            return rf"\left\|{args[0][0]}\right\|", 9
-        if fn in ("trace", "tr", "det", "logdet", "diag", "vec", "softmax", "logsumexp", "sign", "abs"):
-            head = {"trace": r"\operatorname{tr}", "tr": r"\operatorname{tr}", "det": r"\det",
-                    "logdet": r"\log\det", "abs": ""}.get(fn, rf"\operatorname{{{fn}}}")
-            if fn == "abs":
-                return rf"\left|{args[0][0]}\right|", 9
-            extra = "".join(rf", \text{{{k}}}={v}" for k, v in n.kwargs)
-            return head + r"\left(" + ", ".join(a[0] for a in args) + extra + r"\right)", 9
-        if fn == "maximum":
-            return rf"\max\left({args[0][0]}, {args[1][0]}\right)", 9
-        head = _FN.get(fn, rf"\operatorname{{{fn}}}")
-        return head + r"\left(" + ", ".join(a[0] for a in args) + r"\right)", 9
+        spec = FUNCTIONS.get(n.fn) or STATED[n.fn]
+        return spec.latex(n, [_tl(a) for a in n.args])
     raise TypeError(type(n).__name__)

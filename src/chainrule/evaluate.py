@@ -3,7 +3,10 @@ import string
 
 import numpy as np
 
+from . import syntax as S
 from . import tensor as T
+from .functions import FUNCTIONS, STATED
+from .rules import CONSTANTS, ELEMENTWISE, MATRIX_FUNCTIONS
 
 
 
@@ -65,9 +68,10 @@ def _atom(a, env, dims):
     if isinstance(a, T.Delta):
         return np.eye(size(a.a.dim, dims)), (a.a, a.b)
     if isinstance(a, T.Func):
-        from .rules import ELEMENTWISE
         order = a.arg.natural_order()
-        return ELEMENTWISE[a.name].value(evaluate(a.arg, order, env, dims)), order
+        return ELEMENTWISE[a.name].apply(evaluate(a.arg, order, env, dims), a.params), order
+    if isinstance(a, T.Named):
+        return CONSTANTS[a.name].value, ()
     if isinstance(a, T.Group):
         order = a.expr.natural_order()
         return evaluate(a.expr, order, env, dims), order
@@ -75,11 +79,7 @@ def _atom(a, env, dims):
         if a.arg.free - set(a.arg_idx):
             raise ValueError("matrix function of an indexed family")
         x = evaluate(a.arg, a.arg_idx, env, dims)
-        if a.name == "inv":
-            return np.linalg.inv(x), a.idx
-        if a.name == "det":
-            return np.linalg.det(x), ()
-        return np.linalg.slogdet(x)[1], ()
+        return MATRIX_FUNCTIONS[a.name].value(x), a.idx
     raise TypeError(a)
 
 
@@ -87,72 +87,36 @@ def _atom(a, env, dims):
 # A second, independent reading of the language (NumPy / SciPy semantics), so that checks also
 # catch mistakes in lowering and in the normal form. It walks our own syntax tree; nothing is eval'd.
 
-def _softmax(x, axis=None):
-    z = np.exp(x - np.max(x, axis=axis, keepdims=True))
-    return z / np.sum(z, axis=axis, keepdims=True)
-
-
-def _logsumexp(x, axis=None, keepdims=False):
-    c = np.max(x, axis=axis, keepdims=True)
-    out = np.log(np.sum(np.exp(x - c), axis=axis, keepdims=True)) + c
-    return out if keepdims else (np.squeeze(out, axis=axis) if axis is not None else out.reshape(()))
-
-
-def _diag(x):
-    return np.diag(x)
-
-
-SURFACE = {
-    "exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "tanh": np.tanh, "sqrt": np.sqrt,
-    "abs": np.abs, "sign": np.sign, "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
-    "relu": lambda x: np.maximum(x, 0), "maximum": np.maximum, "power": np.power,
-    "multiply": np.multiply, "divide": np.divide, "add": np.add, "subtract": np.subtract,
-    "dot": np.dot, "matmul": np.matmul, "transpose": np.transpose, "sum": np.sum, "mean": np.mean,
-    "trace": np.trace, "tr": np.trace, "det": np.linalg.det, "logdet": lambda x: np.linalg.slogdet(x)[1],
-    "inv": np.linalg.inv, "norm": np.linalg.norm, "outer": np.outer, "diag": _diag,
-    "softmax": _softmax, "logsumexp": _logsumexp,
-}
-# for stated results only (the identity catalog's vec forms); not part of the derive language
-def _commutation(m, n):
-    """K with K vec(A) = vec(Aᵀ) for an m×n matrix A (column-major vec)."""
-    m, n = int(m), int(n)
-    k = np.zeros((m * n, m * n))
-    for i in range(m):
-        for j in range(n):
-            k[j + i * n, i + j * m] = 1.0
-    return k
-
-
-RESULT_ONLY = {"kron": np.kron, "eye": np.eye, "vec": lambda x: np.reshape(x, -1, order="F"),
-               "commutation": _commutation}
-
-
 def evaluate_tree(node, env, dims):
-    """The value of a parsed expression for concrete arrays, with NumPy's own semantics."""
-    from . import syntax as S
-    if isinstance(node, S.Const):
-        return float(node.value)
-    if isinstance(node, S.Name):
-        return env[node.id] if node.id in env else float(dims[node.id])
-    if isinstance(node, S.Neg):
-        return -evaluate_tree(node.operand, env, dims)
-    if isinstance(node, S.Transpose):
-        return np.transpose(evaluate_tree(node.operand, env, dims))
-    if isinstance(node, S.Compare):
-        a, b = evaluate_tree(node.left, env, dims), evaluate_tree(node.right, env, dims)
-        return np.asarray({">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal}[node.op](a, b),
-                          dtype=float)
-    if isinstance(node, S.Binary):
-        a, b = evaluate_tree(node.left, env, dims), evaluate_tree(node.right, env, dims)
-        return {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "**": np.power,
-                "@": np.matmul}[node.op](a, b)
-    if isinstance(node, S.Call):
-        if node.fn == "dim":
-            return float(np.shape(evaluate_tree(node.args[0], env, dims))[int(node.args[1].value)])
-        if node.fn == "eye":
-            a = node.args[0]
-            return np.eye(int(a.value) if isinstance(a, S.Const) else dims[a.id])
-        args = [int(a.value) if isinstance(a, S.Const) and a.value.denominator == 1 else evaluate_tree(a, env, dims)
-                for a in node.args]                      # sum(A, 0): a positional axis stays an int
-        return {**SURFACE, **RESULT_ONLY}[node.fn](*args, **dict(node.kwargs))
-    raise TypeError(type(node).__name__)
+    """The value of a parsed expression for concrete arrays, with NumPy's own semantics (each
+    function's `value` in the registry)."""
+    return _TreeValue(env, dims)(node)
+
+
+class _TreeValue:
+    """evaluate_tree's walk; the registry's `value(ev, call)` parts call it back for arguments."""
+
+    def __init__(self, env, dims):
+        self.env, self.dims = env, dims
+
+    def __call__(self, node):
+        if isinstance(node, S.Const):
+            return float(node.value)
+        if isinstance(node, S.Name):
+            return self.env[node.id] if node.id in self.env else float(self.dims[node.id])
+        if isinstance(node, S.Neg):
+            return -self(node.operand)
+        if isinstance(node, S.Transpose):
+            return np.transpose(self(node.operand))
+        if isinstance(node, S.Compare):
+            a, b = self(node.left), self(node.right)
+            return np.asarray({">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal}[node.op](a, b),
+                              dtype=float)
+        if isinstance(node, S.Binary):
+            a, b = self(node.left), self(node.right)
+            return {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "**": np.power,
+                    "@": np.matmul}[node.op](a, b)
+        if isinstance(node, S.Call):
+            spec = FUNCTIONS.get(node.fn) or STATED[node.fn]
+            return spec.value(self, node)
+        raise TypeError(type(node).__name__)

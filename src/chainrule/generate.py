@@ -10,6 +10,8 @@ from . import syntax as S
 from .errors import ChainruleError
 from .matrix import M, MFunc, MVar, canon
 from .numpy_code import NumpyPrinter
+from .functions import FUNCTIONS
+from .rules import ELEMENTWISE
 
 TARGETS = ("numpy", "jax", "torch")
 
@@ -17,14 +19,27 @@ TARGETS = ("numpy", "jax", "torch")
 class NumpyTarget(NumpyPrinter):
     """NumPy; comparisons stay boolean arrays inside products (cheaper than np.heaviside)."""
     np = "np"
+    target = "numpy"
     header = "import numpy as np"
-    funcs = {"gt0": "({x} > 0)", "ge0": "({x} >= 0)"}
     defs = {}                  # temporaries' expressions (set by the module writer)
+
+    def __init__(self, dims=None):
+        super().__init__(dims)
+        self.helpers = {}      # name -> module-level source the code calls (erf)
+
+    def needs(self, fn):
+        self.helpers.update(fn.helpers.get(self.target, {}))
+
+    def p_MFunc(self, m):
+        fn = ELEMENTWISE[m.name]
+        if fn.style == "indicator":
+            return f"({self(m.x)} {fn.op} 0)", 5
+        return super().p_MFunc(m)
 
     def statement(self, m):
         """Code for a whole right-hand side: a bare comparison becomes a float array."""
         code = self(m)
-        if isinstance(m, MFunc) and m.name in ("gt0", "ge0"):
+        if isinstance(m, MFunc) and ELEMENTWISE[m.name].style == "indicator":
             return f"{code} * 1.0"
         return code
 
@@ -52,7 +67,7 @@ def nonnegative(m, defs=None):
     if isinstance(m, MPow):
         return (m.e.denominator == 1 and m.e.numerator % 2 == 0) or nonnegative(m.x, defs)
     if isinstance(m, MFunc):
-        return m.name in ("exp", "sigmoid", "relu", "abs", "gt0", "ge0")
+        return ELEMENTWISE[m.name].sign in ("positive", "nonnegative")
     if isinstance(m, MHad):
         return all(nonnegative(f, defs) for f in m.factors)
     if isinstance(m, MScale):
@@ -73,6 +88,7 @@ def _is_sigmoid(m, defs):
 class JaxTarget(NumpyTarget):
     p_MMatMul = NumpyPrinter.p_MMatMul
     np = "jnp"
+    target = "jax"
     header = "import jax\nimport jax.numpy as jnp"
 
 
@@ -80,19 +96,13 @@ class TorchTarget(NumpyTarget):
     """PyTorch: dim/keepdim, torch.linalg, factories with the inputs' dtype."""
     p_MMatMul = NumpyPrinter.p_MMatMul
     np = "torch"
+    target = "torch"
     header = "import torch"
-    funcs = {"gt0": "({x} > 0)", "ge0": "({x} >= 0)", "relu": "torch.clamp({x}, min=0)",
-             "sigmoid": "torch.sigmoid({x})"}
 
     def p_MSum(self, m):
         args = [self(m.x)] + ([f"dim={m.axis}"] if m.axis is not None else []) + \
             (["keepdim=True"] if m.keepdims else [])
         return f"torch.sum({', '.join(args)})", 5
-
-    def p_MMatFn(self, m):
-        if m.name == "logdet":
-            return f"torch.linalg.slogdet({self(m.x)})[1]", 5
-        return f"torch.linalg.{m.name}({self(m.x)})", 5
 
     def p_MIdentity(self, m):
         return f"torch.eye({self.dim(m.n)}, dtype=dtype)", 5
@@ -128,7 +138,8 @@ class TreeCode:
     def __init__(self, target):
         self.t = target
         self.np = PRINTERS[target].np
-        self.helpers = set()          # module-level functions the code needs (NumPy softmax, logsumexp)
+        self.target = target
+        self.helpers = {}             # module-level functions the code needs (NumPy softmax, erf)
 
     def __call__(self, node):
         return self.p(node)[0]
@@ -160,94 +171,18 @@ class TreeCode:
         raise ChainruleError(f"cannot generate code for {type(n).__name__}")
 
     def call(self, n):
-        a = [self(x) for x in n.args]
-        fn, np = n.fn, self.np
-        kw = dict(n.kwargs)
-        torch = self.t == "torch"
-        if fn in ("exp", "log", "sin", "cos", "tanh", "sqrt", "abs", "sign"):
-            return f"{np}.{fn}({a[0]})"
-        if fn == "sigmoid":
-            return f"torch.sigmoid({a[0]})" if torch else f"1 / (1 + {np}.exp(-{self.wrap(n.args[0], 4)}))"
-        if fn == "relu":
-            return f"torch.clamp({a[0]}, min=0)" if torch else f"{np}.maximum({a[0]}, 0)"
-        if fn == "maximum":
-            if torch:
-                const = [k for k, x in enumerate(n.args) if isinstance(x, S.Const)]
-                if const:
-                    return f"torch.clamp({a[1 - const[0]]}, min={a[const[0]]})"
-                return f"torch.maximum({a[0]}, {a[1]})"
-            return f"{np}.maximum({a[0]}, {a[1]})"
-        if fn in ("sum", "mean"):
-            axis, keep = kw.get("axis"), kw.get("keepdims", False)
-            if torch:
-                extra = (f", dim={axis}" if axis is not None else "") + (", keepdim=True" if keep else "")
-            else:
-                extra = (f", axis={axis}" if axis is not None else "") + (", keepdims=True" if keep else "")
-            return f"{np}.{fn}({a[0]}{extra})"
-        if fn in ("dot", "matmul"):
-            return f"{self.wrap(n.args[0], 2)} @ {self.wrap(n.args[1], 3)}"
-        if fn == "multiply":
-            return f"{self.wrap(n.args[0], 2)} * {self.wrap(n.args[1], 3)}"
-        if fn in ("add", "subtract", "divide"):
-            op = {"add": "+", "subtract": "-", "divide": "/"}[fn]
-            return f"({self.wrap(n.args[0], 2)} {op} {self.wrap(n.args[1], 3)})"
-        if fn == "power":
-            return f"{self.wrap(n.args[0], 5)} ** {self.wrap(n.args[1], 5)}"
-        if fn == "transpose":
-            return f"{self.wrap(n.args[0], 9)}.T"
-        if fn in ("trace", "tr"):
-            return f"{np}.trace({a[0]})"
-        if fn in ("det", "inv"):
-            return f"{np}.linalg.{fn}({a[0]})"
-        if fn == "logdet":
-            return f"{np}.linalg.slogdet({a[0]})[1]"
-        if fn == "norm":
-            return f"{np}.linalg.norm({a[0]})"
-        if fn == "outer":
-            return f"{np}.outer({a[0]}, {a[1]})"
-        if fn == "diag":
-            return f"{np}.diag({a[0]})"
-        if fn == "eye":
-            return f"torch.eye({a[0]}, dtype=dtype)" if torch else f"{np}.eye({a[0]})"
-        if fn == "dim":
-            return f"{a[0]}.shape[{a[1]}]"
-        if fn == "softmax":
-            axis = kw.get("axis")
-            if torch:
-                return f"torch.softmax({a[0]}, {axis})" if axis is not None else \
-                    f"torch.softmax(torch.flatten({a[0]}), 0).reshape({a[0]}.shape)"
-            if self.t == "jax":
-                return f"jax.nn.softmax({a[0]}, axis={axis})"
-            self.helpers.add("softmax")
-            return f"softmax({a[0]}, {axis})"
-        if fn == "logsumexp":
-            axis, keep = kw.get("axis"), bool(kw.get("keepdims", False))
-            if torch:
-                dims = "tuple(range(" + a[0] + ".dim()))" if axis is None else str(axis)
-                return f"torch.logsumexp({a[0]}, {dims}{', keepdim=True' if keep else ''})"
-            if self.t == "jax":
-                return f"jax.nn.logsumexp({a[0]}, axis={axis}, keepdims={keep})"
-            self.helpers.add("logsumexp")
-            return f"logsumexp({a[0]}, {axis}, {keep})"
-        raise ChainruleError(f"codegen does not know the function {fn}()")
+        return FUNCTIONS[n.fn].code(self, n)
+
+    def need(self, helpers):
+        """Module-level helpers (name -> source) the code calls: NumPy softmax, erf."""
+        self.helpers.update(helpers)
 
 
-HELPERS = {
-    "softmax": ("def softmax(z, axis=None):\n"
-                "    e = np.exp(z - np.max(z, axis=axis, keepdims=True))\n"
-                "    return e / np.sum(e, axis=axis, keepdims=True)"),
-    "logsumexp": ("def logsumexp(z, axis=None, keepdims=False):\n"
-                  "    top = np.max(z, axis=axis, keepdims=True)\n"
-                  "    out = top + np.log(np.sum(np.exp(z - top), axis=axis, keepdims=True))\n"
-                  "    return out if keepdims else (np.squeeze(out, axis) if axis is not None else out.item())"),
-}
-
-
-def _with_helpers(lines, code, header):
-    """Insert the helper functions the generated code calls, after the imports."""
+def _with_helpers(lines, helpers, header):
+    """Insert the helper functions and imports the generated code calls, after the imports."""
     extra = []
-    for name in sorted(code.helpers):
-        extra += ["", ""] + HELPERS[name].splitlines()
+    for name in sorted(helpers):
+        extra += ["", ""] + helpers[name].splitlines()
     k = lines.index(header.splitlines()[-1]) + 1
     return lines[:k] + extra + lines[k:]
 
@@ -370,7 +305,7 @@ def model_source(model_text, target="numpy"):
     values = ", ".join(f"{a.name!r}: {a.name}" for a in model.assignments)
     lines += ["", "", "def forward(values):", '    """Every value of the forward pass, by name (predictions, plots)."""']
     lines += ["    " + ln for ln in setup + [f"{n} = {rhs}" for n, rhs in forward_code] + [f"return {{{values}}}"]]
-    return "\n".join(_with_helpers(lines, code, printer.header)) + "\n"
+    return "\n".join(_with_helpers(lines, {**code.helpers, **printer.helpers}, printer.header)) + "\n"
 
 
 def _last_uses(code, kept):
@@ -416,7 +351,7 @@ def expression_source(expr, wrt, shapes, order=1, target="numpy"):
         second = derive(expr, wrt, shapes, 2)
         lines += ["", "", "def hessian(values):"] + ["    " + ln for ln in load]
         lines += body("H", second.matrix) + ["    return H"]
-    return "\n".join(_with_helpers(lines, code, printer.header)) + "\n"
+    return "\n".join(_with_helpers(lines, {**code.helpers, **printer.helpers}, printer.header)) + "\n"
 
 
 def compile_module(source):

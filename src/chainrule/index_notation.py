@@ -3,6 +3,7 @@ from fractions import Fraction
 
 from . import tensor as T
 from .printing import latex_name
+from .rules import CONSTANTS, ELEMENTWISE, MATRIX_FUNCTIONS
 
 OUT_NAMES = "ijkl"
 WRT_NAMES = "pqrsuv"
@@ -50,11 +51,19 @@ class IndexPrinter:
     def indexed(self, name, idx):
         return f"{name}[{','.join(idx)}]" if idx else name
 
-    def func(self, name, inner):
-        return f"{ {'sigmoid': 'σ'}.get(name, name)}({inner})"
+    def func(self, fn, inner, params):
+        if fn.style == "bars":
+            return f"|{inner}|"
+        return f"{fn.text}({inner}{''.join(', ' + _param(p) for p in params)})"
 
     def indicator(self, inner, op):
-        return f"[{inner} {op} 0]"
+        return f"[{inner} {op.replace('>=', '≥')} 0]"
+
+    def constant(self, c):
+        return c.text
+
+    def matrix_function(self, fn, inner):
+        return f"{fn.text}({inner})"
 
     def paren(self, s):
         return f"({s})"
@@ -101,9 +110,12 @@ class IndexPrinter:
         if isinstance(a, T.Delta):
             return self.indexed("δ", [self.name(a.a), self.name(a.b)])
         if isinstance(a, T.Func):
-            if a.name in ("gt0", "ge0"):
-                return self.indicator(self.expr(a.arg), ">" if a.name == "gt0" else "≥")
-            return self.func(a.name, self.expr(a.arg))
+            fn = ELEMENTWISE[a.name]
+            if fn.style == "indicator":
+                return self.indicator(self.expr(a.arg), fn.op)
+            return self.func(fn, self.expr(a.arg), a.params)
+        if isinstance(a, T.Named):
+            return self.constant(CONSTANTS[a.name])
         if isinstance(a, T.Group):
             return self.paren(self.expr(a.expr))
         if isinstance(a, T.MatFn):
@@ -112,9 +124,10 @@ class IndexPrinter:
                 and a.arg.terms[0].factors[0][1] == 1
             inner = a.arg.terms[0].factors[0][0].name if simple else self.expr(a.arg)
             idx = [self.name(i) for i in a.idx]
-            if a.name == "inv":
+            fn = MATRIX_FUNCTIONS[a.name]
+            if not fn.scalar:
                 return self.indexed(f"{inner}⁻¹" if simple else f"inv({inner})", idx)
-            return self.func(a.name, inner)
+            return self.matrix_function(fn, inner)
         raise TypeError(a)
 
 
@@ -148,16 +161,26 @@ class IndexLatexPrinter(IndexPrinter):
             base = f"({base})"
         return f"{base}_{{{''.join(idx)}}}"
 
-    def func(self, name, inner):
-        from .printing import LATEX_FUNCS
-        head = LATEX_FUNCS.get(name, rf"\operatorname{{{name}}}")
-        return rf"{head}\left({inner}\right)"
+    def func(self, fn, inner, params):
+        if fn.style == "bars":
+            return rf"\left|{inner}\right|"
+        return rf"{fn.latex}\left({inner}{''.join(', ' + _param(p) for p in params)}\right)"
 
     def indicator(self, inner, op):
         return f"[{inner} " + (">" if op == ">" else r"\ge") + " 0]"
 
+    def constant(self, c):
+        return c.latex
+
+    def matrix_function(self, fn, inner):
+        return rf"{fn.latex}\left({inner}\right)"
+
     def paren(self, s):
         return rf"\left({s}\right)"
+
+
+def _param(p):
+    return "None" if p is None else (str(p.numerator) if p.denominator == 1 else str(float(p)))
 
 
 def index_text(expr, out, wrt_idx, label):

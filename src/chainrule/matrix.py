@@ -29,6 +29,13 @@ class MNum(M):
 
 
 @dataclass(frozen=True)
+class MNamed(M):
+    """A named constant (π, e: an entry of rules.CONSTANTS)."""
+    name: str
+    shape: tuple = ()
+
+
+@dataclass(frozen=True)
 class MIdentity(M):
     n: object
 
@@ -100,8 +107,10 @@ class MT(M):
 
 @dataclass(frozen=True)
 class MFunc(M):
+    """An element-wise function (an entry of rules.ELEMENTWISE) with its constant parameters."""
     name: str
     x: M
+    params: tuple = ()
 
     @property
     def shape(self):

@@ -3,6 +3,7 @@ from fractions import Fraction
 
 from .matrix import (MDiag, MScale, mat_scale)
 from .printing import _norm_of, join_sum, split_division
+from .rules import CONSTANTS, ELEMENTWISE, MATRIX_FUNCTIONS, code_for
 
 PY_ADD, PY_MUL, PY_UNARY, PY_POW, PY_ATOM = 1, 2, 3, 4, 5
 
@@ -11,7 +12,7 @@ class NumpyPrinter:
     """NumPy code over `np` and the declared names; `dims` maps a dimension name to code for it."""
 
     np = "np"                 # the array library's name in the code (jnp for JAX)
-    funcs = {}                # element-wise functions spelled differently from rules.ELEMENTWISE
+    target = "numpy"          # the key of each registry entry's code
 
     def __init__(self, dims=None):
         self.dims = dims or {}
@@ -55,17 +56,24 @@ class NumpyPrinter:
         return self.wrap(m.x, PY_ATOM) + ".T", PY_ATOM
 
     def p_MMatFn(self, m):
-        if m.name == "logdet":
-            return f"{self.np}.linalg.slogdet({self(m.x)})[1]", PY_ATOM
-        return f"{self.np}.linalg.{m.name}({self(m.x)})", PY_ATOM
+        return MATRIX_FUNCTIONS[m.name].code[self.target].format(x=self(m.x)), PY_ATOM
+
+    def p_MNamed(self, m):
+        return CONSTANTS[m.name].code.format(np=self.np), PY_ATOM
 
     def p_MFunc(self, m):
-        from .rules import ELEMENTWISE
-        if m.name == "sigmoid" and isinstance(m.x, MScale) and m.x.coef < 0:     # σ(−z) = 1 / (1 + exp(z))
-            return f"1 / (1 + {self.np}.exp({self(mat_scale(-m.x.coef, m.x.x))}))", PY_MUL
-        code = self.funcs.get(m.name) or ELEMENTWISE[m.name].numpy.replace("np.", self.np + ".")
-        arg = self.wrap(m.x, PY_POW) if "-{x}" in code else self(m.x)
-        return code.format(x=arg), PY_MUL if code.startswith("1 /") else PY_ATOM
+        fn = ELEMENTWISE[m.name]
+        negated = fn.code_negated.get(self.target)
+        if negated and isinstance(m.x, MScale) and m.x.coef < 0:
+            code = negated.format(x=self(mat_scale(-m.x.coef, m.x.x)))
+        else:
+            x, prec = self.p(m.x)
+            code = code_for(fn, self.target, x, f"({x})" if prec < PY_POW else x, m.params)
+        self.needs(fn)
+        return code, PY_MUL if code.startswith("1 /") else PY_ATOM
+
+    def needs(self, fn):
+        """A function whose code calls a helper (erf): recorded for the module writer."""
 
     def p_MPow(self, m):
         e = m.e

@@ -3,12 +3,19 @@ import re
 from fractions import Fraction
 
 from .matrix import (column, mat_scale, mat_t, MAdd, MExpand, MFunc, MHad, MIdentity, MMatFn, MMatMul,
-                     MNum, MOnes, MOuter, MPow, MScale, MSqueeze, MSum, MT, MVar)
+                     MNamed, MNum, MOnes, MOuter, MPow, MScale, MSqueeze, MSum, MT, MVar)
+from .rules import CONSTANTS, ELEMENTWISE, MATRIX_FUNCTIONS
 
 ADD, MUL, HAD, UNARY, POST, ATOM = 0, 1, 1, 2, 3, 4
 SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 _LEFT = re.compile(r"(?:^|[^A-Za-z0-9_])([A-Za-z]|[0-9]+)[ᵀ⁻¹²³⁰-⁹]*$")
 _RIGHT = re.compile(r"^([A-Za-z])(?![A-Za-z0-9_(])")
+
+
+def params_text(params):
+    """A function's constant parameters after its argument: clip(x, 0, 1)."""
+    return "".join(", " + ("None" if p is None else _frac_text(p) if p.denominator == 1 else str(float(p)))
+                   for p in params)
 
 
 def _frac_text(c):
@@ -24,6 +31,8 @@ def _edge(m, last):
         return "#"
     if isinstance(m, MIdentity):
         return "I"
+    if isinstance(m, MNamed):
+        return CONSTANTS[m.name].text
     if isinstance(m, (MT, MSqueeze, MExpand)):
         return _edge(m.x, last)
     if isinstance(m, MMatFn) and m.name == "inv":
@@ -151,13 +160,14 @@ class TextPrinter:
         return self.wrap(m.x, ATOM) + "ᵀ", POST
 
     def p_MMatFn(self, m):
-        if m.name == "inv":
+        if not MATRIX_FUNCTIONS[m.name].scalar:
             return self.wrap(m.x, ATOM) + "⁻¹", POST
-        return ("log det" if m.name == "logdet" else "det") + f"({self(m.x)})", ATOM
+        return MATRIX_FUNCTIONS[m.name].text + f"({self(m.x)})", ATOM
 
     def p_MFunc(self, m, power=""):
-        if m.name in ("gt0", "ge0"):
-            op = ">" if m.name == "gt0" else "≥"
+        fn = ELEMENTWISE[m.name]
+        if fn.style == "indicator":
+            op = ">" if fn.op == ">" else "≥"
             x = m.x
             if isinstance(x, MAdd) and len(x.terms) == 2 and _is_neg(x.terms[1]):
                 c, rest = (x.terms[1].coef, x.terms[1].x) if isinstance(x.terms[1], MScale) else (x.terms[1].value, None)
@@ -165,13 +175,15 @@ class TextPrinter:
                 if rhs is not None:
                     return f"({self.wrap(x.terms[0], ADD + 1)} {op} {rhs})", ATOM
             if isinstance(x, MScale) and x.coef < 0:          # [−z > 0] is z < 0
-                flipped = "<" if m.name == "gt0" else "≤"
+                flipped = "<" if fn.op == ">" else "≤"
                 return f"({self(mat_scale(-x.coef, x.x))} {flipped} 0)", ATOM
             return f"({self(x)} {op} 0)", ATOM
-        if m.name == "abs":
+        if fn.style == "bars":
             return f"|{self(m.x)}|" + power, ATOM
-        from .rules import ELEMENTWISE
-        return ELEMENTWISE[m.name].text + power + f"({self(m.x)})", ATOM
+        return fn.text + power + f"({self(m.x)}{params_text(m.params)})", ATOM
+
+    def p_MNamed(self, m):
+        return CONSTANTS[m.name].text, ATOM
 
     def p_MPow(self, m):
         e = m.e
@@ -186,7 +198,7 @@ class TextPrinter:
             return ("1/" if m.ndim == 0 else "1 ⊘ ") + self.wrap(reciprocal(m), POST), MUL
         if e.denominator == 1 and 0 < e < 10:
             sup = str(e.numerator).translate(SUPERSCRIPT)
-            if isinstance(m.x, MFunc) and m.x.name not in ("gt0", "ge0"):
+            if isinstance(m.x, MFunc) and ELEMENTWISE[m.x.name].style != "indicator":
                 return self.p_MFunc(m.x, sup)
             return self.wrap(m.x, ATOM) + sup, POST
         return self.wrap(m.x, ATOM) + f"^({_frac_text(e)})", POST
@@ -328,10 +340,6 @@ class CourseTextPrinter(TextPrinter):
         return super().p_MSum(m)
 
 
-LATEX_FUNCS = {"exp": r"\exp", "log": r"\log", "sin": r"\sin", "cos": r"\cos", "tanh": r"\tanh",
-               "sigmoid": r"\sigma", "relu": r"\operatorname{relu}", "sign": r"\operatorname{sign}"}
-
-
 def latex_name(name):
     m = re.match(r"^([A-Za-z]+?)_?([0-9]+)$", name)
     if m:
@@ -365,18 +373,21 @@ class LatexPrinter(TextPrinter):
         return self.wrap(m.x, ATOM) + r"^\top", POST
 
     def p_MMatFn(self, m):
-        if m.name == "inv":
+        if not MATRIX_FUNCTIONS[m.name].scalar:
             return self.wrap(m.x, ATOM) + "^{-1}", POST
-        return (r"\log\det" if m.name == "logdet" else r"\det") + rf"\left({self(m.x)}\right)", ATOM
+        return MATRIX_FUNCTIONS[m.name].latex + rf"\left({self(m.x)}\right)", ATOM
 
     def p_MFunc(self, m, power=""):
-        if m.name in ("gt0", "ge0"):
-            op = ">" if m.name == "gt0" else r"\ge"
+        fn = ELEMENTWISE[m.name]
+        if fn.style == "indicator":
+            op = ">" if fn.op == ">" else r"\ge"
             return f"[{self(m.x)} {op} 0]", ATOM
-        if m.name == "abs":
+        if fn.style == "bars":
             return rf"\left|{self(m.x)}\right|" + power, ATOM
-        from .rules import ELEMENTWISE
-        return ELEMENTWISE[m.name].latex + power + rf"\left({self(m.x)}\right)", ATOM
+        return fn.latex + power + rf"\left({self(m.x)}{params_text(m.params)}\right)", ATOM
+
+    def p_MNamed(self, m):
+        return CONSTANTS[m.name].latex, ATOM
 
     def p_MPow(self, m):
         e = m.e
@@ -390,7 +401,7 @@ class LatexPrinter(TextPrinter):
             if m.ndim == 0:
                 return rf"\frac{{1}}{{{self(inner)}}}", ATOM
             return r"1 \oslash " + self.wrap(inner, POST), HAD
-        if isinstance(m.x, MFunc) and m.x.name not in ("gt0", "ge0", "abs") and e.denominator == 1:
+        if isinstance(m.x, MFunc) and ELEMENTWISE[m.x.name].style == "call" and e.denominator == 1:
             return self.p_MFunc(m.x, f"^{{{e.numerator}}}")
         return self.wrap(m.x, ATOM) + f"^{{{_frac_latex(e)}}}", POST
 

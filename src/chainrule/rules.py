@@ -5,7 +5,8 @@ differential (Matrix Cookbook numbers in brackets). Structural rules (sums, prod
 the algorithm itself, in differentiate.py. Each entry also names its valid input domain, which the
 tests use to draw data (the registry test is generated from this table).
 """
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Callable
 
@@ -16,92 +17,256 @@ from . import tensor as T
 
 @dataclass(frozen=True)
 class Elementwise:
+    """Everything chainrule knows about one element-wise function: every part of the program reads it
+    from here (derivative, value, code per target, SymPy form, printing, domain, algebraic facts)."""
     name: str
-    derivative: Callable          # arg Expr -> f′(arg) Expr
-    domain: str                   # "real" | "positive" | "nonzero"
-    numpy: str                    # NumPy code, {x} standing for the argument
-    text: str                     # how the Unicode printer names it
-    latex: str                    # how the LaTeX printer names it
-    value: Callable               # the function on arrays (for numeric evaluation)
-    doc: str
+    derivative: Callable          # (arg Expr, params) -> f′(arg) Expr
+    value: Callable               # (array, *params) -> array, NumPy semantics
+    code: dict                    # target -> code with {x} for the argument (and {p0}, {p1} for params)
+    sympy: Callable               # (sympy module, expr, *params) -> the SymPy form (the toy expansion)
+    text: str                     # the Unicode printer's name (σ)
+    latex: str                    # the LaTeX printer's name
+    domain: str                   # test-data domain: "real" | "positive" | "nonzero" | "unit"
+    doc: str                      # the derivative formula
+    style: str = "call"           # how printers write it: "call" f(x) | "bars" |x| | "indicator" (x > 0)
+    sign: str = "any"             # "positive" (> 0 everywhere) | "nonnegative" | "any"
+    exact: Callable = None        # constant folding: (Fraction, *params) -> Fraction, or None when irrational
+    homogeneous: int = None       # k when f(c x) = cᵏ f(x) for every c > 0 (indicators 0, relu and |x| 1)
+    activation: str = None        # f′ as the course writes it, in the output A and input Z ("1 - A**2")
+    surface: bool = True          # a function of the input language under this name
+    params: tuple = ()            # names of constant parameters (clip: lo, hi)
+    op: str = None                # an indicator's comparison with 0 (">" or ">=")
+    helpers: dict = field(default_factory=dict)   # target -> {name: module-level source} the code needs
+    rewrite: Callable = None      # (arg, params) -> Expr or None: a simplification when the node is built
+    code_negated: dict = field(default_factory=dict)   # target -> code of f(−x) with {x} (σ(−z) = 1/(1 + eᶻ))
+
+    def apply(self, x, params=()):
+        return self.value(x, *params)
 
 
 ELEMENTWISE = {}
 
 
-def elementwise(name, *, numpy, value, domain="real", text=None, latex=None):
+def elementwise(name, *, value, code, sympy, latex=None, text=None, domain="real", **facts):
+    """Register an element-wise function; the decorated function is its derivative rule. `code` is the
+    NumPy spelling (np.…) or a dict per target; JAX defaults to it with jnp, PyTorch with torch."""
+    if isinstance(code, str):
+        code = {"numpy": code}
+    code = dict(code)
+    code.setdefault("jax", code["numpy"].replace("np.", "jnp."))
+    code.setdefault("torch", code["numpy"].replace("np.", "torch."))
+    if isinstance(facts.get("code_negated"), str):
+        neg = facts["code_negated"]
+        facts["code_negated"] = {"numpy": neg, "jax": neg.replace("np.", "jnp.")}
+
     def register(fn):
-        ELEMENTWISE[name] = Elementwise(name, fn, domain, numpy, text or name,
-                                        latex or rf"\operatorname{{{name}}}", value, (fn.__doc__ or "").strip())
+        ELEMENTWISE[name] = Elementwise(name, fn, value, code, sympy, text or name,
+                                        latex or rf"\operatorname{{{name}}}", domain, (fn.__doc__ or "").strip(),
+                                        **facts)
         return fn
     return register
 
 
-@elementwise("exp", numpy="np.exp({x})", value=np.exp, latex=r"\exp")
-def _exp(x):
+def _exact_at_zero(v):
+    """A function whose only rational value at a rational point is f(0) = v."""
+    return lambda c, *p: Fraction(v) if c == 0 else None
+
+
+@elementwise("exp", value=np.exp, code="np.exp({x})", sympy=lambda sp, x: sp.exp(x), latex=r"\exp",
+             sign="positive", exact=_exact_at_zero(1), activation="A")
+def _exp(x, p):
     """exp′(x) = exp(x)"""
     return T.func("exp", x)
 
 
-@elementwise("log", numpy="np.log({x})", value=np.log, domain="positive", latex=r"\log")
-def _log(x):
+@elementwise("log", value=np.log, code="np.log({x})", sympy=lambda sp, x: sp.log(x), latex=r"\log",
+             domain="positive", exact=lambda c: Fraction(0) if c == 1 else None,
+             rewrite=lambda arg, p: _split_log(arg, p))
+def _log(x, p):
     """log′(x) = 1/x"""
     return T.power(x, -1)
 
 
-@elementwise("sin", numpy="np.sin({x})", value=np.sin, latex=r"\sin")
-def _sin(x):
+@elementwise("sin", value=np.sin, code="np.sin({x})", sympy=lambda sp, x: sp.sin(x), latex=r"\sin",
+             exact=_exact_at_zero(0))
+def _sin(x, p):
     """sin′(x) = cos(x)"""
     return T.func("cos", x)
 
 
-@elementwise("cos", numpy="np.cos({x})", value=np.cos, latex=r"\cos")
-def _cos(x):
+@elementwise("cos", value=np.cos, code="np.cos({x})", sympy=lambda sp, x: sp.cos(x), latex=r"\cos",
+             exact=_exact_at_zero(1))
+def _cos(x, p):
     """cos′(x) = −sin(x)"""
     return -T.func("sin", x)
 
 
-@elementwise("tanh", numpy="np.tanh({x})", value=np.tanh, latex=r"\tanh")
-def _tanh(x):
+@elementwise("tanh", value=np.tanh, code="np.tanh({x})", sympy=lambda sp, x: sp.tanh(x), latex=r"\tanh",
+             exact=_exact_at_zero(0), activation="1 - A**2")
+def _tanh(x, p):
     """tanh′(x) = 1 − tanh²(x)"""
     return T.factor(1 - T.func("tanh", x) ** 2)
 
 
-@elementwise("sigmoid", numpy="1 / (1 + np.exp(-{x}))", value=lambda x: 1 / (1 + np.exp(-x)), text="σ",
-             latex=r"\sigma")
-def _sigmoid(x):
+@elementwise("cosh", value=np.cosh, code="np.cosh({x})", sympy=lambda sp, x: sp.cosh(x), latex=r"\cosh",
+             sign="positive", exact=_exact_at_zero(1))
+def _cosh(x, p):
+    """cosh′(x) = sinh(x)"""
+    return T.func("sinh", x)
+
+
+@elementwise("sinh", value=np.sinh, code="np.sinh({x})", sympy=lambda sp, x: sp.sinh(x), latex=r"\sinh",
+             exact=_exact_at_zero(0))
+def _sinh(x, p):
+    """sinh′(x) = cosh(x)"""
+    return T.func("cosh", x)
+
+
+def _sigmoid_value(x):
+    return 1 / (1 + np.exp(-x))
+
+
+@elementwise("sigmoid", value=_sigmoid_value, code={"numpy": "1 / (1 + np.exp(-{x}))", "torch": "torch.sigmoid({x})"},
+             sympy=lambda sp, x: 1 / (1 + sp.exp(-x)), text="σ", latex=r"\sigma", sign="positive",
+             exact=_exact_at_zero(Fraction(1, 2)), activation="A * (1 - A)", code_negated="1 / (1 + np.exp({x}))")
+def _sigmoid(x, p):
     """σ′(x) = σ(x)(1 − σ(x)) = σ(x)σ(−x)   (kept as two σ factors so that they can cancel)"""
     return T.func("sigmoid", x) * T.func("sigmoid", -x)
 
 
-@elementwise("relu", numpy="np.maximum({x}, 0)", value=lambda x: np.maximum(x, 0), domain="nonzero")
-def _relu(x):
+@elementwise("softplus", value=lambda x: np.logaddexp(0, x),
+             code={"numpy": "np.logaddexp(0, {x})", "torch": "torch.nn.functional.softplus({x})"},
+             sympy=lambda sp, x: sp.log(1 + sp.exp(x)), latex=r"\operatorname{softplus}", sign="positive",
+             activation="sigmoid(Z)")
+def _softplus(x, p):
+    """softplus′(x) = σ(x), for softplus(x) = log(1 + eˣ)"""
+    return T.func("sigmoid", x)
+
+
+@elementwise("log1p", value=np.log1p, code="np.log1p({x})", sympy=lambda sp, x: sp.log(1 + x),
+             latex=r"\operatorname{log1p}", domain="positive", exact=_exact_at_zero(0))
+def _log1p(x, p):
+    """log1p′(x) = 1/(1 + x), for log1p(x) = log(1 + x)"""
+    return T.power(1 + x, -1)
+
+
+@elementwise("expm1", value=np.expm1, code="np.expm1({x})", sympy=lambda sp, x: sp.exp(x) - 1,
+             latex=r"\operatorname{expm1}", exact=_exact_at_zero(0))
+def _expm1(x, p):
+    """expm1′(x) = exp(x), for expm1(x) = eˣ − 1"""
+    return T.func("exp", x)
+
+
+_erf = np.vectorize(math.erf, otypes=[float])
+_ERF_HELPER = ("try:\n    from scipy.special import erf\nexcept ImportError:          # exact, slower\n"
+               "    import math\n    erf = np.vectorize(math.erf, otypes=[float])")
+
+
+@elementwise("erf", value=lambda x: _erf(x), code={"numpy": "erf({x})", "jax": "jax.scipy.special.erf({x})",
+                                                    "torch": "torch.erf({x})"},
+             sympy=lambda sp, x: sp.erf(x), latex=r"\operatorname{erf}", exact=_exact_at_zero(0),
+             helpers={"numpy": {"erf": _ERF_HELPER}, "jax": {"jax.scipy.special": "import jax.scipy.special"}})
+def _erf_rule(x, p):
+    """erf′(x) = (2/√π) exp(−x²)"""
+    return 2 * T.power(T.named("pi"), Fraction(-1, 2)) * T.func("exp", -(x ** 2))
+
+
+@elementwise("relu", value=lambda x: np.maximum(x, 0), code={"numpy": "np.maximum({x}, 0)",
+                                                             "torch": "torch.clamp({x}, min=0)"},
+             sympy=lambda sp, x: sp.Max(x, 0), domain="nonzero", sign="nonnegative",
+             exact=lambda c: max(c, Fraction(0)), homogeneous=1, activation="Z > 0")
+def _relu(x, p):
     """relu′(x) = [x > 0]  (the derivative at 0 is taken as 0)"""
     return T.func("gt0", x)
 
 
-@elementwise("abs", numpy="np.abs({x})", value=np.abs, domain="nonzero")
-def _abs(x):
+def _clip_value(x, lo, hi):
+    return np.clip(x, -np.inf if lo is None else float(lo), np.inf if hi is None else float(hi))
+
+
+def _clip_exact(c, lo, hi):
+    return min(max(c, lo if lo is not None else c), hi if hi is not None else c)
+
+
+@elementwise("clip", value=_clip_value, code={"numpy": "np.clip({x}, {p0}, {p1})", "torch": "torch.clamp({x}, {p0}, {p1})"},
+             sympy=lambda sp, x, lo, hi: sp.Min(sp.Max(x, lo if lo is not None else x), hi if hi is not None else x),
+             latex=r"\operatorname{clip}", domain="nonzero", exact=_clip_exact, params=("lo", "hi"))
+def _clip(x, p):
+    """clip′(x, lo, hi) = [lo < x < hi]  (0 outside the interval)"""
+    lo, hi = p
+    out = T.const(1)
+    if lo is not None:
+        out = out * T.func("gt0", x - lo)
+    if hi is not None:
+        out = out * T.func("gt0", hi - x)
+    return out
+
+
+@elementwise("abs", value=np.abs, code="np.abs({x})", sympy=lambda sp, x: sp.Abs(x), domain="nonzero",
+             style="bars", sign="nonnegative", exact=abs, homogeneous=1)
+def _abs(x, p):
     """abs′(x) = sign(x)"""
     return T.func("sign", x)
 
 
-@elementwise("sign", numpy="np.sign({x})", value=np.sign, domain="nonzero")
-def _sign(x):
+@elementwise("sign", value=np.sign, code="np.sign({x})", sympy=lambda sp, x: sp.sign(x), domain="nonzero",
+             exact=lambda c: Fraction((c > 0) - (c < 0)), homogeneous=0)
+def _sign(x, p):
     """sign′(x) = 0 away from 0"""
     return T.ZERO
 
 
-@elementwise("gt0", numpy="np.heaviside({x}, 0)", value=lambda x: np.heaviside(x, 0.0), domain="nonzero")
-def _gt0(x):
+@elementwise("gt0", value=lambda x: np.heaviside(x, 0.0), code={"numpy": "np.heaviside({x}, 0)", "torch": "({x} > 0) * 1.0"},
+             sympy=lambda sp, x: sp.Heaviside(x, 0), domain="nonzero", style="indicator", op=">",
+             sign="nonnegative", exact=lambda c: Fraction(int(c > 0)), homogeneous=0, surface=False)
+def _gt0(x, p):
     """[x > 0]′ = 0 away from 0 (a comparison is piecewise constant)"""
     return T.ZERO
 
 
-@elementwise("ge0", numpy="np.heaviside({x}, 1)", value=lambda x: np.heaviside(x, 1.0), domain="nonzero")
-def _ge0(x):
+@elementwise("ge0", value=lambda x: np.heaviside(x, 1.0), code={"numpy": "np.heaviside({x}, 1)", "torch": "({x} >= 0) * 1.0"},
+             sympy=lambda sp, x: sp.Heaviside(x, 1), domain="nonzero", style="indicator", op=">=",
+             sign="nonnegative", exact=lambda c: Fraction(int(c >= 0)), homogeneous=0, surface=False)
+def _ge0(x, p):
     """[x ≥ 0]′ = 0 away from 0"""
     return T.ZERO
+
+
+def code_for(fn, target, x, wrapped, params=()):
+    """An element-wise function's code for a target: `x` is the argument's code, `wrapped` the same in
+    parentheses when it is compound (used where the template negates or powers it)."""
+    template = fn.code[target]
+    values = {f"p{k}": ("None" if v is None else _number_code(v)) for k, v in enumerate(params)}
+    return template.format(x=wrapped if "-{x}" in template else x, **values)
+
+
+def _number_code(v):
+    v = Fraction(v)
+    return str(v.numerator) if v.denominator == 1 else repr(float(v))
+
+
+def numpy_namespace():
+    """The names generated NumPy code may use besides the declared ones: np and the helpers (erf)."""
+    ns = {"np": np, "erf": _erf}
+    return ns
+
+
+# -- named constants: π and e, printed and generated by name ------------------------------------
+
+@dataclass(frozen=True)
+class NamedConstant:
+    name: str
+    value: float
+    text: str
+    latex: str
+    code: str                     # with {np} for the array library
+    sympy: Callable
+
+
+CONSTANTS = {
+    "pi": NamedConstant("pi", math.pi, "π", r"\pi", "{np}.pi", lambda sp: sp.pi),
+    "e": NamedConstant("e", math.e, "e", r"\mathrm{e}", "{np}.e", lambda sp: sp.E),
+}
 
 
 # -- matrix functions: differential in index form ---------------------------------------------
@@ -109,18 +274,26 @@ def _ge0(x):
 
 @dataclass(frozen=True)
 class MatrixFunction:
+    """A function of a whole square matrix: its differential, value, code, SymPy form and printing."""
     name: str
-    derivative: Callable
+    derivative: Callable          # (atom, d) -> derivative, d(a, b) giving ∂arg[a, b]
     domain: str
     doc: str
+    value: Callable               # array -> array or number
+    code: dict                    # target -> code with {x}
+    sympy: Callable               # (sympy module, Matrix) -> Matrix or scalar
+    text: str                     # Unicode name ("log det"); the inverse prints as X⁻¹
+    latex: str
+    scalar: bool                  # det and logdet are scalars; inv is a matrix
 
 
 MATRIX_FUNCTIONS = {}
 
 
-def matrix_function(name, domain):
+def matrix_function(name, domain, *, value, code, sympy, text, latex, scalar=True):
     def register(fn):
-        MATRIX_FUNCTIONS[name] = MatrixFunction(name, fn, domain, (fn.__doc__ or "").strip())
+        MATRIX_FUNCTIONS[name] = MatrixFunction(name, fn, domain, (fn.__doc__ or "").strip(), value, code, sympy,
+                                                text, latex, scalar)
         return fn
     return register
 
@@ -130,7 +303,9 @@ def _inverse(atom, i, j):
     return T.matfn("inv", atom.arg, atom.arg_idx, (i, j))
 
 
-@matrix_function("inv", "invertible")
+@matrix_function("inv", "invertible", value=np.linalg.inv, scalar=False, text="inv", latex="^{-1}",
+                 code={"numpy": "np.linalg.inv({x})", "jax": "jnp.linalg.inv({x})", "torch": "torch.linalg.inv({x})"},
+                 sympy=lambda sp, x: x.inv())
 def _d_inv(atom, d):
     """d(X⁻¹) = −X⁻¹ (dX) X⁻¹   [Cookbook 59]"""
     i, j = atom.idx
@@ -138,14 +313,19 @@ def _d_inv(atom, d):
     return -(_inverse(atom, i, a) * d(a, b) * _inverse(atom, b, j)).sum_over((a, b))
 
 
-@matrix_function("det", "invertible")
+@matrix_function("det", "invertible", value=np.linalg.det, text="det", latex=r"\det",
+                 code={"numpy": "np.linalg.det({x})", "jax": "jnp.linalg.det({x})", "torch": "torch.linalg.det({x})"},
+                 sympy=lambda sp, x: x.det())
 def _d_det(atom, d):
     """d det(X) = det(X) tr(X⁻¹ dX)   [Cookbook 41]"""
     a, b = T.Index(atom.arg_idx[0].dim, "a"), T.Index(atom.arg_idx[1].dim, "b")
     return T.atom(atom) * (_inverse(atom, b, a) * d(a, b)).sum_over((a, b))
 
 
-@matrix_function("logdet", "spd")
+@matrix_function("logdet", "spd", value=lambda x: np.linalg.slogdet(x)[1], text="log det", latex=r"\log\det",
+                 code={"numpy": "np.linalg.slogdet({x})[1]", "jax": "jnp.linalg.slogdet({x})[1]",
+                       "torch": "torch.linalg.slogdet({x})[1]"},
+                 sympy=lambda sp, x: sp.log(x.det()))
 def _d_logdet(atom, d):
     """d log|det X| = tr(X⁻¹ dX)   [Cookbook 57]"""
     a, b = T.Index(atom.arg_idx[0].dim, "a"), T.Index(atom.arg_idx[1].dim, "b")
@@ -154,13 +334,12 @@ def _d_logdet(atom, d):
 
 # -- algebraic facts used by the normal form ------------------------------------------------
 
-POSITIVE_FUNCS = {"exp", "sigmoid"}
-
-
 def is_positive(a):
     """Is this atom known to be > 0 everywhere (so that log and fractional powers split)?"""
     if isinstance(a, T.Func):
-        return a.name in POSITIVE_FUNCS
+        return ELEMENTWISE[a.name].sign == "positive"
+    if isinstance(a, T.Named):
+        return CONSTANTS[a.name].value > 0
     if isinstance(a, T.Group):
         return bool(a.expr.terms) and all(
             t.coef > 0 and all(is_positive(b) or (isinstance(x, int) and x % 2 == 0) for b, x in t.factors)
@@ -168,30 +347,38 @@ def is_positive(a):
     return False
 
 
-def simplify_func(name, arg):
-    """Rewrites applied when a function node is built: log∘exp, log of a positive product, constants."""
+def simplify_func(name, arg, params=()):
+    """Rewrites applied when a function node is built, from the entry's facts: exact values at
+    constants, homogeneity (relu(2x) = 2 relu(x), [3x > 0] = [x > 0]), and the entry's own rewrite."""
+    fn = ELEMENTWISE[name]
     c = arg.constant_value()
-    if c is not None:
-        if name == "exp" and c == 0:
-            return T.const(1)
-        if name == "log" and c == 1:
-            return T.ZERO
-        if name in ("sin", "tanh", "relu", "abs", "sign", "gt0") and c == 0:
-            return T.ZERO
-        if name == "cos" and c == 0:
-            return T.const(1)
-        if name == "sigmoid" and c == 0:
-            return T.const(Fraction(1, 2))
-    if name == "log" and len(arg.terms) == 1:
+    if c is not None and fn.exact is not None:
+        v = fn.exact(c, *params)
+        if v is not None:
+            return T.const(v)
+    if fn.homogeneous is not None and len(arg.terms) == 1 and arg.terms[0].coef > 0 and arg.terms[0].coef != 1 \
+            and arg.terms[0].factors:
         t = arg.terms[0]
-        splits = t.coef != 1 or len(t.factors) > 1 or any(e != 1 or _is_exp(a) for a, e in t.factors)
-        if splits and t.coef > 0 and not t.summed and all(is_positive(a) for a, _ in t.factors):
-            out = T.const(0)
-            if t.coef != 1:
-                out = out + T.atom(T.Func("log", T.const(t.coef)))
-            for a, e in t.factors:
-                out = out + e * (a.arg if _is_exp(a) else T.func("log", T.Expr.make([T.Term.make(1, ((a, 1),))])))
-            return out
+        inner = T.Expr([T.Term(Fraction(1), t.factors, t.summed)])
+        return T.power(T.const(t.coef), fn.homogeneous) * T.func(name, inner, params)
+    if fn.rewrite is not None:
+        return fn.rewrite(arg, params)
+    return None
+
+
+def _split_log(arg, params):
+    """log∘exp = id, and the log of a product of positive factors is the sum of their logs."""
+    if len(arg.terms) != 1:
+        return None
+    t = arg.terms[0]
+    splits = t.coef != 1 or len(t.factors) > 1 or any(e != 1 or _is_exp(a) for a, e in t.factors)
+    if splits and t.coef > 0 and not t.summed and all(is_positive(a) for a, _ in t.factors):
+        out = T.const(0)
+        if t.coef != 1:
+            out = out + T.atom(T.Func("log", T.const(t.coef)))
+        for a, e in t.factors:
+            out = out + e * (a.arg if _is_exp(a) else T.func("log", T.Expr.make([T.Term.make(1, ((a, 1),))])))
+        return out
     return None
 
 

@@ -11,9 +11,13 @@ MAX_EXPONENT = 64
 
 PREFIXES = ("np.linalg.", "numpy.linalg.", "np.", "numpy.", "scipy.special.", "special.", "jnp.", "la.")
 KEYWORDS = {"axis", "keepdims"}
-METHODS = {"sum", "mean", "dot", "transpose", "astype"}
-REWRITES = {"square": 1, "heaviside": 2, "where": 3, "cosh": 1, "sinh": 1}
+METHODS = {"sum", "mean", "dot", "transpose", "astype", "squeeze"}
 CASTS = {"int64", "int32", "float64", "float32", "int", "float", "double"}
+# np.pi and np.e are calls of functions with no arguments, named by symbols no one can type (user
+# text is ASCII), so that they can never clash with a user's names.
+CONSTANT_SYMBOLS = {"pi": "π", "e": "ℯ"}
+CONSTANT_PREFIXES = ("np.", "numpy.", "math.", "jnp.")
+MAX_CONSTANT_DIGITS = 30
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,13 +118,13 @@ class _Parser:
     def __init__(self, source, line, col):
         self.source, self.line0, self.col0 = source, line, col
 
-    def err(self, message, node, hint=None):
+    def err(self, message, node, hint=None, kind="syntax"):
         line = self.line0 + node.lineno - 1
         start = node.col_offset + (self.col0 if node.lineno == 1 else 0)
         end = (node.end_col_offset or node.col_offset + 1) + (self.col0 if node.end_lineno == 1 else 0)
         if node.end_lineno != node.lineno:
             end = len(self.source.splitlines()[line - 1]) if self.source.splitlines() else start + 1
-        raise ChainruleError(message, self.source, start, end, line, hint)
+        raise ChainruleError(message, self.source, start, end, line, hint, kind=kind)
 
     def pos(self, node):
         line = self.line0 + node.lineno - 1
@@ -141,28 +145,22 @@ class _Parser:
             return tuple(self.constant(e) for e in node.elts)
         self.err("keyword values must be constants such as 0, 1, None, True", node)
 
-    def rewrite(self, fn, args, node):
-        """NumPy spellings that are other expressions: square(x) = x**2, heaviside(x, 0) = (x > 0),
-        where(c, a, b) = c*a + (1 − c)*b for a 0/1 condition c."""
-        at = self.pos(node)
-        if len(args) != REWRITES[fn]:
-            self.err(f"{fn}() takes {REWRITES[fn]} arguments, got {len(args)}", node)
-        if fn == "square":
-            return Binary(op="**", left=args[0], right=Const(value=Fraction(2), **at), **at)
-        if fn == "heaviside":
-            if not isinstance(args[1], Const) or args[1].value not in (0, 1):
-                self.err("heaviside(x, h) is supported for h = 0 (x > 0) or h = 1 (x >= 0)", node)
-            return Compare(op=">" if args[1].value == 0 else ">=", left=args[0], right=Const(value=Fraction(0), **at),
-                           **at)
-        if fn in ("cosh", "sinh"):                 # (eˣ ± e⁻ˣ) / 2
-            ex = Call(fn="exp", args=(args[0],), kwargs=(), **at)
-            emx = Call(fn="exp", args=(Neg(operand=args[0], **at),), kwargs=(), **at)
-            return Binary(op="/", left=Binary(op="+" if fn == "cosh" else "-", left=ex, right=emx, **at),
-                          right=Const(value=Fraction(2), **at), **at)
-        c, a, b = args
-        one = Const(value=Fraction(1), **at)
-        return Binary(op="+", left=Binary(op="*", left=c, right=a, **at),
-                      right=Binary(op="*", left=Binary(op="-", left=one, right=c, **at), right=b, **at), **at)
+    def fold(self, op, left, right, node):
+        """An operation on two constants is the constant it makes (x ** (1/2), 1 / (2 * 3))."""
+        a, b = left.value, right.value
+        if op == "/" and b == 0:
+            self.err("division by zero", node)
+        if op == "**":
+            if b.denominator != 1 or abs(b) > MAX_EXPONENT or (a == 0 and b < 0):
+                return None                     # a root, or 0 ** -1: left to the algebra (and its errors)
+            value = a ** int(b)
+        else:
+            value = {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else None}.get(op)
+        if value is None:
+            return None
+        if max(len(str(value.numerator)), len(str(value.denominator))) > MAX_CONSTANT_DIGITS:
+            self.err(f"constant too large (more than {MAX_CONSTANT_DIGITS} digits)", node)
+        return Const(value=value, **self.pos(node))
 
     def shape_entry(self, node, d):
         """X.shape[1]: the size of an axis of a declared array (a dimension, e.g. m)."""
@@ -215,7 +213,11 @@ class _Parser:
                     self.err("exponents must be constant numbers (x ** 2, x ** -1, x ** 0.5)", node.right)
                 value = right.value if isinstance(right, Const) else -right.operand.value
                 if abs(value) > MAX_EXPONENT:
-                    self.err(f"exponent too large (limit {MAX_EXPONENT})", node.right)
+                    self.err(f"exponent too large: exponents must be constants between -{MAX_EXPONENT} and {MAX_EXPONENT}", node.right)
+            if isinstance(left, Const) and isinstance(right, Const) and op != "@":
+                folded = self.fold(op, left, right, node)
+                if folded is not None:
+                    return folded
             return Binary(op=op, left=left, right=right, **self.pos(node))
         if isinstance(node, ast.UnaryOp):
             if isinstance(node.op, ast.USub):
@@ -225,10 +227,13 @@ class _Parser:
                 return Neg(operand=operand, **self.pos(node))
             if isinstance(node.op, ast.UAdd):
                 return self.visit(node.operand, d)
-            self.err("unsupported operator (use + - * / ** @)", node)
+            self.err("unsupported operator (use + - * / ** @)", node, kind="unsupported-operator")
         if isinstance(node, ast.Attribute):
             if node.attr == "T":
                 return Transpose(operand=self.visit(node.value, d), **self.pos(node))
+            dotted = dotted_name(node)
+            if dotted and node.attr in CONSTANT_SYMBOLS and dotted[:-len(node.attr)] in CONSTANT_PREFIXES:
+                return Call(fn=CONSTANT_SYMBOLS[node.attr], args=(), kwargs=(), **self.pos(node))
             self.err(f"unsupported attribute '.{node.attr}' (only .T is allowed)", node,
                      "hint: write functions as np.sum(x), not x.sum()")
         if isinstance(node, ast.Subscript):
@@ -252,17 +257,14 @@ class _Parser:
                 if any(name == k.arg for name, _ in kwargs):
                     self.err(f"keyword '{k.arg}' given twice", k.value)
                 kwargs.append((k.arg, self.constant(k.value)))
-            fn = function_name(dotted)
-            if fn in REWRITES and not kwargs:
-                return self.rewrite(fn, args, node)
-            return Call(fn=fn, args=args, kwargs=tuple(kwargs), **self.pos(node))
+            return Call(fn=function_name(dotted), args=args, kwargs=tuple(kwargs), **self.pos(node))
         if isinstance(node, ast.Compare):
             if len(node.ops) != 1 or type(node.ops[0]) not in _CMPOPS:
                 self.err("only single comparisons with > >= < <= are allowed", node)
             return Compare(op=_CMPOPS[type(node.ops[0])], left=self.visit(node.left, d),
                            right=self.visit(node.comparators[0], d), **self.pos(node))
         if isinstance(node, ast.BinOp):
-            self.err("unsupported operator (use + - * / ** @)", node)
+            self.err("unsupported operator (use + - * / ** @)", node, kind="unsupported-operator")
         kind = type(node).__name__
         self.err(f"unsupported syntax ({kind}): only arithmetic, @, .T and whitelisted functions are allowed", node)
 
@@ -298,7 +300,8 @@ def parse_expression(text, *, source=None, line=1, col=0):
     except SyntaxError as e:
         lineno = e.lineno or 1
         offset = max(0, (e.offset or 1) - 1) + (col if lineno == 1 else 0)
-        raise ChainruleError(f"syntax error: {e.msg}", source, offset, offset + 1, line + lineno - 1) from None
+        raise ChainruleError(f"syntax error: {e.msg}", source, offset, offset + 1, line + lineno - 1,
+                             kind="syntax") from None
     except (RecursionError, MemoryError, ValueError):
         raise ChainruleError(f"expression nested too deeply (limit {MAX_DEPTH})", source, col, col + 1, line) from None
     try:

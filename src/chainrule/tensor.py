@@ -2,7 +2,7 @@
 
 An `Expr` is a sum of `Term`s; a term is `coef × Π atom**exponent`, summed over a set of bound
 indices. Atoms are the closed set of node kinds: `Var` (a declared array or dimension indexed),
-`Delta` (Kronecker δ), `Func` (an element-wise function of an expression), `Group` (a compound
+`Delta` (Kronecker δ), `Func` (an element-wise function of an expression), `Named` (π, e), `Group` (a compound
 base raised to a power) and `MatFn` (inv / det / logdet of a matrix expression). Terms are kept
 in a normal form: deltas contracted, equal factors merged, like terms combined.
 """
@@ -109,22 +109,42 @@ class Delta(Keyed):
 
 @dataclass(frozen=True, eq=False)
 class Func(Keyed):
-    """An element-wise function (named in rules.ELEMENTWISE) applied to an expression."""
+    """An element-wise function (an entry of rules.ELEMENTWISE) applied to an expression, with the
+    entry's constant parameters (clip's bounds)."""
     name: str
     arg: "Expr"
+    params: tuple = ()
 
     @property
     def free(self):
         return self.arg.free
 
     def rename(self, m):
-        return Func(self.name, self.arg.rename(m))
+        return Func(self.name, self.arg.rename(m), self.params)
 
     def _key(self, names):
-        return f"{self.name}({self.arg.key(names)})"
+        extra = "".join(f",{p}" for p in self.params)
+        return f"{self.name}({self.arg.key(names)}{extra})"
 
     def indices(self):
         return self.arg.indices()
+
+
+@dataclass(frozen=True, eq=False)
+class Named(Keyed):
+    """A named constant (π, e: an entry of rules.CONSTANTS), kept by name so that it prints as one."""
+    name: str
+
+    free = frozenset()
+
+    def rename(self, m):
+        return self
+
+    def _key(self, names):
+        return f"${self.name}"
+
+    def indices(self):
+        return ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -497,11 +517,16 @@ def delta(a, b):
     return Expr([Term.make(1, ((Delta(a, b), 1),))])
 
 
-def func(name, arg):
+def func(name, arg, params=()):
     from .rules import simplify_func
     arg = atomize(as_expr(arg))
-    out = simplify_func(name, arg)
-    return out if out is not None else atom(Func(name, arg))
+    out = simplify_func(name, arg, tuple(params))
+    return out if out is not None else atom(Func(name, arg, tuple(params)))
+
+
+def named(name):
+    """A named constant (π, e) as an expression."""
+    return atom(Named(name))
 
 
 def power(base, e):

@@ -16,7 +16,7 @@ from . import tensor as T
 from .collect import collect
 from .evaluate import einsum_letters
 from .softmax import recognize_softmax
-from .matrix import (MPow, MReshape, MDiag, MDiagPart, MEinsum, MExpand, MFunc, MIdentity, MMatFn, MNum,
+from .matrix import (MPow, MReshape, MDiag, MDiagPart, MEinsum, MExpand, MFunc, MIdentity, MMatFn, MNamed, MNum,
                      MOnes, MOuter, MScale, MSqueeze, MSum, MTrace, MVar, MZeros, mat_add, mat_had, mat_mul,
                      mat_pow, mat_scale, mat_t)
 
@@ -72,7 +72,9 @@ def _atom(a, e, log):
         m, idx = MIdentity(a.a.dim), (a.a, a.b)
     elif isinstance(a, T.Func):
         order = a.arg.natural_order()
-        m, idx = MFunc(a.name, to_matrix(a.arg, order, log)), order
+        m, idx = MFunc(a.name, to_matrix(a.arg, order, log), a.params), order
+    elif isinstance(a, T.Named):
+        m, idx = MNamed(a.name), ()
     elif isinstance(a, T.Group):
         order = a.expr.natural_order()
         m, idx = to_matrix(a.expr, order, log), order
@@ -409,5 +411,5 @@ def _atom_any(a, e):
         inner = a.arg if isinstance(a, T.Func) else a.expr
         order = inner.natural_order()
         m = to_einsum(inner, order)
-        return Factor(mat_pow(MFunc(a.name, m) if isinstance(a, T.Func) else m, e), order)
+        return Factor(mat_pow(MFunc(a.name, m, a.params) if isinstance(a, T.Func) else m, e), order)
     raise NoMatrixForm("matrix function of an indexed family")

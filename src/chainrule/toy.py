@@ -3,6 +3,10 @@ expanded into scalar equations with named entries, one entry differentiated by s
 (SymPy), shown equal to the matrix formula's entry, then every entry checked."""
 import re
 
+from .fn_array import softmax_sympy
+from .functions import FUNCTIONS
+from .rules import CONSTANTS, ELEMENTWISE, MATRIX_FUNCTIONS
+
 
 def _sympy():
     import sympy
@@ -29,10 +33,6 @@ def _broadcast(a, b):
     c = max(a.cols, b.cols)
     grow = lambda m: sp.Matrix(r, c, lambda i, j: m[i if m.rows > 1 else 0, j if m.cols > 1 else 0])  # noqa
     return grow(a), grow(b)
-
-
-SYMPY_FUNCS = {"exp": "exp", "log": "log", "sin": "sin", "cos": "cos", "tanh": "tanh", "sqrt": "sqrt",
-               "abs": "Abs", "sign": "sign"}
 
 
 def tree_to_sympy(node, env, dims, shapes=None):
@@ -97,78 +97,23 @@ class _Toy:
             ops = {"+": lambda x, y: x + y, "-": lambda x, y: x - y, "*": lambda x, y: x.multiply_elementwise(y),
                    "/": lambda x, y: sp.Matrix(x.rows, x.cols, lambda i, j: x[i, j] / y[i, j])}
             return self.elementwise(a, b, ops[node.op])
+        if isinstance(node, S.Compare):
+            a, b = self.rec(node.left), self.rec(node.right)
+            if node.op in ("<", "<="):
+                a, b = b, a
+            d = self.elementwise(a, b, lambda x, y: x - y)
+            at0 = 0 if node.op in (">", "<") else 1
+            return d[0].applyfunc(lambda v: sp.Heaviside(v, at0)), d[1]
         if isinstance(node, S.Call):
             return self.call(node, [self.rec(x) for x in node.args])
         raise NotImplementedError(f"the toy example does not expand {type(node).__name__}")
 
     def call(self, node, args):
-        from . import syntax as S
-        sp = _sympy()
-        fn = node.fn
-        x, nd = args[0] if args else (None, 0)
-        if fn in SYMPY_FUNCS:
-            return x.applyfunc(getattr(sp, SYMPY_FUNCS[fn])), nd
-        if fn == "sigmoid":
-            return x.applyfunc(lambda v: 1 / (1 + sp.exp(-v))), nd
-        if fn in ("relu", "maximum"):
-            x, nd = args[-1] if fn == "maximum" else args[0]
-            return x.applyfunc(lambda v: sp.Max(v, 0)), nd
-        if fn in ("dot", "matmul"):
-            return self.matmul(args[0], args[1])
-        if fn == "multiply":
-            return self.elementwise(args[0], args[1], lambda a, b: a.multiply_elementwise(b))
-        if fn == "power":
-            return x.applyfunc(lambda v: v ** args[1][0][0, 0]), nd
-        if fn == "transpose":
-            return (x.T if nd == 2 else x), nd
-        if fn in ("trace", "tr"):
-            return sp.Matrix([[x.trace()]]), 0
-        if fn in ("det", "logdet"):
-            d = x.det()
-            return sp.Matrix([[d if fn == "det" else sp.log(d)]]), 0
-        if fn == "inv":
-            return x.inv(), 2
-        if fn == "norm":
-            return sp.Matrix([[sp.sqrt(sum(v ** 2 for v in x))]]), 0
-        if fn == "outer":
-            return x.reshape(len(x), 1) * args[1][0].reshape(1, len(args[1][0])), 2
-        if fn == "diag":
-            if nd == 1:
-                return sp.diag(*list(x)), 2
-            return sp.Matrix([x[i, i] for i in range(x.rows)]), 1
-        if fn == "dim":
-            return sp.Matrix([[sp.Integer(x.shape[int(node.args[1].value)] if nd == 2 else x.rows)]]), 0
-        if fn == "eye":
-            a = node.args[0]
-            return sp.eye(int(a.value) if isinstance(a, S.Const) else self.dims[a.id]), 2
-        if fn == "softmax":
-            return _softmax(x, node.kw("axis") if nd == 2 else None), nd
-        if fn in ("sum", "mean"):
-            return _reduce(x, nd, node.kw("axis"), bool(node.kw("keepdims")), fn == "mean")
-        raise NotImplementedError(f"the toy example does not expand {fn}")
+        return FUNCTIONS[node.fn].sympy(self, node, args)
 
-
-def _softmax(x, axis):
-    sp = _sympy()
-    e = x.applyfunc(sp.exp)
-    if axis is None:
-        return e / sum(e)
-    if axis == 0:
-        return sp.Matrix(e.rows, e.cols, lambda i, j: e[i, j] / sum(e[k, j] for k in range(e.rows)))
-    return sp.Matrix(e.rows, e.cols, lambda i, j: e[i, j] / sum(e[i, k] for k in range(e.cols)))
-
-
-def _reduce(x, nd, axis, keepdims, mean):
-    """np.sum / np.mean on the toy layout: (matrix, ndim) of the result."""
-    sp = _sympy()
-    if axis is None or nd < 2:
-        out = sp.Matrix([[sum(x) / (len(x) if mean else 1)]])
-        return out, (nd if keepdims else 0)
-    if axis in (1, -1):
-        out = sp.Matrix(x.rows, 1, lambda i, j: sum(x[i, k] for k in range(x.cols)))
-        return out / (x.cols if mean else 1), (2 if keepdims else 1)
-    out = sp.Matrix(1, x.cols, lambda i, j: sum(x[k, j] for k in range(x.rows))) / (x.rows if mean else 1)
-    return (out, 2) if keepdims else (out.T, 1)
+    @property
+    def sp(self):
+        return _sympy()
 
 
 def matrix_to_sympy(m, env, dims):
@@ -220,9 +165,11 @@ def matrix_to_sympy(m, env, dims):
     if isinstance(m, X.MT):
         return rec(m.x) if m.x.ndim == 1 else rec(m.x).T
     if isinstance(m, X.MFunc):
-        f = {"sigmoid": lambda v: 1 / (1 + sp.exp(-v)), "relu": lambda v: sp.Max(v, 0),
-             "gt0": sp.Heaviside, "ge0": sp.Heaviside}.get(m.name) or getattr(sp, SYMPY_FUNCS[m.name])
-        return rec(m.x).applyfunc(f)
+        fn = ELEMENTWISE[m.name]
+        params = [None if p is None else sp.Rational(p.numerator, p.denominator) for p in m.params]
+        return rec(m.x).applyfunc(lambda v: fn.sympy(sp, v, *params))
+    if isinstance(m, X.MNamed):
+        return sp.Matrix([[CONSTANTS[m.name].sympy(sp)]])
     if isinstance(m, X.MSum):
         x = rec(m.x)
         if m.axis is None or m.x.ndim == 1:
@@ -232,12 +179,13 @@ def matrix_to_sympy(m, env, dims):
         out = sp.Matrix(1, x.cols, lambda i, j: sum(x[k, j] for k in range(x.rows)))
         return out if m.keepdims else out.T
     if isinstance(m, X.MSoftmax):
-        return _softmax(rec(m.x), m.axis if m.x.ndim == 2 else None)
+        return softmax_sympy(rec(m.x), m.axis if m.x.ndim == 2 else None)
     if isinstance(m, X.MTrace):
         return sp.Matrix([[rec(m.x).trace()]])
     if isinstance(m, X.MMatFn):
-        x = rec(m.x)
-        return x.inv() if m.name == "inv" else sp.Matrix([[x.det() if m.name == "det" else sp.log(x.det())]])
+        fn = MATRIX_FUNCTIONS[m.name]
+        out = fn.sympy(sp, rec(m.x))
+        return out if not fn.scalar else sp.Matrix([[out]])
     if isinstance(m, X.MDiag):
         v = rec(m.v)
         return sp.diag(*list(v))
