@@ -5,10 +5,16 @@ WINDOW = 100      # characters of a long source line shown around the caret
 
 
 class ChainruleError(ValueError):
-    """Bad input: the message names the sub-expression, the shapes and what to try."""
+    """Bad input: the message names the sub-expression, the shapes and what to try.
 
-    def __init__(self, message, source=None, start=None, end=None, line=None, hint=None):
-        self.message = message
+    `kind` is a short code that callers switch on instead of the wording ("unknown-name",
+    "unknown-function", "bad-axis", "shape", "syntax", "unsupported-operator"; None when unclassified).
+    `fix` is a suggested change ("did you mean W2.T?"); the message shows it after the problem
+    (`problem — fix`), and `problem` is the message without it."""
+
+    def __init__(self, message, source=None, start=None, end=None, line=None, hint=None, *, kind=None, fix=None):
+        self.problem, self.fix, self.kind = message, fix, kind
+        self.message = f"{message} — {fix}" if fix else message
         self.source = source
         self.start = start
         self.end = end

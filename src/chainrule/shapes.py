@@ -99,7 +99,7 @@ class ShapeChecker:
         if shape is None:
             n = self.unknown
             raise ChainruleError(f"cannot tell the shape of '{n.id}': declare it (e.g. shapes={{'{n.id}': ('n',)}} "
-                                 f"or --shape {n.id}=n)", n.source, n.start, n.end, n.line)
+                                 f"or --shape {n.id}=n)", n.source, n.start, n.end, n.line, kind="unknown-name")
         return shape
 
     def learn(self, name_node, shape):
@@ -115,7 +115,7 @@ class ShapeChecker:
         return shape
 
     def _visit(self, node):
-        if isinstance(node, S.Const):
+        if isinstance(node, (S.Const, S.Dims)):
             return ()
         if isinstance(node, S.Name):
             if node.id in self.shapes:
@@ -150,7 +150,8 @@ class ShapeChecker:
             spec = self.functions.get(node.fn)
             if spec is None:
                 raise ChainruleError(f"unknown function '{node.fn}'", node.source, node.start, node.end, node.line,
-                                     "hint: supported functions are " + ", ".join(sorted(self.functions)))
+                                     "hint: supported functions are " + ", ".join(sorted(self.functions)),
+                                     kind="unknown-function")
             return spec.shape(self, node)
         raise ChainruleError(f"unsupported node {type(node).__name__}")
 
@@ -174,22 +175,22 @@ class ShapeChecker:
             hint = f"did you mean {left.text} @ {_t(right)}?"
         elif matmul_shape(b, a) is not None:
             hint = f"did you mean {right.text} @ {left.text}?"
-        msg = f"inner dimensions differ: {a[-1]} vs {inner_b}" + (f" — {hint}" if hint else "")
-        raise self.error(node, msg, f"  {left.text}: {fmt_shape(a)}, {right.text}: {fmt_shape(b)}")
+        raise self.error(node, f"inner dimensions differ: {a[-1]} vs {inner_b}",
+                         f"  {left.text}: {fmt_shape(a)}, {right.text}: {fmt_shape(b)}", fix=hint)
 
     def elementwise_error(self, node, a, b):
-        hint = ""
+        fix = None
         if broadcast(tuple(reversed(a)), b) == b and len(a) == 2:
-            hint = f" — did you mean {_t(node.left)}?"
+            fix = f"did you mean {_t(node.left)}?"
         elif broadcast(a, tuple(reversed(b))) == a and len(b) == 2:
-            hint = f" — did you mean {_t(node.right)}?"
+            fix = f"did you mean {_t(node.right)}?"
         elif len(a) == 2 and len(b) == 2 and a[-1] == b[0]:
-            hint = " — did you mean @ (matrix product)?"
-        raise self.error(node, f"shapes {fmt_shape(a)} and {fmt_shape(b)} do not broadcast{hint}",
-                         f"  {node.left.text}: {fmt_shape(a)}, {node.right.text}: {fmt_shape(b)}")
+            fix = "did you mean @ (matrix product)?"
+        raise self.error(node, f"shapes {fmt_shape(a)} and {fmt_shape(b)} do not broadcast",
+                         f"  {node.left.text}: {fmt_shape(a)}, {node.right.text}: {fmt_shape(b)}", fix=fix)
 
-    def error(self, node, message, hint=None):
-        return ChainruleError(message, node.source, node.start, node.end, node.line, hint)
+    def error(self, node, message, hint=None, fix=None):
+        return ChainruleError(message, node.source, node.start, node.end, node.line, hint, kind="shape", fix=fix)
 
 
 def _t(node):
