@@ -23,6 +23,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -c "import jax, torch" 2>/dev/null || $(BIN)/python -m pip install -q ".[bench]"
 	$(BIN)/python benchmarks/bench_derive.py
+	$(BIN)/python benchmarks/bench_limits.py
 	$(BIN)/python benchmarks/bench_backprop.py
 	$(BIN)/python benchmarks/bench_tutor.py
 	$(BIN)/python benchmarks/bench_codegen.py
