@@ -176,6 +176,8 @@ def _wrap(pair, prec):
 
 
 def _tl(n):
+    if isinstance(n, S.Dims):
+        return "(" + ", ".join(latex_name(d) if isinstance(d, str) else str(d) for d in n.items) + ")", 9
     if isinstance(n, S.Name):
         return latex_name(n.id), 9
     if isinstance(n, S.Const):

@@ -218,6 +218,64 @@ class _Squeeze:
     latex = staticmethod(lambda call, args: args[0])
 
 
+# -- constant arrays ----------------------------------------------------------------------------
+def _filled(name, fill):
+    """np.ones(shape) and np.zeros(shape), and the *_like forms (the shape of another array)."""
+    like = name.endswith("_like")
+
+    class _F:
+        __doc__ = f"{name}({'a' if like else 'shape'}): an array of {fill}s" + (" shaped like a" if like else "")
+
+        @staticmethod
+        def shape(checker, call):
+            (s,) = check_args(checker, call, 1)
+            if like:
+                return s
+            dims = call.args[0]
+            for d in dims.items:
+                if isinstance(d, str) and d not in checker.dims:
+                    raise err(dims, f"{d} is not a dimension of the declared arrays",
+                              f"dimensions: {', '.join(sorted(checker.dims)) or 'none'}")
+            return tuple(dims.items)
+
+        @staticmethod
+        def lower(lw, call):
+            idx = fresh_idx(lw.shape(call))
+            return T.const(fill), idx
+
+        @staticmethod
+        def value(ev, call):
+            if like:
+                return np.full(np.shape(ev(call.args[0])), float(fill))
+            return np.full(tuple(d if isinstance(d, int) else int(ev.dims[d]) for d in call.args[0].items), float(fill))
+
+        @staticmethod
+        def code(tc, call):
+            if like:
+                return f"{tc.np}.{name}({tc(call.args[0])})"
+            shape = "(" + ", ".join(str(d) for d in call.args[0].items) + ("," if len(call.args[0].items) == 1 else "") + ")"
+            base = name.replace("_like", "")
+            return f"torch.{base}({shape}, dtype=dtype)" if tc.target == "torch" else f"{tc.np}.{base}({shape})"
+
+        @staticmethod
+        def sympy(toy, call, args):
+            if like:
+                x, nd = args[0]
+                return x.applyfunc(lambda v: toy.sp.Integer(fill)), nd
+            sizes = [d if isinstance(d, int) else toy.dims[d] for d in call.args[0].items]
+            rows, cols = (sizes + [1, 1])[:2]
+            return toy.sp.Matrix(rows, cols, lambda i, j: toy.sp.Integer(fill)), len(sizes)
+
+        @staticmethod
+        def latex(call, args):
+            return (r"\mathbf{1}" if fill else "0"), 9
+    function(name, example=f"{name}(M) * M" if like else f"{name}((n, m)) * M")(_F)
+
+
+for _name, _fill in (("ones", 1), ("zeros", 0), ("ones_like", 1), ("zeros_like", 0)):
+    _filled(_name, _fill)
+
+
 # -- matrix functions ---------------------------------------------------------------------------
 def _need_square(call, s):
     if len(s) != 2 or s[0] != s[1]:

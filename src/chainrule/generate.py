@@ -339,6 +339,7 @@ def expression_source(expr, wrt, shapes, order=1, target="numpy"):
              "values maps every name to its array; dimensions are read from the arrays' shapes.", '"""',
              *printer.header.splitlines(), "", ""]
     load = [f"{n} = values[{n!r}]" for n in parsed.shapes]
+    load += [f"{d} = {code}" for d, code in parsed.dim_code().items()]
     if target == "torch":
         load.append(f"dtype = {wrt}.dtype")
     def body(name, m):

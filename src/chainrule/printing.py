@@ -169,6 +169,17 @@ class TextPrinter:
         if fn.style == "indicator":
             op = ">" if fn.op == ">" else "≥"
             x = m.x
+            if isinstance(x, MScale) and x.coef < 0 and isinstance(x.x, MAdd) and len(x.x.terms) == 2:
+                x = MAdd(tuple(mat_scale(x.coef, t) for t in x.x.terms), x.shape)    # [−(1 − z) > 0] is [z − 1 > 0]
+                if isinstance(x.terms[0], (MScale, MNum)) and not isinstance(x.terms[1], (MScale, MNum)):
+                    x = MAdd((x.terms[1], x.terms[0]), x.shape)
+            if isinstance(x, MAdd) and len(x.terms) == 2 and isinstance(x.terms[0], MNum) and \
+                    isinstance(x.terms[1], MScale) and x.terms[1].coef == -1:     # [c − z > 0] is z < c
+                flipped = "<" if fn.op == ">" else "≤"
+                return f"({self.wrap(x.terms[1].x, ADD + 1)} {flipped} {_frac_text(x.terms[0].value)})", ATOM
+            if isinstance(x, MAdd) and len(x.terms) == 2 and isinstance(x.terms[1], MNum):   # [z + c > 0] is z > −c
+                c = -x.terms[1].value
+                return f"({self.wrap(x.terms[0], ADD + 1)} {op} {'−' if c < 0 else ''}{_frac_text(abs(c))})", ATOM
             if isinstance(x, MAdd) and len(x.terms) == 2 and _is_neg(x.terms[1]):
                 c, rest = (x.terms[1].coef, x.terms[1].x) if isinstance(x.terms[1], MScale) else (x.terms[1].value, None)
                 rhs = self.wrap(rest, MUL) if rest is not None and c == -1 else _frac_text(-c) if rest is None else None

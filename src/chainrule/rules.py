@@ -356,11 +356,10 @@ def simplify_func(name, arg, params=()):
         v = fn.exact(c, *params)
         if v is not None:
             return T.const(v)
-    if fn.homogeneous is not None and len(arg.terms) == 1 and arg.terms[0].coef > 0 and arg.terms[0].coef != 1 \
-            and arg.terms[0].factors:
-        t = arg.terms[0]
-        inner = T.Expr([T.Term(Fraction(1), t.factors, t.summed)])
-        return T.power(T.const(t.coef), fn.homogeneous) * T.func(name, inner, params)
+    if fn.homogeneous is not None and len(arg.terms) == 1 and abs(arg.terms[0].coef) != 1 and arg.terms[0].factors:
+        t = arg.terms[0]                    # f(c x) = |c|ᵏ f(±x)
+        inner = T.Expr([T.Term(Fraction(1 if t.coef > 0 else -1), t.factors, t.summed)])
+        return T.power(T.const(abs(t.coef)), fn.homogeneous) * T.func(name, inner, params)
     if fn.rewrite is not None:
         return fn.rewrite(arg, params)
     return None

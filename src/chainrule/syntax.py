@@ -18,6 +18,7 @@ CASTS = {"int64", "int32", "float64", "float32", "int", "float", "double"}
 CONSTANT_SYMBOLS = {"pi": "π", "e": "ℯ"}
 CONSTANT_PREFIXES = ("np.", "numpy.", "math.", "jnp.")
 MAX_CONSTANT_DIGITS = 30
+SHAPE_ARGUMENT = {"zeros", "ones"}       # functions whose first argument is a shape: np.zeros((n, m))
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,6 +78,12 @@ class Compare(Node):
     op: str = ">"
     left: Node = None
     right: Node = None
+
+
+@dataclass(frozen=True, eq=False)
+class Dims(Node):
+    """A shape written as a tuple, (n, m): only as the argument of the functions that take one."""
+    items: tuple = ()         # dimension names (str) and sizes (int)
 
 
 def names(node):
@@ -161,6 +168,22 @@ class _Parser:
         if max(len(str(value.numerator)), len(str(value.denominator))) > MAX_CONSTANT_DIGITS:
             self.err(f"constant too large (more than {MAX_CONSTANT_DIGITS} digits)", node)
         return Const(value=value, **self.pos(node))
+
+    def dims(self, node):
+        """(n, m), n or 3 as a shape: dimension names and positive integer sizes."""
+        items = node.elts if isinstance(node, ast.Tuple) else [node]
+        out = []
+        for it in items:
+            if isinstance(it, ast.Name) and not it.id.startswith("_"):
+                out.append(it.id)
+            elif isinstance(it, ast.Constant) and isinstance(it.value, int) and not isinstance(it.value, bool) \
+                    and 1 <= it.value <= 10 ** 6:
+                out.append(it.value)
+            else:
+                self.err("a shape is a tuple of dimension names and sizes, e.g. (n, m)", it)
+        if len(out) > 2:
+            self.err("chainrule handles scalars, vectors and matrices (at most 2 axes)", node)
+        return Dims(items=tuple(out), **self.pos(node))
 
     def shape_entry(self, node, d):
         """X.shape[1]: the size of an axis of a declared array (a dimension, e.g. m)."""
@@ -249,7 +272,8 @@ class _Parser:
                 return self.visit(node.args[0], d)          # np.int64(Z > 0) is the 0/1 array itself
             if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
                 self.err("* and ** arguments are not allowed", node)
-            args = tuple(self.visit(a, d) for a in node.args)
+            takes_shape = function_name(dotted) in SHAPE_ARGUMENT
+            args = tuple(self.dims(a) if takes_shape and k == 0 else self.visit(a, d) for k, a in enumerate(node.args))
             kwargs = []
             for k in node.keywords:
                 if k.arg not in KEYWORDS:

@@ -76,6 +76,8 @@ class _Toy:
         sp = _sympy()
         if isinstance(node, S.Const):
             return sp.Matrix([[sp.Rational(node.value.numerator, node.value.denominator)]]), 0
+        if isinstance(node, S.Dims):
+            return None, len(node.items)              # a shape argument: its function reads the node
         if isinstance(node, S.Name):
             if node.id not in self.env:
                 return sp.Matrix([[sp.Integer(self.dims[node.id])]]), 0
