@@ -595,7 +595,7 @@ POSITIONED = [
     ("\u0445 + x", "x", SHAPES),
     ("x * 1e999", "x", SHAPES),
     ("exp(x, y)", "x", SHAPES),
-    ("maximum(x, y)", "x", SHAPES),
+    ("clip(x, y, 1)", "x", SHAPES),
     ("pi * x", "x", SHAPES),
     ("x +", "x", SHAPES),
     ("(x", "x", SHAPES),
