@@ -36,79 +36,58 @@ def _broadcast_shape(checker, call, n):
 
 
 def _primitive(fn):
-    """The language's function for an element-wise primitive, every part read from its entry."""
+    """The language's function for an element-wise primitive, every part read from its entry; its
+    constant parameters (clip's bounds) are the arguments after the array."""
     class _F:
-        __doc__ = f"{fn.name}(x): element-wise; {fn.doc}"
-        shape = staticmethod(_one)
+        __doc__ = f"{fn.name}(x{''.join(', ' + p for p in fn.params)}): element-wise; {fn.doc}"
+
+        @staticmethod
+        def shape(checker, call):
+            s = check_args(checker, call, 1 + len(fn.params))[0]
+            for k, name in enumerate(fn.params, 1):
+                constant_arg(call, k, f"the argument {name}")
+            if fn.check_params:
+                problem = fn.check_params(*_params(call))
+                if problem:
+                    raise err(call, f"{call.fn}(): {problem}")
+            return s
 
         @staticmethod
         def lower(lw, call):
             e, idx = lw.visit(call.args[0])
-            return T.func(fn.name, e), idx
+            return T.func(fn.name, e, _params(call)), idx
 
         @staticmethod
         def value(ev, call):
-            return fn.apply(np.asarray(ev(call.args[0]), dtype=float))
+            return fn.apply(np.asarray(ev(call.args[0]), dtype=float), _params(call))
 
         @staticmethod
         def code(tc, call):
             tc.need(fn.helpers.get(tc.target, {}))
             x, prec = tc.p(call.args[0])
-            return code_for(fn, tc.target, x, f"({x})" if prec < 5 else x)
+            return code_for(fn, tc.target, x, f"({x})" if prec < 5 else x, _params(call))
 
         @staticmethod
         def sympy(toy, call, args):
             x, nd = args[0]
-            return x.applyfunc(lambda v: fn.sympy(toy.sp, v)), nd
+            params = [toy.sp.Rational(p.numerator, p.denominator) for p in _params(call)]
+            return x.applyfunc(lambda v: fn.sympy(toy.sp, v, *params)), nd
 
         @staticmethod
         def latex(call, args):
             if fn.style == "bars":
                 return rf"\left|{args[0][0]}\right|", 9
             return latex_call(fn.latex, args)
-    function(fn.name, domain=fn.domain)(_F)
+    function(fn.name, arity=1 + len(fn.params), domain=fn.domain, example=fn.example)(_F)
+
+
+def _params(call):
+    return tuple(a.value for a in call.args[1:])
 
 
 for _fn in ELEMENTWISE.values():
-    if _fn.surface and not _fn.params:
+    if _fn.surface:
         _primitive(_fn)
-
-
-@function("clip", arity=3, domain="nonzero", example="clip(X, -0.5, 0.5)")
-class _Clip:
-    """clip(x, lo, hi) = min(max(x, lo), hi) for constant bounds; clip′ = [lo < x < hi]"""
-    @staticmethod
-    def shape(checker, call):
-        s = check_args(checker, call, 3)[0]
-        lo, hi = (constant_arg(call, k, "the bounds", "for array bounds write np.minimum(np.maximum(x, lo), hi)")
-                  for k in (1, 2))
-        if lo > hi:
-            raise err(call, f"clip() bounds in the wrong order: {lo} > {hi}")
-        return s
-
-    @staticmethod
-    def lower(lw, call):
-        e, idx = lw.visit(call.args[0])
-        return T.func("clip", e, (call.args[1].value, call.args[2].value)), idx
-
-    @staticmethod
-    def value(ev, call):
-        return ELEMENTWISE["clip"].apply(ev(call.args[0]), (call.args[1].value, call.args[2].value))
-
-    @staticmethod
-    def code(tc, call):
-        fn = ELEMENTWISE["clip"]
-        return code_for(fn, tc.target, tc(call.args[0]), tc(call.args[0]), (call.args[1].value, call.args[2].value))
-
-    @staticmethod
-    def sympy(toy, call, args):
-        x, nd = args[0]
-        lo, hi = (toy.sp.Rational(a.value.numerator, a.value.denominator) for a in call.args[1:])
-        return x.applyfunc(lambda v: ELEMENTWISE["clip"].sympy(toy.sp, v, lo, hi)), nd
-
-    @staticmethod
-    def latex(call, args):
-        return latex_call(ELEMENTWISE["clip"].latex, args)
 
 
 @function("sqrt", domain="positive")

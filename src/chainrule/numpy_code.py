@@ -1,7 +1,7 @@
 """NumPy code for matrix notation: exact for 1-D vectors, columns and matrices (shapes are known)."""
 from fractions import Fraction
 
-from .matrix import (MDiag, MScale, mat_scale)
+from .matrix import MDiag, MNamed, MScale, mat_scale
 from .printing import _norm_of, join_sum, split_division
 from .rules import CONSTANTS, ELEMENTWISE, MATRIX_FUNCTIONS, code_for
 
@@ -79,7 +79,7 @@ class NumpyPrinter:
         e = m.e
         if _norm_of(m) is not None and _norm_of(m)[1] == 1:
             return f"{self.np}.linalg.norm({self(_norm_of(m)[0])})", PY_ATOM
-        if e == Fraction(1, 2):
+        if e == Fraction(1, 2) and not isinstance(m.x, MNamed):     # √π stays a Python number: π ** 0.5
             return f"{self.np}.sqrt({self(m.x)})", PY_ATOM
         if e == -1:
             return f"1 / {self.wrap(m.x, PY_POW)}", PY_MUL

@@ -39,6 +39,8 @@ class Elementwise:
     helpers: dict = field(default_factory=dict)   # target -> {name: module-level source} the code needs
     rewrite: Callable = None      # (arg, params) -> Expr or None: a simplification when the node is built
     code_negated: dict = field(default_factory=dict)   # target -> code of f(−x) with {x} (σ(−z) = 1/(1 + eᶻ))
+    check_params: Callable = None  # (*params) -> a problem with the parameters, or None
+    example: str = None           # a use over the test names (X: n×n), when f(X) alone is not one
 
     def apply(self, x, params=()):
         return self.value(x, *params)
@@ -181,25 +183,22 @@ def _relu(x, p):
 
 
 def _clip_value(x, lo, hi):
-    return np.clip(x, -np.inf if lo is None else float(lo), np.inf if hi is None else float(hi))
+    return np.clip(x, float(lo), float(hi))
 
 
 def _clip_exact(c, lo, hi):
-    return min(max(c, lo if lo is not None else c), hi if hi is not None else c)
+    return min(max(c, lo), hi)
 
 
 @elementwise("clip", value=_clip_value, code={"numpy": "np.clip({x}, {p0}, {p1})", "torch": "torch.clamp({x}, {p0}, {p1})"},
-             sympy=lambda sp, x, lo, hi: sp.Min(sp.Max(x, lo if lo is not None else x), hi if hi is not None else x),
-             latex=r"\operatorname{clip}", domain="nonzero", exact=_clip_exact, params=("lo", "hi"))
+             sympy=lambda sp, x, lo, hi: sp.Min(sp.Max(x, lo), hi),
+             latex=r"\operatorname{clip}", domain="nonzero", exact=_clip_exact, params=("lo", "hi"),
+             check_params=lambda lo, hi: f"the bounds are in the wrong order ({lo} > {hi})" if lo > hi else None,
+             example="clip(X, -0.5, 0.5)")
 def _clip(x, p):
     """clip′(x, lo, hi) = [lo < x < hi]  (0 outside the interval)"""
     lo, hi = p
-    out = T.const(1)
-    if lo is not None:
-        out = out * T.func("gt0", x - lo)
-    if hi is not None:
-        out = out * T.func("gt0", hi - x)
-    return out
+    return T.func("gt0", x - lo) * T.func("gt0", hi - x)
 
 
 @elementwise("abs", value=np.abs, code="np.abs({x})", sympy=lambda sp, x: sp.Abs(x), domain="nonzero",
