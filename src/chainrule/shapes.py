@@ -115,7 +115,7 @@ class ShapeChecker:
         return shape
 
     def _visit(self, node):
-        if isinstance(node, S.Const):
+        if isinstance(node, (S.Const, S.Dims)):
             return ()
         if isinstance(node, S.Name):
             if node.id in self.shapes:
