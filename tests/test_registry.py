@@ -270,3 +270,8 @@ def test_leaky_relu_is_maximum():
     r = chainrule.derive("sum(np.maximum(0.01 * z, z))", "z", {"z": ("n",)})
     assert r.check() < 1e-8
     assert r.text == "(z ≤ 0) / 100 + (z > 0)"
+
+
+def test_slogdet_is_logdet():
+    r = chainrule.derive("np.linalg.slogdet(X)[1]", "X", {"X": ("n", "n")})
+    assert r.text == chainrule.derive("logdet(X)", "X", {"X": ("n", "n")}).text and r.check(domain={"X": "spd"}) < 1e-7

@@ -188,6 +188,9 @@ class _Parser:
     def shape_entry(self, node, d):
         """X.shape[1]: the size of an axis of a declared array (a dimension, e.g. m)."""
         v = node.value
+        if isinstance(v, ast.Call) and dotted_name(v.func) and function_name(dotted_name(v.func)) == "slogdet" and \
+                isinstance(node.slice, ast.Constant) and node.slice.value == 1 and len(v.args) == 1 and not v.keywords:
+            return Call(fn="logdet", args=(self.visit(v.args[0], d),), kwargs=(), **self.pos(node))   # log|det X|
         if isinstance(v, ast.Attribute) and v.attr == "shape" and isinstance(node.slice, ast.Constant) \
                 and isinstance(node.slice.value, int) and not isinstance(node.slice.value, bool):
             arr = self.visit(v.value, d)
