@@ -492,7 +492,7 @@ LOGSUMEXP_HELPER = ("def logsumexp(z, axis=None, keepdims=False):\n"
                     "    return out if keepdims else (np.squeeze(out, axis) if axis is not None else out.item())")
 
 
-@function("softmax", example="softmax(M, axis=0)")
+@function("softmax", example="softmax(M, axis=0)", activation=True)
 class _Softmax:
     """softmax(x, axis=None) = exp(x) / Σ exp(x) over the axis (as scipy.special.softmax)"""
     @staticmethod

@@ -78,7 +78,8 @@ def _primitive(fn):
             if fn.style == "bars":
                 return rf"\left|{args[0][0]}\right|", 9
             return latex_call(fn.latex, args)
-    function(fn.name, arity=1 + len(fn.params), domain=fn.domain, example=fn.example)(_F)
+    function(fn.name, arity=1 + len(fn.params), domain=fn.domain, example=fn.example,
+             activation=fn.activation is not None)(_F)
 
 
 def _params(call):
@@ -246,7 +247,7 @@ def _comparison(a, b, op):
     return T.func(_indicator(op).name, d), idx
 
 
-@function("maximum", arity=2, domain="nonzero", example="maximum(X, Y)")
+@function("maximum", arity=2, domain="nonzero", example="maximum(X, Y)", activation=True)
 class _Maximum:
     """maximum(a, b) = a [a ≥ b] + b [b > a]; maximum(0, x) = relu(x); ∂ = [a ≥ b] da + [b > a] db"""
     shape = staticmethod(lambda checker, call: _broadcast_shape(checker, call, 2))

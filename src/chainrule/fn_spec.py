@@ -34,13 +34,14 @@ class Function:
     doc: str
     example: str           # a use over the standard test names (X, Y: n×n; M: n×m; x, y: n; s: scalar)
     aliases: tuple = ()
+    activation: bool = False   # a layer's activation: folded into a loss that alone reads it (σ + CE → A − Y)
 
 
 FUNCTIONS = {}             # the input language: name or alias -> Function
 STATED = {}                # functions only stated results use (the catalog's kron, vec): value and LaTeX
 
 
-def function(name, *, arity=1, domain="real", aliases=(), example=None, stated=False):
+def function(name, *, arity=1, domain="real", aliases=(), example=None, stated=False, activation=False):
     """Register the decorated class's static methods as the parts of one function. Every part must be
     there (a stated-only function has value and latex): a missing one is an error at import."""
     def register(cls):
@@ -49,7 +50,7 @@ def function(name, *, arity=1, domain="real", aliases=(), example=None, stated=F
         if missing:
             raise TypeError(f"function {name}: missing {', '.join(missing)}")
         f = Function(name, domain=domain, arity=arity, doc=(cls.__doc__ or "").strip(),
-                     example=example or f"{name}(X)", aliases=tuple(aliases), **parts)
+                     example=example or f"{name}(X)", aliases=tuple(aliases), activation=activation, **parts)
         for n in (name,) + tuple(aliases):
             (STATED if stated else FUNCTIONS)[n] = f
         return cls
