@@ -247,61 +247,35 @@ def _comparison(a, b, op):
     return T.func(_indicator(op).name, d), idx
 
 
-@function("maximum", arity=2, domain="nonzero", example="maximum(X, Y)", activation=True)
-class _Maximum:
-    """maximum(a, b) = a [a ≥ b] + b [b > a]; maximum(0, x) = relu(x); ∂ = [a ≥ b] da + [b > a] db"""
-    shape = staticmethod(lambda checker, call: _broadcast_shape(checker, call, 2))
+def _extremum(name, doc, keeps_first, clamp, sympy_name, latex_head):
+    """maximum and minimum of two arrays: a [a ≥ b] + b [b > a] (minimum: the comparison reversed);
+    maximum(0, x) is relu(x)."""
+    class _F:
+        __doc__ = doc
+        shape = staticmethod(lambda checker, call: _broadcast_shape(checker, call, 2))
 
-    @staticmethod
-    def lower(lw, call):
-        if is_zero(call.args[0]) or is_zero(call.args[1]):
-            e, idx = lw.visit(call.args[1] if is_zero(call.args[0]) else call.args[0])
-            return T.func("relu", e), idx
-        a, b = _lower_pair(lw, call)
-        return _select(_comparison(a, b, ">="), a, b)
+        @staticmethod
+        def lower(lw, call):
+            if name == "maximum" and (is_zero(call.args[0]) or is_zero(call.args[1])):
+                e, idx = lw.visit(call.args[1] if is_zero(call.args[0]) else call.args[0])
+                return T.func("relu", e), idx
+            a, b = _lower_pair(lw, call)
+            return _select(_comparison(a, b, ">=") if keeps_first else _comparison(b, a, ">="), a, b)
 
-    @staticmethod
-    def value(ev, call):
-        return np.maximum(ev(call.args[0]), ev(call.args[1]))
+        value = staticmethod(lambda ev, call: getattr(np, name)(ev(call.args[0]), ev(call.args[1])))
+        code = staticmethod(lambda tc, call: _extremum_code(tc, call, name, clamp))
 
-    @staticmethod
-    def code(tc, call):
-        return _extremum_code(tc, call, "maximum", "min")
+        @staticmethod
+        def sympy(toy, call, args):
+            return toy.elementwise(args[0], args[1], lambda x, y: _entrywise(toy, x, y, getattr(toy.sp, sympy_name)))
 
-    @staticmethod
-    def sympy(toy, call, args):
-        return toy.elementwise(args[0], args[1], lambda x, y: _entrywise(toy, x, y, toy.sp.Max))
-
-    @staticmethod
-    def latex(call, args):
-        return latex_call(r"\max", args)
+        latex = staticmethod(lambda call, args: latex_call(latex_head, args))
+    function(name, arity=2, domain="nonzero", example=f"{name}(X, Y)", activation=name == "maximum")(_F)
 
 
-@function("minimum", arity=2, domain="nonzero", example="minimum(X, Y)")
-class _Minimum:
-    """minimum(a, b) = a [b ≥ a] + b [a > b]; ∂ = [b ≥ a] da + [a > b] db"""
-    shape = staticmethod(lambda checker, call: _broadcast_shape(checker, call, 2))
-
-    @staticmethod
-    def lower(lw, call):
-        a, b = _lower_pair(lw, call)
-        return _select(_comparison(b, a, ">="), a, b)
-
-    @staticmethod
-    def value(ev, call):
-        return np.minimum(ev(call.args[0]), ev(call.args[1]))
-
-    @staticmethod
-    def code(tc, call):
-        return _extremum_code(tc, call, "minimum", "max")
-
-    @staticmethod
-    def sympy(toy, call, args):
-        return toy.elementwise(args[0], args[1], lambda x, y: _entrywise(toy, x, y, toy.sp.Min))
-
-    @staticmethod
-    def latex(call, args):
-        return latex_call(r"\min", args)
+_extremum("maximum", "maximum(a, b) = a [a ≥ b] + b [b > a]; maximum(0, x) = relu(x); ∂ = [a ≥ b] da + [b > a] db",
+          True, "min", "Max", r"\max")
+_extremum("minimum", "minimum(a, b) = a [b ≥ a] + b [a > b]; ∂ = [b ≥ a] da + [a > b] db", False, "max", "Min", r"\min")
 
 
 def _extremum_code(tc, call, name, clamp):
