@@ -10,10 +10,13 @@ factor m (dZ = m ∂J/∂Z) and the 1/m appears in dW and db; "strict": every ad
 import dataclasses
 import json
 
+import numpy as np
+
 from . import syntax as S
 from . import tensor as T
 from .differentiate import Trace, diff
 from .errors import ChainruleError
+from .evaluate import evaluate
 from .functions import FUNCTIONS
 from .lower import Lowering, fresh_idx
 from .matrix import MVar, canon, mat_map
@@ -47,14 +50,58 @@ class Gradient:
 
 
 class Backprop:
-    """The backward pass of a model: `.gradients` in evaluation order, and how the 1/m is placed."""
+    """The backward pass of a model: `.gradients` in evaluation order, how the 1/m is placed, and what
+    the pass knows that others build on (lowered forms, forward values, readers, scales)."""
 
-    def __init__(self, model, gradients, convention, note, example_dim):
-        self.model, self.gradients, self.convention = model, gradients, convention
-        self.note, self.example_dim = note, example_dim
+    def __init__(self, pass_, gradients, convention, note):
+        self.model, self.gradients, self.convention = pass_.model, gradients, convention
+        self.note, self.example_dim = note, pass_.example_dim
+        self.shapes = pass_.shapes                # every declared and assigned name -> its shape
+        self.lowered = pass_.lowered              # every assignment as written -> (index Expr, indices)
+        self.trees = pass_.trees                  # every assignment -> the tree the backward pass differentiates
+        self.lowered_steps = pass_.lowered_steps  # every step -> its tree in `trees`, lowered
+        self.steps = pass_.steps                  # the assignments the backward pass visits, in order
+        self.fused = pass_.fused                  # activations folded into the loss (no adjoint of their own)
+        self._pass = pass_
+        self.pass_ = pass_                        # mentor.py still reads it; delete once it uses the names above
 
     def __getitem__(self, name):
         return next(g for g in self.gradients if g.name == name or g.of == name)
+
+    def uses(self, name):
+        """Names of declared or assigned values the assignment `name` reads (in its tree in `trees`)."""
+        return self._pass.uses[name]
+
+    def readers(self, name):
+        """The steps whose backward-pass tree reads `name`: its adjoint sums their contributions."""
+        return [s.name for s in self.steps if name in self._pass.uses[s.name]]
+
+    def scale(self, name):
+        """The dimension an adjoint carries as a factor (m, in the course convention), or None."""
+        return self._pass.scale(name)
+
+    def lower(self, tree):
+        """A tree over the model's names, shape-checked and lowered: (index Expr, indices). For trees the
+        model does not hold (a reader with an activation inlined); the model's own are in `lowered`."""
+        return self._pass._lower(tree)
+
+    def vjp(self, name, readers, hint="pq"):
+        """Σ over `readers`, (name R, lowered form) pairs, of dR : ∂R/∂name, scaled by the convention;
+        returns (total, its indices, the rules' trace)."""
+        return self._pass.vjp(name, readers, hint)
+
+    def matrix_form(self, total, p, name, log=None):
+        """An adjoint's index form in the course's matrix notation: (matrix IR, whether one exists)."""
+        return self._pass.matrix(total, p, name, log)
+
+    def sizes(self, values):
+        """Every dimension's size, read off the shapes of the declared names' values."""
+        return self._pass.sizes(values)
+
+    def forward(self, values, dims=None, after=None):
+        """Every forward value by name (and `values`), from values of the declared names; `dims` default
+        to `sizes(values)`; with `after`, only the assignments after that one are evaluated."""
+        return self._pass.forward(values, dims, after)
 
     def text(self):
         width = max((len(g.name) for g in self.gradients), default=0)
@@ -89,15 +136,19 @@ class _Pass:
     def __init__(self, model, convention):
         self.model = model
         self.shapes = model.shapes()
+        self.lowered = {a.name: self._lower(a.tree) for a in model.assignments}     # each one once
         self.fused = self._fused()
         self.steps = [a for a in model.assignments if a.name not in self.fused]
         self.trees = {a.name: a.tree for a in model.assignments}
+        self.lowered_steps = {a.name: self.lowered[a.name] for a in self.steps}
         loss = model.loss
-        self.trees[loss.name] = _inline(loss.tree, {f: self.trees[f] for f in self.fused})
-        self.lowered = {a.name: self._lower(self.trees[a.name]) for a in self.steps}
-        self.uses = {a.name: [n for n in dict.fromkeys(x.id for x in S.names(self.trees[a.name])) if n in self.shapes]
-                     for a in self.steps}
-        self.example_dim = _example_dim(model, self.lowered[loss.name][0])
+        if self.fused:
+            self.trees[loss.name] = inline(loss.tree, {f: self.trees[f] for f in self.fused})
+            self.lowered_steps[loss.name] = self._lower(self.trees[loss.name])
+        self.uses = {n: [x for x in dict.fromkeys(x.id for x in S.names(tree)) if x in self.shapes]
+                     for n, tree in self.trees.items()}
+        self.position = {a.name: k for k, a in enumerate(model.assignments)}
+        self.example_dim = _example_dim(model, self.lowered_steps[loss.name][0])
         self.convention = convention
         self.course = convention == "course" and self.example_dim is not None
         self.forms = self._forward_forms()
@@ -123,12 +174,38 @@ class _Pass:
         """Matrix form of every forward value, so that results can name it (tanh(Z1) → A1)."""
         forms = {}
         for a in self.model.assignments[:-1]:
-            expr, idx = self._lower(a.tree)
+            expr, idx = self.lowered[a.name]
             try:
                 forms[canon(to_matrix(expr, tuple(idx)))] = a
             except NoMatrixForm:
                 pass
         return forms
+
+    def sizes(self, values):
+        dims = {}
+        for name, d in self.model.declarations.items():
+            if name not in values:
+                raise ChainruleError(f"no value for {name}: give every declared name a value")
+            got = np.shape(values[name])
+            if len(got) != len(d.shape):
+                raise ChainruleError(f"{name} is declared {fmt_shape(d.shape)} but its value has shape {got}")
+            for dim, n in zip(d.shape, got):
+                want = dims.setdefault(dim, n) if isinstance(dim, str) else dim
+                if want != n:
+                    raise ChainruleError(f"{name} has shape {got}, but {dim} is {want} elsewhere")
+        return dims
+
+    def forward(self, values, dims=None, after=None):
+        """The assignments evaluated in order from their lowered forms (never lowered again); with
+        `after`, only those after that assignment (`values` holds it and everything before it)."""
+        dims = self.sizes(values) if dims is None else dims
+        env = dict(values)
+        start = 0 if after is None else self.position[after] + 1
+        for a in self.model.assignments[start:]:
+            expr, idx = self.lowered[a.name]
+            value = evaluate(expr, tuple(idx), env, dims)
+            env[a.name] = value if value.shape else float(value)
+        return env
 
     def scale(self, name):
         shape = self.shapes[name]
@@ -148,11 +225,8 @@ class _Pass:
                         all(c in {s.name for s in order[:k + 1]} for c in consumers[p]):
                     gradients.append(self.adjoint(p, consumers[p]))
                     done.add(p)
-        note = self._note()
-        result = Backprop(self.model, gradients, self.convention if self.course or self.convention == "strict"
-                          else "strict", note, self.example_dim)
-        result.pass_ = self                      # check, explain and the numeric check reuse it
-        return result
+        convention = self.convention if self.course or self.convention == "strict" else "strict"
+        return Backprop(self, gradients, convention, self._note())
 
     def _note(self):
         m = self.example_dim
@@ -187,7 +261,7 @@ class _Pass:
 
     def adjoint(self, name, readers):
         shape, s = self.shapes[name], self.scale(name)
-        total, p, trace = self.vjp(name, [(r, self.lowered[r]) for r in readers])
+        total, p, trace = self.vjp(name, [(r, self.lowered_steps[r]) for r in readers])
         m, matrix_form = self.matrix(total, p, name)
         return Gradient("d" + name, name, CourseTextPrinter()(m), to_latex(m), to_numpy(m), shape,
                         s or "1", matrix_form, total, trace, m)
@@ -247,7 +321,7 @@ def _has_adjoint(node):
     return bool(found)
 
 
-def _inline(node, mapping):
+def inline(node, mapping):
     """The tree with names replaced by other trees (an activation folded into the loss)."""
     if isinstance(node, S.Name) and node.id in mapping:
         return mapping[node.id]
@@ -255,10 +329,13 @@ def _inline(node, mapping):
     for f in ("operand", "left", "right"):
         child = getattr(node, f, None)
         if child is not None:
-            changes[f] = _inline(child, mapping)
+            changes[f] = inline(child, mapping)
     if isinstance(node, S.Call):
-        changes["args"] = tuple(_inline(a, mapping) for a in node.args)
+        changes["args"] = tuple(inline(a, mapping) for a in node.args)
     return dataclasses.replace(node, **changes) if changes else node
+
+
+_inline = inline            # mentor.py still imports the old name; delete once it imports `inline`
 
 
 def _example_dim(model, loss_expr):

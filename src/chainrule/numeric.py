@@ -4,6 +4,7 @@ import numpy as np
 from . import syntax as S
 from .evaluate import evaluate, evaluate_tree
 from .functions import FUNCTIONS
+from .matrix_eval import evaluate_matrix
 
 SIZES = (3, 4, 2, 5, 6, 7)
 MAX_PERTURBED = 400              # entries of the variable perturbed by a finite-difference check
@@ -144,29 +145,24 @@ def sample_model(model, dims, rng, data_scale=0.5):
     return env
 
 
-def forward(pass_, env, dims, start=0):
-    """Values of the assignments from position `start` on, by evaluating their index form."""
-    env = dict(env)
-    for a in pass_.model.assignments[start:]:
-        expr, idx = pass_._lower(a.tree)
-        value = evaluate(expr, tuple(idx), env, dims)
-        env[a.name] = value if value.shape else float(value)
-    return env
+def forward(result, env, dims=None):
+    """Every forward value of a backprop result's model (its lowered forms evaluated, nothing lowered)."""
+    return result.forward(env, dims)
 
 
 def check_backprop(result, seed=0, eps=1e-6, only=None, code=None):
     """{gradient name: max relative error} of each printed adjoint (evaluated from its NumPy code,
     in order) against central differences of the loss, divided by its scale; `only` limits the
     finite differences to one adjoint (the others are still evaluated: later ones read them);
-    `code` maps an adjoint to other NumPy code to check in its place (explain's own formula)."""
+    `code` maps an adjoint to other NumPy code to check in its place (explain's own formula).
+    Perturbing an entry re-evaluates the assignments after the perturbed name; nothing is lowered."""
     model = result.model
-    pass_ = result.pass_
     rng = np.random.default_rng(seed)
-    dims = concrete_dims(pass_.shapes)
-    env = forward(pass_, sample_model(model, dims, rng), dims)
+    dims = concrete_dims(result.shapes)
+    env = result.forward(sample_model(model, dims, rng), dims)
     names = dict(env, np=np, **dims)
     loss = model.loss.name
-    position = {a.name: k for k, a in enumerate(model.assignments)}
+    assigned = {a.name for a in model.assignments}
     errors = {}
     for g in result.gradients:
         source = (code or {}).get(g.name, g.numpy)
@@ -175,7 +171,7 @@ def check_backprop(result, seed=0, eps=1e-6, only=None, code=None):
         if only is not None and g.name != only:
             continue
         x0 = np.asarray(env[g.of], dtype=float)
-        start = position.get(g.of, -1) + 1
+        after = g.of if g.of in assigned else None
         want = np.zeros(x0.shape)
         positions = list(np.ndindex(*x0.shape)) if x0.shape else [()]
         if len(positions) > MAX_PERTURBED:         # a large array: a random sample of its entries
@@ -187,7 +183,7 @@ def check_backprop(result, seed=0, eps=1e-6, only=None, code=None):
                 x[pos] += sign * eps
                 e2 = dict(env)
                 e2[g.of] = x
-                want[pos] += sign * forward(pass_, e2, dims, start)[loss] / (2 * eps)
+                want[pos] += sign * result.forward(e2, dims, after)[loss] / (2 * eps)
         if got.shape != want.shape:                    # keepdims and 1-D biases must come out exactly right
             errors[g.name] = float("inf")
             continue
@@ -201,12 +197,11 @@ def check_backprop(result, seed=0, eps=1e-6, only=None, code=None):
 
 
 def adjoint_values(result, seed=0, sizes=SIZES, data_scale=0.5):
-    """Random data for the model, its forward values and every printed adjoint (from its NumPy code):
+    """Random data for the model, its forward values and every adjoint (its matrix IR evaluated):
     {name: value} with the dimension sizes, and the sizes."""
-    pass_ = result.pass_
     rng = np.random.default_rng(seed)
-    dims = concrete_dims(pass_.shapes, sizes)
-    values = dict(forward(pass_, sample_model(result.model, dims, rng, data_scale), dims), **dims)
+    dims = concrete_dims(result.shapes, sizes)
+    values = dict(result.forward(sample_model(result.model, dims, rng, data_scale), dims), **dims)
     for g in result.gradients:
-        values[g.name] = np.asarray(eval(g.numpy, {"__builtins__": {}}, dict(values, np=np)), dtype=float)
+        values[g.name] = np.asarray(evaluate_matrix(g.matrix, values, dims), dtype=float)
     return values, dims
