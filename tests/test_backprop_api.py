@@ -111,6 +111,23 @@ def test_evaluate_matrix_equals_the_generated_code(name):
         assert set(variables(g.matrix)) <= set(values)
 
 
+CLAIMS = [
+    ("l2", "dW2 = np.dot(dZ2, A1.T) / m", "a term is missing: the part `lambd * W2`"),
+    ("two-layer", "dA1 = dZ1 / (1 - A1**2)", "computes from dA1"),
+    ("two-layer", "dZ1 = np.dot(W2, dZ2) * (1 - np.power(A1, 2))", "shape error"),
+    ("softmax", "dZ2 = A2 * (1 - A2) * (A2 - Y)", "an extra factor `A2 * (1 - A2)`"),
+]
+
+
+@pytest.mark.parametrize("model,claim,why", CLAIMS)
+def test_verdicts_never_read_the_printed_code(model, claim, why, monkeypatch):
+    """With every adjoint's printed NumPy code made unreadable, check() judges exactly as before."""
+    before = str(chainrule.check(chainrule.example(model), claim))
+    monkeypatch.setattr(chainrule.adjoints, "to_numpy", lambda m, dims=None: "<not code>")
+    after = str(chainrule.check(chainrule.example(model), claim))
+    assert why in after and after == before
+
+
 def test_errors_carry_a_kind_and_a_fix():
     with pytest.raises(ChainruleError) as e:
         chainrule.derive("A @ x", "x", {"A": ("n", "m"), "x": ("n",)})

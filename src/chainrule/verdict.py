@@ -11,7 +11,6 @@ correct formula and a numeric counterexample.
 """
 import dataclasses
 import difflib
-import re
 
 import numpy as np
 
@@ -19,10 +18,14 @@ from . import syntax as S
 from .errors import ChainruleError
 from .evaluate import evaluate_tree
 from .functions import FUNCTIONS
+from .matrix import MAdd, MHad, MScale
+from .matrix_eval import evaluate_matrix, variables
+from .numpy_code import to_numpy
 from .shapes import ShapeChecker, fmt_shape
 
 SIZES = (5, 3, 4, 6, 7, 8)          # no 1s or 2s: a factor 2 cannot pass for a dimension
 DRAWS = (0, 1, 2)
+INPUT_ERRORS = ("unknown-name", "unknown-function", "bad-axis")     # a bad claim, not a wrong formula
 DERIVATIVES = {"tanh": "1 − {A}²", "sigmoid": "{A} ⊙ (1 − {A})", "relu": "({Z} > 0)", "maximum": "({Z} > 0)"}
 
 
@@ -56,7 +59,7 @@ def check(model_text, claim, convention="course"):
     try:
         tree = S.parse_expression(expr, source=claim, col=col)
     except ChainruleError as e:
-        if "//" in expr and "unsupported operator" in e.message:
+        if e.kind == "unsupported-operator" and "//" in expr:
             return Verdict(False, "// is integer (floor) division: 1 // m is 0 for every m > 1",
                            "write 1/m (true division)", names[target].text, claim, target)
         raise
@@ -131,8 +134,7 @@ class _Judge:
         try:
             self.shape = ShapeChecker(self.shapes, FUNCTIONS).check(self.tree)
         except ChainruleError as e:
-            if "cannot tell the shape" in e.message or "unknown function" in e.message or \
-                    "there is no axis" in e.message:
+            if e.kind in INPUT_ERRORS or _missing_axis(self.tree, self.shapes):
                 raise
             return self._shape_error(e)
         self.got = self.value(self.tree)
@@ -152,7 +154,7 @@ class _Judge:
 
     def _downstream(self):
         """The target and every adjoint computed (directly or not) from it: not known when it is."""
-        reads = {g.name: set(re.findall(r"[A-Za-z_]\w*", g.numpy)) for g in self.result.gradients}
+        reads = {g.name: set(variables(g.matrix)) for g in self.result.gradients}
         out = {self.target}
         for name in self.order:
             if reads[name] & out:
@@ -173,15 +175,32 @@ class _Judge:
                 f"{self.target} comes from the adjoints of later layers: {self.target} = {self.expected}")
 
     def _shape_error(self, e):
-        reason, _, fix = e.message.partition(" — ")
         edit = self.one_edit()
         size = f"({self.target} has shape {fmt_shape(self.g.shape)})"
         if edit:
-            say = fix if fix and edit[2] and edit[2] in fix else edit[0][0].upper() + edit[0][1:] + "."
-            return self.wrong(f"shape error: {reason} — {edit[1]}",
+            say = e.fix if e.fix and self._suggested(e, edit[2]) else edit[0][0].upper() + edit[0][1:] + "."
+            return self.wrong(f"shape error: {e.problem} — {edit[1]}",
                               f"{say} With that change the formula is right. {size}")
-        hint = f"the shapes suggest: {fix} {size}" if fix else size
-        return self.wrong(f"shape error: {reason}", hint)
+        hint = f"the shapes suggest: {e.fix} {size}" if e.fix else size
+        return self.wrong(f"shape error: {e.problem}", hint)
+
+    def _suggested(self, e, toggled):
+        """Is the edit, a transpose added to or dropped from `toggled`, the shape checker's own fix for
+        the operation the error is at? Its fix transposes the left operand when that makes the
+        shapes agree, else the right one."""
+        at = _node_at(self.tree, e)
+        if toggled is None or at is None:
+            return False
+        left, right = _operands(at)
+        if toggled is left:
+            return True
+        if toggled is not right:
+            return False
+        try:
+            ShapeChecker(self.shapes, FUNCTIONS).check(_with_left(at, _toggle_transpose(left)))
+        except ChainruleError:
+            return True
+        return False
 
     def _wrong_shape(self):
         got, want, g = self.got, self.want, self.g
@@ -318,8 +337,9 @@ class _Judge:
         for k, f in enumerate(factors):
             if self.right(f):
                 rest = " * ".join(_src(x) for j, x in enumerate(factors) if j != k)
+                others = [x for j, x in enumerate(factors) if j != k]
                 cancels = " (σ′ is already inside: with cross-entropy the sigmoid's derivative cancels)" \
-                    if self.result.pass_.fused and "1 -" in rest else ""
+                    if self.result.fused and any(_one_minus(x) for x in others) else ""
                 return self.wrong(f"an extra factor `{rest}`: {f.text} alone is {self.target}",
                                   f"{self.target} = {self.expected}{cancels}")
         step = _activation_step(self.g, self.model)
@@ -343,26 +363,24 @@ class _Judge:
 
     def _term(self):
         """The claim lacks (or adds, or mis-scales) one additive term of the engine's formula (the L2 term)."""
-        try:
-            terms = _terms(S.parse_expression(self.g.numpy), self.values, self.dims)
-        except Exception:          # noqa: BLE001 — generated code always parses; be safe anyway
-            return None
+        terms = _terms(self.g.matrix, self.values, self.dims)
         if len(terms) < 2:
             return None
         want, got = self.want, self.got
-        for value, node in terms:
+        for value, term in terms:
             if np.shape(value) not in (want.shape, ()):
                 continue
+            code = to_numpy(term)                       # the term as the learner would write it
             if np.allclose(want - got, value):
-                return self.wrong(f"a term is missing: the part `{node.text}` of {self.target} = {self.expected}")
+                return self.wrong(f"a term is missing: the part `{code}` of {self.target} = {self.expected}")
             if np.allclose(got - want, value):
-                return self.wrong(f"an extra term: `{node.text}` does not belong in {self.target} = {self.expected}")
+                return self.wrong(f"an extra term: `{code}` does not belong in {self.target} = {self.expected}")
             full = np.broadcast_to(value, want.shape)
             mask = np.abs(full) > 1e-9
             if mask.any() and np.allclose((got - want)[~mask], 0):
                 r = ((got - want)[mask] / full[mask])
                 if np.allclose(r, r.flat[0], rtol=1e-6):
-                    return self.wrong(f"the term `{node.text}` of {self.target} = {self.expected} is off by a factor "
+                    return self.wrong(f"the term `{code}` of {self.target} = {self.expected} is off by a factor "
                                       f"{_factor_name(1 + float(r.flat[0]), self.dims)} (the rest is right)")
         return None
 
@@ -370,18 +388,18 @@ class _Judge:
     def one_edit(self):
         """The single change that makes the claim right on every draw: a name from the wrong place
         (A1 where X belongs), a transpose too many or too few, * for @ (or back), a sum over the
-        wrong axis or without keepdims. Returns (what to change, why) or None."""
+        wrong axis or without keepdims. Returns (what to change, why, the node whose transpose it
+        adds or drops, or None) or None."""
         later = self._downstream()
         arrays = [n for n, v in self.values.items() if isinstance(v, np.ndarray) and v.ndim > 0]
         candidates = [n for n in arrays if n not in later]
-        for description, why, edited in _edits(self.tree, arrays, candidates, self.model):
+        for description, why, edited, toggled in _edits(self.tree, arrays, candidates, self.model):
             try:
                 ShapeChecker(self.shapes, FUNCTIONS).check(edited)
             except ChainruleError:
                 continue
             if self.right(edited):
-                key = re.search(r"(\w+)\.T\b", description)
-                return description, why, key.group(0) if key else None
+                return description, why, toggled
         return None
 
 
@@ -444,24 +462,23 @@ def _product_factors(node):
         yield node
 
 
-def _terms(node, values, dims, sign=1.0):
-    """Additive terms of an expression as (value, node), scalar factors multiplied in."""
-    if isinstance(node, S.Binary) and node.op in "+-":
-        return _terms(node.left, values, dims, sign) + _terms(node.right, values, dims,
-                                                              sign * (-1 if node.op == "-" else 1))
-    if isinstance(node, S.Neg):
-        return _terms(node.operand, values, dims, -sign)
-    if isinstance(node, S.Binary) and node.op in "*/":
-        a = np.asarray(evaluate_tree(node.left, values, dims))
-        b = np.asarray(evaluate_tree(node.right, values, dims))
-        whole = lambda ts: [(v, node) for v, _ in ts] if len(ts) == 1 else ts   # noqa: E731
-        if node.op == "/" and b.ndim == 0:
-            return whole([(v / b, n) for v, n in _terms(node.left, values, dims, sign)])
-        if node.op == "*" and a.ndim == 0:
-            return whole([(a * v, n) for v, n in _terms(node.right, values, dims, sign)])
-        if node.op == "*" and b.ndim == 0:
-            return whole([(v * b, n) for v, n in _terms(node.left, values, dims, sign)])
-    return [(sign * np.asarray(evaluate_tree(node, values, dims), dtype=float), node)]
+def _terms(m, values, dims, coef=1.0):
+    """Additive terms of a matrix expression as (value, term), scalar factors multiplied in: the
+    terms of (dZ2 A1ᵀ + λ W2) / m are dZ2 A1ᵀ / m and λ W2 / m, shown as `dZ2 @ A1.T` and `lambd * W2`."""
+    if isinstance(m, MAdd):
+        return [t for term in m.terms for t in _terms(term, values, dims, coef)]
+    whole = lambda ts: [(v, m) for v, _ in ts] if len(ts) == 1 else ts   # noqa: E731 — one term: all of m
+    if isinstance(m, MScale):
+        return whole(_terms(m.x, values, dims, coef * float(m.coef)))
+    if isinstance(m, MHad):
+        arrays = [f for f in m.factors if f.ndim]
+        if len(arrays) == 1:                  # scalars times one array: the array's terms, scaled
+            scalar = coef
+            for f in m.factors:
+                if not f.ndim:
+                    scalar = scalar * evaluate_matrix(f, values, dims)
+            return whole(_terms(arrays[0], values, dims, scalar))
+    return [(coef * np.asarray(evaluate_matrix(m, values, dims), dtype=float), m)]
 
 
 def _role(name, model):
@@ -483,27 +500,27 @@ def _edits(node, arrays, candidates, model):
             if other != node.id:
                 yield (f"use {other} instead of {node.id}",
                        f"{node.id} is in the place of {other} ({_role(node.id, model)}; {_role(other, model)})",
-                       dataclasses.replace(node, id=other))
+                       dataclasses.replace(node, id=other), None)
     if isinstance(node, S.Transpose):
-        yield (f"drop the transpose in {node.text}", f"{node.text} should not be transposed", node.operand)
+        yield (f"drop the transpose in {node.text}", f"{node.text} should not be transposed", node.operand, node)
     elif isinstance(node, (S.Name, S.Call)) and node.text:
-        yield (f"write {node.text}.T (transposed)", f"{node.text} should be transposed",
-               S.Transpose(node.start, node.end, node.line, node.source, node))
+        yield (f"write {node.text}.T (transposed)", f"{node.text} should be transposed", _toggle_transpose(node), node)
     if isinstance(node, S.Binary) and node.op in ("@", "*"):
         other = "*" if node.op == "@" else "@"
         words = {"*": "* (element-wise)", "@": "@ (matrix product)"}
         yield (f"use {words[other]} instead of {node.op}", f"{words[node.op]} where {words[other]} belongs",
-               dataclasses.replace(node, op=other))
+               dataclasses.replace(node, op=other), None)
     if isinstance(node, S.Call) and node.fn in ("dot", "multiply") and len(node.args) == 2:
         other = "multiply" if node.fn == "dot" else "dot"
         yield (f"use np.{other} instead of np.{node.fn}", f"np.{node.fn} where np.{other} belongs",
-               dataclasses.replace(node, fn=other))
+               dataclasses.replace(node, fn=other), None)
     if isinstance(node, S.Call) and node.fn == "dim":
         k = int(node.args[1].value)
         for other in (0, 1):
             if other != k:
                 yield (f"use {node.args[0].text}.shape[{other}]", f"{node.text} is the size of the wrong axis",
-                       dataclasses.replace(node, args=(node.args[0], dataclasses.replace(node.args[1], value=other))))
+                       dataclasses.replace(node, args=(node.args[0], dataclasses.replace(node.args[1], value=other))),
+                       None)
         return
     if isinstance(node, S.Call) and node.fn in ("sum", "mean"):
         kw = dict(node.kwargs)
@@ -511,21 +528,71 @@ def _edits(node, arrays, candidates, model):
         for other in ((0, 1) if axis in (0, 1) else ()):
             if other != axis:
                 yield (f"sum over axis={other}", f"it sums over axis={axis} instead of axis={other}",
-                       dataclasses.replace(node, kwargs=tuple({**kw, "axis": other}.items())))
+                       dataclasses.replace(node, kwargs=tuple({**kw, "axis": other}.items())), None)
         if axis is None:
             for other in (0, 1):
                 yield (f"sum over axis={other} with keepdims=True",
                        f"it sums every entry, but {'the examples' if other == 1 else 'the rows'} only should be summed",
-                       dataclasses.replace(node, kwargs=tuple({**kw, "axis": other, "keepdims": True}.items())))
+                       dataclasses.replace(node, kwargs=tuple({**kw, "axis": other, "keepdims": True}.items())), None)
         if not kw.get("keepdims"):
             yield ("add keepdims=True", "the sum drops the summed axis (keepdims is missing)",
-                   dataclasses.replace(node, kwargs=tuple({**kw, "keepdims": True}.items())))
+                   dataclasses.replace(node, kwargs=tuple({**kw, "keepdims": True}.items())), None)
     for field in ("operand", "left", "right"):
         child = getattr(node, field, None)
         if child is not None:
-            for d, why, c in _edits(child, arrays, candidates, model):
-                yield d, why, dataclasses.replace(node, **{field: c})
+            for d, why, c, toggled in _edits(child, arrays, candidates, model):
+                yield d, why, dataclasses.replace(node, **{field: c}), toggled
     if isinstance(node, S.Call):
         for k, child in enumerate(node.args):
-            for d, why, c in _edits(child, arrays, candidates, model):
-                yield d, why, dataclasses.replace(node, args=node.args[:k] + (c,) + node.args[k + 1:])
+            for d, why, c, toggled in _edits(child, arrays, candidates, model):
+                yield d, why, dataclasses.replace(node, args=node.args[:k] + (c,) + node.args[k + 1:]), toggled
+
+
+def _toggle_transpose(node):
+    """node.T, or the operand of a transpose."""
+    return node.operand if isinstance(node, S.Transpose) else S.Transpose(node.start, node.end, node.line,
+                                                                          node.source, node)
+
+
+def _walk(node):
+    """Every node of a syntax tree, parents first."""
+    yield node
+    for f in ("operand", "left", "right"):
+        child = getattr(node, f, None)
+        if child is not None:
+            yield from _walk(child)
+    for a in getattr(node, "args", ()):
+        yield from _walk(a)
+
+
+def _node_at(tree, e):
+    """The operation an error is placed at (a product, an element-wise operation, np.dot), or None."""
+    return next((n for n in _walk(tree) if isinstance(n, (S.Binary, S.Compare, S.Call)) and len(_operands(n)) == 2
+                 and (n.start, n.end, n.line) == (e.start, e.end, e.line)), None)
+
+
+def _operands(node):
+    return (node.left, node.right) if isinstance(node, (S.Binary, S.Compare)) else node.args[:2]
+
+
+def _with_left(node, left):
+    if isinstance(node, S.Call):
+        return dataclasses.replace(node, args=(left,) + node.args[1:])
+    return dataclasses.replace(node, left=left)
+
+
+def _missing_axis(tree, shapes):
+    """Does the claim read X.shape[k] for an axis X does not have (an input error, not a wrong formula)?"""
+    for n in _walk(tree):
+        if isinstance(n, S.Call) and n.fn == "dim" and len(n.args) == 2 and isinstance(n.args[0], S.Name) and \
+                isinstance(n.args[1], S.Const) and n.args[0].id in shapes:
+            k, axes = n.args[1].value, len(shapes[n.args[0].id])
+            if k.denominator != 1 or not -axes <= k < axes:
+                return True
+    return False
+
+
+def _one_minus(node):
+    """Does the factor contain 1 − something (the learner's σ′ = A(1 − A), say)?"""
+    return any(isinstance(n, S.Binary) and n.op == "-" and isinstance(n.left, S.Const) and n.left.value == 1
+               for n in _walk(node))
