@@ -1,5 +1,7 @@
 """Backprop derivation time against depth: an L-layer MLP ([LINEAR→TANH]×(L−1) → LINEAR→SIGMOID,
-cross-entropy) for L = 2, 5, 10, 20, 50. Derivation cost should grow linearly with depth.
+cross-entropy) for L = 2, 5, 10, 20, 50. Derivation cost should grow linearly with depth. Then the
+numeric check (`backprop --check`) of a hand-unrolled 6-step tanh RNN against backprop itself: the
+check evaluates the lowered forms backprop already made, so it should cost at most about 2× backprop.
 Not a test: run `make bench`; CI runs `--quick`.
 Usage: python benchmarks/bench_backprop.py [--repeat N] [--quick]"""
 import argparse
@@ -11,6 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import chainrule  # noqa: E402
+from chainrule.numeric import check_backprop  # noqa: E402
 
 
 def mlp(layers):
@@ -25,6 +28,26 @@ def mlp(layers):
         prev = f"A{k}"
     lines.append(f"J = -1/m * sum(Y * log(A{layers}) + (1 - Y) * log(1 - A{layers}))")
     return "\n".join(lines) + "\n"
+
+
+def rnn(steps, loss="last"):
+    """h_t = tanh(Wh h_{t−1} + Wx x_t + b) unrolled by hand; squared error on the last state, or on
+    every state (loss="sum")."""
+    lines = ["Wh: n_h, n_h", "Wx: n_h, n_x", "b: n_h, 1", "h0: n_h, m data", "Y: n_h, m data"]
+    lines += [f"x{t}: n_x, m data" for t in range(1, steps + 1)]
+    lines += [f"h{t} = tanh(Wh @ h{t - 1} + Wx @ x{t} + b)" for t in range(1, steps + 1)]
+    states = [steps] if loss == "last" else range(1, steps + 1)
+    lines.append("J = 1/(2*m) * sum(" + " + ".join(f"(h{t} - Y) ** 2" for t in states) + ")")
+    return "\n".join(lines) + "\n"
+
+
+def _median_time(fn, repeat):
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), out
 
 
 def main():
@@ -50,6 +73,13 @@ def main():
     two = statistics.median([(lambda t: (chainrule.backprop(chainrule.example("two-layer")),
                                          time.perf_counter() - t)[1])(time.perf_counter()) for _ in range(repeat)])
     print(f"two-layer example: {two * 1e3:.1f} ms")
+    for loss in ("last", "sum"):
+        text = rnn(6, loss)
+        back, r = _median_time(lambda: chainrule.backprop(text), repeat)
+        check, errors = _median_time(lambda: check_backprop(r), repeat)
+        print(f"6-step RNN (loss on {'the last state' if loss == 'last' else 'every state'}): backprop "
+              f"{back * 1e3:.0f} ms, check {check * 1e3:.0f} ms ({check / back:.2f}× backprop; "
+              f"{len(r.gradients)} adjoints, max relative error {max(errors.values()):.1e})")
 
 
 if __name__ == "__main__":
