@@ -26,7 +26,6 @@ from .printing import CourseTextPrinter, to_latex
 from .shapes import ShapeChecker, fmt_shape
 from .to_matrix import NoMatrixForm, to_einsum, to_matrix
 
-ACTIVATIONS = {"sigmoid", "softmax", "tanh", "relu", "exp", "maximum"}
 CONVENTIONS = ("course", "strict")
 
 
@@ -160,7 +159,7 @@ class _Pass:
         for a in self.model.assignments[:-1]:
             readers = [b.name for b in self.model.assignments if a.name in b.uses]
             call = a.tree
-            if readers == [loss.name] and isinstance(call, S.Call) and call.fn in ACTIVATIONS and \
+            if readers == [loss.name] and isinstance(call, S.Call) and FUNCTIONS[call.fn].activation and \
                     any(isinstance(x, S.Name) and x.id in {b.name for b in self.model.assignments} for x in call.args):
                 out.append(a.name)
         return out

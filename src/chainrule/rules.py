@@ -41,6 +41,7 @@ class Elementwise:
     code_negated: dict = field(default_factory=dict)   # target -> code of f(−x) with {x} (σ(−z) = 1/(1 + eᶻ))
     check_params: Callable = None  # (*params) -> a problem with the parameters, or None
     example: str = None           # a use over the test names (X: n×n), when f(X) alone is not one
+    title: str = None             # its name in prose ("the ReLU derivative"); the name by default
 
     def apply(self, x, params=()):
         return self.value(x, *params)
@@ -57,6 +58,7 @@ def elementwise(name, *, value, code, sympy, latex=None, text=None, domain="real
     code = dict(code)
     code.setdefault("jax", code["numpy"].replace("np.", "jnp."))
     code.setdefault("torch", code["numpy"].replace("np.", "torch."))
+    facts.setdefault("title", name)
     if isinstance(facts.get("code_negated"), str):
         neg = facts["code_negated"]
         facts["code_negated"] = {"numpy": neg, "jax": neg.replace("np.", "jnp.")}
@@ -176,7 +178,7 @@ def _erf_rule(x, p):
 @elementwise("relu", value=lambda x: np.maximum(x, 0), code={"numpy": "np.maximum({x}, 0)",
                                                              "torch": "torch.clamp({x}, min=0)"},
              sympy=lambda sp, x: sp.Max(x, 0), domain="nonzero", sign="nonnegative",
-             exact=lambda c: max(c, Fraction(0)), homogeneous=1, activation="Z > 0")
+             exact=lambda c: max(c, Fraction(0)), homogeneous=1, activation="Z > 0", title="ReLU")
 def _relu(x, p):
     """relu′(x) = [x > 0]  (the derivative at 0 is taken as 0)"""
     return T.func("gt0", x)

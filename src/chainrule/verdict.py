@@ -17,16 +17,19 @@ import numpy as np
 from . import syntax as S
 from .errors import ChainruleError
 from .evaluate import evaluate_tree
+from . import tensor as T
 from .functions import FUNCTIONS
 from .matrix import MAdd, MHad, MScale
 from .matrix_eval import evaluate_matrix, variables
 from .numpy_code import to_numpy
+from .printing import CourseTextPrinter
+from .rules import ELEMENTWISE
 from .shapes import ShapeChecker, fmt_shape
+from .to_matrix import to_matrix
 
 SIZES = (5, 3, 4, 6, 7, 8)          # no 1s or 2s: a factor 2 cannot pass for a dimension
 DRAWS = (0, 1, 2)
 INPUT_ERRORS = ("unknown-name", "unknown-function", "bad-axis")     # a bad claim, not a wrong formula
-DERIVATIVES = {"tanh": "1 − {A}²", "sigmoid": "{A} ⊙ (1 − {A})", "relu": "({Z} > 0)", "maximum": "({Z} > 0)"}
 
 
 class Verdict:
@@ -234,10 +237,10 @@ class _Judge:
         if not zero.any() or zero.all():
             return None
         if np.allclose(self.got[~zero], self.want[~zero]) and not np.allclose(self.got[zero], 0):
-            step = _activation_step(self.g, self.model)
-            if step is not None and step.tree.fn in ("relu", "maximum"):
-                return self.wrong(f"the ReLU derivative is missing: where {self.g.of} ≤ 0, {self.target} is 0",
-                                  f"multiply by ({self.g.of} > 0)")
+            act = _activation_step(self.g, self.result)
+            if act is not None and isinstance(act.form, S.Compare):          # an indicator: relu′ = (Z > 0)
+                return self.wrong(f"the {act.fn.title} derivative is missing: where {act.text} is 0, {self.target} "
+                                  "is 0", f"multiply by {act.text}")
             return self.wrong(f"where {self.target} is 0 the claim is not: a mask or 0/1 indicator is missing "
                               f"({self.target} = {self.expected})")
         return None
@@ -315,18 +318,20 @@ class _Judge:
 
     def _activation(self):
         """dZ = dA ⊙ g′(Z): the claim used the derivative of another activation."""
-        step = _activation_step(self.g, self.model)
-        if step is None or "d" + step.name not in self.values:
+        act = _activation_step(self.g, self.result)
+        if act is None or "d" + act.step.name not in self.values:
             return None
-        upstream, a, z = self.values["d" + step.name], self.values[step.name], self.values[self.g.of]
-        candidates = {"tanh": ("1 − A²", 1 - a ** 2), "sigmoid": ("A ⊙ (1 − A)", a * (1 - a)),
-                      "relu": ("(Z > 0)", (z > 0).astype(float))}
-        right = DERIVATIVES[step.tree.fn].format(A=step.name, Z=self.g.of)
-        for fn, (form, deriv) in candidates.items():
-            if fn != step.tree.fn and not (fn == "relu" and step.tree.fn == "maximum") and \
-                    np.allclose(self.got, upstream * deriv):
-                return self.wrong(f"wrong activation derivative: this uses the derivative of {fn} ({form}), but "
-                                  f"{step.name} = {step.tree.fn}({self.g.of})", f"{step.tree.fn}′ is {right}")
+        upstream = self.values["d" + act.step.name]
+        for other in ELEMENTWISE.values():
+            if other.activation is None or other is act.fn:
+                continue
+            form = S.parse_expression(other.activation)
+            with np.errstate(all="ignore"):
+                deriv = evaluate_tree(form, {"A": self.values[act.step.name], "Z": self.values[self.g.of]}, {})
+            if np.allclose(self.got, upstream * deriv) and not np.allclose(deriv, act.value(self.values)):
+                return self.wrong(f"wrong activation derivative: this uses the derivative of {other.title} "
+                                  f"({_form_text(form, 'A', 'Z')}), but {act.step.name} = {act.fn.name}({self.g.of})",
+                                  f"{act.fn.name}′ is {act.text}")
         return None
 
     def _derivative_factor(self):
@@ -342,17 +347,16 @@ class _Judge:
                     if self.result.fused and any(_one_minus(x) for x in others) else ""
                 return self.wrong(f"an extra factor `{rest}`: {f.text} alone is {self.target}",
                                   f"{self.target} = {self.expected}{cancels}")
-        step = _activation_step(self.g, self.model)
-        if step is None or "d" + step.name not in self.values:
+        act = _activation_step(self.g, self.result)
+        if act is None or "d" + act.step.name not in self.values:
             return None
-        up = "d" + step.name
+        up, name = "d" + act.step.name, act.fn.name
         for k, f in enumerate(factors):
             if all(_close(self.value(f, j), self.draws[j][0][up]) for j in range(len(self.draws))):
                 rest = " * ".join(_src(x) for j, x in enumerate(factors) if j != k)
-                right = DERIVATIVES[step.tree.fn].format(A=step.name, Z=self.g.of)
                 return self.wrong(f"wrong activation derivative: the factor `{rest}` should be "
-                                  f"{step.tree.fn}′({self.g.of}) = {right} (the rest, {f.text}, is right: it is {up})",
-                                  f"{step.name} = {step.tree.fn}({self.g.of}), whose derivative is {right}")
+                                  f"{name}′({self.g.of}) = {act.text} (the rest, {f.text}, is right: it is {up})",
+                                  f"{act.step.name} = {name}({self.g.of}), whose derivative is {act.text}")
         return None
 
     def _edit(self):
@@ -440,9 +444,61 @@ def entry_example(got, want):
     return f"counterexample on random data: entry {pos} is {got.reshape(-1)[k]:.4g}, expected {want.reshape(-1)[k]:.4g}"
 
 
-def _activation_step(g, model):
-    return next((a for a in model.assignments if isinstance(a.tree, S.Call) and a.tree.fn in DERIVATIVES
-                 and isinstance(a.tree.args[-1], S.Name) and a.tree.args[-1].id == g.of), None)
+@dataclasses.dataclass
+class _Activation:
+    """A = f(Z) for an element-wise primitive f that states its derivative the course's way (f′ in A and Z)."""
+    step: object              # the assignment A = f(Z)
+    z: str                    # Z's name
+    fn: object                # f's rules.ELEMENTWISE entry
+    form: S.Node              # f′ as the entry writes it, over A and Z
+    text: str                 # the same with the model's names: 1 − A1²
+
+    def value(self, values):
+        with np.errstate(all="ignore"):
+            return evaluate_tree(self.form, {"A": values[self.step.name], "Z": values[self.z]}, {})
+
+
+def _activation_step(g, result):
+    """The assignment that applies an activation to g's variable, read off its index form (so
+    maximum(0, Z) is relu(Z) whatever the spelling), with the registry's form of its derivative."""
+    for a in result.steps:
+        expr, _ = result.lowered[a.name]
+        atom = _single_atom(expr)
+        if not (isinstance(atom, T.Func) and ELEMENTWISE[atom.name].activation and not atom.params):
+            continue
+        var = _single_atom(atom.arg)
+        if isinstance(var, T.Var) and var.name == g.of:
+            fn = ELEMENTWISE[atom.name]
+            form = S.parse_expression(fn.activation)
+            return _Activation(a, g.of, fn, form, _form_text(form, a.name, g.of))
+    return None
+
+
+def _single_atom(expr):
+    """The atom an expression is (1 × atom¹, nothing summed), or None."""
+    if len(expr.terms) == 1 and expr.terms[0].coef == 1 and not expr.terms[0].summed and len(expr.terms[0].factors) == 1:
+        atom, e = expr.terms[0].factors[0]
+        return atom if e == 1 else None
+    return None
+
+
+def _form_text(form, a, z):
+    """A derivative form over A and Z, printed with the model's names the course's way (1 − A1²)."""
+    from .lower import Lowering
+    tree = _rename(form, {"A": a, "Z": z})
+    checker = ShapeChecker({a: ("n", "m"), z: ("n", "m")}, FUNCTIONS)
+    checker.check(tree)
+    expr, idx = Lowering(checker).visit(tree)
+    return CourseTextPrinter()(to_matrix(expr, tuple(idx)))
+
+
+def _rename(node, names):
+    if isinstance(node, S.Name):
+        return dataclasses.replace(node, id=names.get(node.id, node.id))
+    changes = {f: _rename(getattr(node, f), names) for f in ("operand", "left", "right") if getattr(node, f, None)}
+    if isinstance(node, S.Call):
+        changes["args"] = tuple(_rename(x, names) for x in node.args)
+    return dataclasses.replace(node, **changes) if changes else node
 
 
 def _src(node):
