@@ -126,6 +126,13 @@ def _sinh(x, p):
     return T.func("cosh", x)
 
 
+@elementwise("arctan", value=np.arctan, code={"numpy": "np.arctan({x})", "torch": "torch.atan({x})"},
+             sympy=lambda sp, x: sp.atan(x), latex=r"\arctan", exact=_exact_at_zero(0), homogeneous=None)
+def _arctan(x, p):
+    """arctan′(x) = 1/(1 + x²)"""
+    return T.power(1 + x ** 2, -1)
+
+
 def _sigmoid_value(x):
     return 1 / (1 + np.exp(-x))
 
