@@ -109,6 +109,9 @@ def test_every_primitive_states_its_facts_truly(fn):
         assert np.all(v > 0)
     if fn.sign == "nonnegative":
         assert np.all(v >= 0)
+    if fn.bound is not None:
+        assert np.all(np.abs(fn.apply(np.linspace(-30, 30, 601) if fn.domain != "positive" else np.linspace(0.01, 30, 601),
+                                      params)) <= fn.bound)
     for c in (Fraction(0), Fraction(1), Fraction(-1, 2)):
         exact = fn.exact(c, *params) if fn.exact else None
         if exact is not None:

@@ -14,7 +14,7 @@ from . import syntax as S
 from . import tensor as T
 from .fn_spec import check_args, constant_arg, err, function, is_zero, latex_call, latex_wrap
 from .lower import elementwise
-from .rules import CONSTANTS, ELEMENTWISE, code_for
+from .rules import CONSTANTS, ELEMENTWISE, code_for, indicator
 from .shapes import broadcast
 
 
@@ -194,7 +194,7 @@ class _Heaviside:
     @staticmethod
     def lower(lw, call):
         e, idx = lw.visit(call.args[0])
-        return T.func(_indicator(">" if call.args[1].value == 0 else ">=").name, e), idx
+        return T.func(indicator(">" if call.args[1].value == 0 else ">=").name, e), idx
 
     @staticmethod
     def value(ev, call):
@@ -216,11 +216,6 @@ class _Heaviside:
         return f"[{args[0][0]} {op} 0]", 9
 
 
-def _indicator(op):
-    """The element-wise primitive that is the comparison `x op 0` (an indicator)."""
-    return next(f for f in ELEMENTWISE.values() if f.style == "indicator" and f.op == op)
-
-
 def _lower_pair(lw, call):
     return lw.visit(call.args[0]), lw.visit(call.args[1])
 
@@ -236,7 +231,7 @@ def _complement(ce):
     if len(ce.terms) == 1 and ce.terms[0].coef == 1 and len(ce.terms[0].factors) == 1 and not ce.terms[0].summed:
         atom, e = ce.terms[0].factors[0]
         if isinstance(atom, T.Func) and e == 1 and ELEMENTWISE[atom.name].style == "indicator":
-            other = _indicator(">=" if ELEMENTWISE[atom.name].op == ">" else ">")
+            other = indicator(">=" if ELEMENTWISE[atom.name].op == ">" else ">")
             return T.func(other.name, -atom.arg)
     return 1 - ce
 
@@ -244,7 +239,7 @@ def _complement(ce):
 def _comparison(a, b, op):
     """[a op b] in index form, as the indicator of a − b."""
     d, idx = elementwise("-", a, b)
-    return T.func(_indicator(op).name, d), idx
+    return T.func(indicator(op).name, d), idx
 
 
 def _extremum(name, doc, keeps_first, clamp, sympy_name, latex_head):

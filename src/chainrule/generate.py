@@ -72,17 +72,23 @@ def nonnegative(m, defs=None):
         return all(nonnegative(f, defs) for f in m.factors)
     if isinstance(m, MScale):
         return m.coef > 0 and nonnegative(m.x, defs)
-    if isinstance(m, MAdd) and len(m.terms) == 2:            # 1 − σ(x)
-        one = [t for t in m.terms if isinstance(t, MNum) and t.value >= 1]
-        sig = [t for t in m.terms if isinstance(t, MScale) and t.coef == -1 and _is_sigmoid(t.x, defs)]
-        return bool(one and sig)
+    if isinstance(m, MAdd) and len(m.terms) == 2:            # c − f(x) with f ≤ c: 1 − σ(x), 1 − tanh²(x)
+        c = [t.value for t in m.terms if isinstance(t, MNum)]
+        bounded = [t for t in m.terms if isinstance(t, MScale) and t.coef == -1 and _upper(t.x, defs) is not None]
+        return bool(c and bounded) and _upper(bounded[0].x, defs) <= c[0]      # noqa: E501
     return False
 
 
-def _is_sigmoid(m, defs):
+def _upper(m, defs):
+    """A bound m ≤ u known from the registry (σ ≤ 1, tanh² ≤ 1), or None."""
     if isinstance(m, MVar) and m.name in defs:
-        return _is_sigmoid(defs[m.name], defs)
-    return isinstance(m, MFunc) and m.name == "sigmoid"
+        return _upper(defs[m.name], defs)
+    if isinstance(m, MFunc):
+        return ELEMENTWISE[m.name].bound                    # f ≤ |f| ≤ bound
+    if isinstance(m, MPow) and m.e.denominator == 1 and m.e > 0 and isinstance(m.x, MFunc):
+        b = ELEMENTWISE[m.x.name].bound
+        return None if b is None else b ** m.e.numerator    # |f|ᵏ ≤ bᵏ
+    return None
 
 
 class JaxTarget(NumpyTarget):

@@ -3,6 +3,7 @@
 from . import syntax as S
 from . import tensor as T
 from .errors import ChainruleError
+from .rules import indicator
 from .shapes import broadcast
 
 
@@ -58,7 +59,7 @@ class Lowering:
             if node.op in ("<", "<="):
                 a, b = b, a
             diff, idx = elementwise("-", a, b)
-            return T.func("gt0" if node.op in (">", "<") else "ge0", diff), idx
+            return T.func(indicator(">" if node.op in (">", "<") else ">=").name, diff), idx
         if isinstance(node, S.Call):
             from .functions import FUNCTIONS
             return FUNCTIONS[node.fn].lower(self, node)

@@ -42,6 +42,7 @@ class Elementwise:
     check_params: Callable = None  # (*params) -> a problem with the parameters, or None
     example: str = None           # a use over the test names (X: n×n), when f(X) alone is not one
     title: str = None             # its name in prose ("the ReLU derivative"); the name by default
+    bound: int = None             # |f(x)| ≤ bound everywhere (σ, tanh, erf, sin, cos, sign, indicators: 1)
 
     def apply(self, x, params=()):
         return self.value(x, *params)
@@ -91,21 +92,21 @@ def _log(x, p):
     return T.power(x, -1)
 
 
-@elementwise("sin", value=np.sin, code="np.sin({x})", sympy=lambda sp, x: sp.sin(x), latex=r"\sin",
+@elementwise("sin", bound=1, value=np.sin, code="np.sin({x})", sympy=lambda sp, x: sp.sin(x), latex=r"\sin",
              exact=_exact_at_zero(0))
 def _sin(x, p):
     """sin′(x) = cos(x)"""
     return T.func("cos", x)
 
 
-@elementwise("cos", value=np.cos, code="np.cos({x})", sympy=lambda sp, x: sp.cos(x), latex=r"\cos",
+@elementwise("cos", bound=1, value=np.cos, code="np.cos({x})", sympy=lambda sp, x: sp.cos(x), latex=r"\cos",
              exact=_exact_at_zero(1))
 def _cos(x, p):
     """cos′(x) = −sin(x)"""
     return -T.func("sin", x)
 
 
-@elementwise("tanh", value=np.tanh, code="np.tanh({x})", sympy=lambda sp, x: sp.tanh(x), latex=r"\tanh",
+@elementwise("tanh", bound=1, value=np.tanh, code="np.tanh({x})", sympy=lambda sp, x: sp.tanh(x), latex=r"\tanh",
              exact=_exact_at_zero(0), activation="1 - A**2")
 def _tanh(x, p):
     """tanh′(x) = 1 − tanh²(x)"""
@@ -137,7 +138,7 @@ def _sigmoid_value(x):
     return 1 / (1 + np.exp(-x))
 
 
-@elementwise("sigmoid", value=_sigmoid_value, code={"numpy": "1 / (1 + np.exp(-{x}))", "torch": "torch.sigmoid({x})"},
+@elementwise("sigmoid", bound=1, value=_sigmoid_value, code={"numpy": "1 / (1 + np.exp(-{x}))", "torch": "torch.sigmoid({x})"},
              sympy=lambda sp, x: 1 / (1 + sp.exp(-x)), text="σ", latex=r"\sigma", sign="positive",
              exact=_exact_at_zero(Fraction(1, 2)), activation="A * (1 - A)", code_negated="1 / (1 + np.exp({x}))")
 def _sigmoid(x, p):
@@ -173,7 +174,7 @@ _ERF_HELPER = ("try:\n    from scipy.special import erf\nexcept ImportError:    
                "    import math\n    erf = np.vectorize(math.erf, otypes=[float])")
 
 
-@elementwise("erf", value=lambda x: _erf(x), code={"numpy": "erf({x})", "jax": "jax.scipy.special.erf({x})",
+@elementwise("erf", bound=1, value=lambda x: _erf(x), code={"numpy": "erf({x})", "jax": "jax.scipy.special.erf({x})",
                                                     "torch": "torch.erf({x})"},
              sympy=lambda sp, x: sp.erf(x), latex=r"\operatorname{erf}", exact=_exact_at_zero(0),
              helpers={"numpy": {"erf": _ERF_HELPER}, "jax": {"jax.scipy.special": "import jax.scipy.special"}})
@@ -217,14 +218,14 @@ def _abs(x, p):
     return T.func("sign", x)
 
 
-@elementwise("sign", value=np.sign, code="np.sign({x})", sympy=lambda sp, x: sp.sign(x), domain="nonzero",
+@elementwise("sign", bound=1, value=np.sign, code="np.sign({x})", sympy=lambda sp, x: sp.sign(x), domain="nonzero",
              exact=lambda c: Fraction((c > 0) - (c < 0)), homogeneous=0)
 def _sign(x, p):
     """sign′(x) = 0 away from 0"""
     return T.ZERO
 
 
-@elementwise("gt0", value=lambda x: np.heaviside(x, 0.0), code={"numpy": "np.heaviside({x}, 0)", "torch": "({x} > 0) * 1.0"},
+@elementwise("gt0", bound=1, value=lambda x: np.heaviside(x, 0.0), code={"numpy": "np.heaviside({x}, 0)", "torch": "({x} > 0) * 1.0"},
              sympy=lambda sp, x: sp.Heaviside(x, 0), domain="nonzero", style="indicator", op=">",
              sign="nonnegative", exact=lambda c: Fraction(int(c > 0)), homogeneous=0, surface=False)
 def _gt0(x, p):
@@ -232,12 +233,17 @@ def _gt0(x, p):
     return T.ZERO
 
 
-@elementwise("ge0", value=lambda x: np.heaviside(x, 1.0), code={"numpy": "np.heaviside({x}, 1)", "torch": "({x} >= 0) * 1.0"},
+@elementwise("ge0", bound=1, value=lambda x: np.heaviside(x, 1.0), code={"numpy": "np.heaviside({x}, 1)", "torch": "({x} >= 0) * 1.0"},
              sympy=lambda sp, x: sp.Heaviside(x, 1), domain="nonzero", style="indicator", op=">=",
              sign="nonnegative", exact=lambda c: Fraction(int(c >= 0)), homogeneous=0, surface=False)
 def _ge0(x, p):
     """[x ≥ 0]′ = 0 away from 0"""
     return T.ZERO
+
+
+def indicator(op):
+    """The element-wise primitive that is the comparison `x op 0` (op ">" or ">=")."""
+    return next(f for f in ELEMENTWISE.values() if f.style == "indicator" and f.op == op)
 
 
 def code_for(fn, target, x, wrapped, params=()):
