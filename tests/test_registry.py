@@ -243,8 +243,7 @@ def test_explain_derives_and_checks_every_function(spec):
     e = chainrule.explain(expr=f"sum({spec.example})", wrt=wrt, shapes=SHAPES)
     assert e.formula == chainrule.derive(f"sum({spec.example})", wrt, SHAPES).text
     assert "(agrees)" in e.steps[6].text, e.steps[6].text
-    toy = e.steps[5].text
-    assert "agree: yes" in toy or "No scalar expansion" in toy, toy
+    assert "agree: yes" in e.steps[5].text, e.steps[5].text      # the toy expansion ran and agreed
 
 
 def test_named_constants_print_by_name():
