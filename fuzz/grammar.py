@@ -1,11 +1,17 @@
 """Inputs for fuzzing chainrule: grammar-generated expressions and model files (valid and not),
-their mutations (near-valid), and random bytes. Deterministic for a given random.Random."""
+their mutations (near-valid), and random bytes. Deterministic for a given random.Random. The
+functions come from the registry, so every new operation is fuzzed."""
+from chainrule.functions import unique_functions
+from chainrule.rules import ELEMENTWISE as _PRIMITIVES
 
 SHAPES = {"A": ("n", "n"), "B": ("n", "m"), "C": ("m", "n"), "x": ("n",), "y": ("m",), "s": (),
           "W": ("k", "n"), "b": ("k", 1), "G": ("k", "m"), "X": ("n", "m"), "Y": (1, "m")}
 NAMES = list(SHAPES)
-UNARY = ["exp", "log", "tanh", "sigmoid", "relu", "sin", "cos", "sqrt", "abs", "sign", "softmax", "logsumexp",
-         "trace", "det", "logdet", "inv", "norm", "diag", "transpose", "np.exp", "np.linalg.inv", "sum", "mean"]
+_SPECIAL = {"eye", "dim", "ones", "zeros"}              # arguments that are dimensions or shapes
+UNARY = sorted(f.name for f in unique_functions() if f.arity == 1 and f.name.isascii() and f.name not in _SPECIAL) + \
+    ["np.exp", "np.linalg.inv", "np.tanh", "np.squeeze", "np.linalg.slogdet"]
+BINARY_FUNCTIONS = sorted(f.name for f in unique_functions() if f.arity == 2 and f.name not in _SPECIAL)
+CONSTANT_PARAMETERS = sorted(f.name for f in _PRIMITIVES.values() if f.surface and f.params)
 BINARY = ["+", "-", "*", "/", "@"]
 TOKENS = list("()[]{}.,:;+-*/@%^&|<>=!~'\"\\ \t\n_0123456789") + NAMES + UNARY + [
     "**", "//", ".T", "axis=", "keepdims=True", "lambda", "__class__", "import", "1e999", "nan", "eye(", ")"]
@@ -28,10 +34,17 @@ def expression(rng, depth=0):
         return f"-{expression(rng, depth + 1)}"
     if r < 0.94:
         return f"({expression(rng, depth + 1)}) ** {rng.choice(['2', '3', '-1', '0.5', '-2'])}"
-    return f"maximum(0, {expression(rng, depth + 1)})"
+    if r < 0.96:
+        return f"maximum(0, {expression(rng, depth + 1)})"
+    if r < 0.98:
+        return f"np.{rng.choice(BINARY_FUNCTIONS)}({expression(rng, depth + 1)}, {expression(rng, depth + 1)})"
+    if r < 0.99:
+        f = rng.choice(CONSTANT_PARAMETERS)
+        return f"{f}({expression(rng, depth + 1)}, {rng.choice(['-1', '0', '0.5'])}, {rng.choice(['1', '2', 'np.pi'])})"
+    return f"np.where({expression(rng, depth + 1)} > 0, {expression(rng, depth + 1)}, {expression(rng, depth + 1)})"
 
 
-ELEMENTWISE = ["exp", "tanh", "sigmoid", "relu", "sin", "cos", "abs"]
+ELEMENTWISE = sorted(f.name for f in _PRIMITIVES.values() if f.surface and not f.params)
 DIMS = ("n", "m", "k")
 
 
@@ -43,6 +56,11 @@ def typed(rng, shape, depth=0):
         return rng.choice(leaves) if leaves else _leaf(rng, shape)
     if r < 0.45:
         return f"{rng.choice(ELEMENTWISE)}({typed(rng, shape, depth + 1)})"
+    if r < 0.5:
+        f = rng.choice(["maximum", "minimum", "logaddexp", "where"])
+        if f == "where":
+            return f"np.where({typed(rng, shape, depth + 1)} > 0, {typed(rng, shape, depth + 1)}, {typed(rng, shape, depth + 1)})"
+        return f"np.{f}({typed(rng, shape, depth + 1)}, {typed(rng, shape, depth + 1)})"
     if r < 0.65:
         op = rng.choice(["+", "-", "*"])
         return f"({typed(rng, shape, depth + 1)} {op} {typed(rng, shape, depth + 1)})"

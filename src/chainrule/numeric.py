@@ -4,6 +4,7 @@ import numpy as np
 from . import syntax as S
 from .evaluate import evaluate, evaluate_tree
 from .functions import FUNCTIONS
+from .rules import numpy_namespace
 from .matrix_eval import evaluate_matrix
 
 SIZES = (3, 4, 2, 5, 6, 7)
@@ -111,7 +112,7 @@ def finite_difference_error(result, seed=0, eps=1e-6, domain=None):
             f0 = value(env)
         if np.all(np.isfinite(f0)):
             break
-    namespace = dict(env, np=np)
+    namespace = dict(env, **numpy_namespace())
     got = np.asarray(eval(result.numpy, {"__builtins__": {}}, namespace), dtype=float)   # generated code only
     x0 = np.asarray(env[result.wrt], dtype=float)
     got = got.reshape(f0.shape + x0.shape)
@@ -160,7 +161,7 @@ def check_backprop(result, seed=0, eps=1e-6, only=None, code=None):
     rng = np.random.default_rng(seed)
     dims = concrete_dims(result.shapes)
     env = result.forward(sample_model(model, dims, rng), dims)
-    names = dict(env, np=np, **dims)
+    names = dict(env, **numpy_namespace(), **dims)
     loss = model.loss.name
     assigned = {a.name for a in model.assignments}
     errors = {}

@@ -166,7 +166,7 @@ class _Parser:
         if value is None:
             return None
         if max(len(str(value.numerator)), len(str(value.denominator))) > MAX_CONSTANT_DIGITS:
-            self.err(f"constant too large (more than {MAX_CONSTANT_DIGITS} digits)", node)
+            self.err(f"constant out of range: more than {MAX_CONSTANT_DIGITS} digits", node)
         return Const(value=value, **self.pos(node))
 
     def dims(self, node):
