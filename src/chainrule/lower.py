@@ -12,7 +12,8 @@ def fresh_idx(shape, hints="ijklpq"):
 
 
 class Lowering:
-    """Turns a shape-checked tree into index expressions (a pure function of the tree)."""
+    """Turns a shape-checked tree into index expressions (a pure function of the tree), with the function
+    table the shape checker was given."""
 
     def __init__(self, checker):
         self.checker = checker
@@ -61,8 +62,7 @@ class Lowering:
             diff, idx = elementwise("-", a, b)
             return T.func(indicator(">" if node.op in (">", "<") else ">=").name, diff), idx
         if isinstance(node, S.Call):
-            from .functions import FUNCTIONS
-            return FUNCTIONS[node.fn].lower(self, node)
+            return self.checker.functions[node.fn].lower(self, node)
         raise TypeError(type(node).__name__)
 
 

@@ -482,3 +482,15 @@ def _free_of(t, skip):
         if k != skip:
             s |= a.free
     return s
+
+
+class _RuleFacts(T.Facts):
+    """The rule table's algebra, as the IR's normal form asks for it."""
+    simplify_func = staticmethod(simplify_func)
+    rewrite_product = staticmethod(rewrite_product)
+    combine_complements = staticmethod(combine_complements)
+    complement_of = staticmethod(complement_of)
+    is_positive = staticmethod(is_positive)
+
+
+T.install(_RuleFacts())

@@ -10,8 +10,39 @@ import itertools
 from dataclasses import dataclass
 from fractions import Fraction
 
+from .errors import ChainruleError
+
 _counter = itertools.count()
 MAX_TERMS = 4000
+
+
+class Facts:
+    """What the normal form asks about the operations: the IR itself knows none. The rule table
+    (rules.py) installs its own (σ(b) + σ(−b) = 1, log∘exp, exact values, positivity) with `install`."""
+
+    def simplify_func(self, name, arg, params):
+        return None
+
+    def rewrite_product(self, factors):
+        return None
+
+    def combine_complements(self, terms):
+        return None
+
+    def complement_of(self, expr):
+        return None
+
+    def is_positive(self, atom):
+        return False
+
+
+FACTS = Facts()
+
+
+def install(facts):
+    """Use these facts in every normal form built from now on."""
+    global FACTS
+    FACTS = facts
 
 
 class Index:
@@ -250,7 +281,6 @@ class Term(Keyed):
             if isinstance(a, Group) and not a.expr.terms:
                 if e > 0:
                     return None
-                from .errors import ChainruleError
                 raise ChainruleError("division by zero: the expression divides by something that is 0")
             if isinstance(a, Group) and len(a.expr.terms) == 1 and not a.expr.terms[0].summed:
                 t = a.expr.terms[0]
@@ -287,8 +317,7 @@ class Term(Keyed):
                 out.extend(extra)
         if coef == 0:
             return None
-        from .rules import rewrite_product
-        rewritten = rewrite_product(out)
+        rewritten = FACTS.rewrite_product(out)
         if rewritten is not None:
             return Term.make(coef, rewritten, summed)
         return Term(coef, tuple(out), frozenset(summed))
@@ -344,7 +373,6 @@ def _norm_exp(e):
 
 def _frac_pow(c, e):
     if c < 0:
-        from .errors import ChainruleError
         raise ChainruleError(f"the constant {c} is raised to the fractional power {e}: the result is not real")
     v = float(c) ** float(e)
     f = Fraction(v).limit_denominator(10 ** 9)
@@ -377,7 +405,6 @@ class Expr(Keyed):
                     if nt is not None:
                         stack.append(nt)
                 if len(stack) > MAX_TERMS:
-                    from .errors import ChainruleError
                     raise ChainruleError(f"expression too large to expand (more than {MAX_TERMS} terms)")
                 continue
             k = t.key()
@@ -391,8 +418,7 @@ class Expr(Keyed):
             t, c = acc[k]
             if c != 0:
                 out.append(t if c == t.coef else Term(c, t.factors, t.summed))
-        from .rules import combine_complements
-        combined = combine_complements(out)
+        combined = FACTS.combine_complements(out)
         return Expr.make(combined) if combined is not None else Expr(out)
 
     @property
@@ -467,7 +493,6 @@ class Expr(Keyed):
                 b = b.freshen()
                 terms.append(Term.make(a.coef * b.coef, a.factors + b.factors, a.summed | b.summed))
         if len(terms) > MAX_TERMS:
-            from .errors import ChainruleError
             raise ChainruleError(f"expression too large to expand (more than {MAX_TERMS} terms)")
         return Expr.make(terms)
 
@@ -518,9 +543,8 @@ def delta(a, b):
 
 
 def func(name, arg, params=()):
-    from .rules import simplify_func
     arg = atomize(as_expr(arg))
-    out = simplify_func(name, arg, tuple(params))
+    out = FACTS.simplify_func(name, arg, tuple(params))
     return out if out is not None else atom(Func(name, arg, tuple(params)))
 
 
@@ -540,7 +564,6 @@ def power(base, e):
     c = base.constant_value()
     if c is not None:
         if c == 0 and e < 0:
-            from .errors import ChainruleError
             raise ChainruleError("division by zero: the expression divides by something that is 0")
         return const(c ** e if isinstance(e, int) else _frac_pow(c, e))
     base = atomize(base)
@@ -554,8 +577,7 @@ def power(base, e):
 
 def atomize(e):
     """Rewrites for an expression about to become one factor or argument: 1 − σ(b) = σ(−b)."""
-    from .rules import complement_of
-    b = complement_of(e)
+    b = FACTS.complement_of(e)
     return func("sigmoid", -b) if b is not None else e
 
 
@@ -567,8 +589,7 @@ def powers_merge(a, x, e):
     xe = Fraction(x) * Fraction(e)
     if xe.denominator == 1 and xe.numerator % 2 == 0:
         return True
-    from .rules import is_positive
-    return is_positive(a)
+    return FACTS.is_positive(a)
 
 
 def factor(e):
