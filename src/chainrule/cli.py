@@ -3,6 +3,7 @@ import argparse
 import sys
 
 from .errors import ChainruleError
+from .shapes import parse_shape
 
 DEMO = [
     ("x.T @ A @ x", "x", {"A": ("n", "n"), "x": ("n",)}, 1),
@@ -21,17 +22,6 @@ DEMO = [
 def _example_names():
     from . import examples
     return examples()
-
-
-def parse_shape(text):
-    """'A=n,n' → ('A', ('n', 'n')); 'x=n' → ('x', ('n',)); 't=' or 't=scalar' → ('t', ())."""
-    if "=" not in text:
-        raise ChainruleError(f"--shape expects NAME=DIMS such as A=n,n or x=n or t=scalar, got {text!r}")
-    name, dims = text.split("=", 1)
-    dims = dims.strip().strip("()")
-    if dims in ("", "scalar"):
-        return name.strip(), ()
-    return name.strip(), tuple(int(d) if d.strip().isdigit() else d.strip() for d in dims.split(",") if d.strip())
 
 
 def _console():

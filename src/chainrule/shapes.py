@@ -49,6 +49,17 @@ def normalize_shapes(shapes):
     return out
 
 
+def parse_shape(text):
+    """'A=n,n' → ('A', ('n', 'n')); 'x=n' → ('x', ('n',)); 't=' or 't=scalar' → ('t', ())."""
+    if "=" not in text:
+        raise ChainruleError(f"a shape is NAME=DIMS such as A=n,n or x=n or t=scalar, got {text!r}")
+    name, dims = text.split("=", 1)
+    dims = dims.strip().strip("()")
+    if dims in ("", "scalar"):
+        return name.strip(), ()
+    return name.strip(), tuple(int(d) if d.strip().isdigit() else d.strip() for d in dims.split(",") if d.strip())
+
+
 def dim_names(shapes):
     return {d for s in shapes.values() for d in s if isinstance(d, str)}
 

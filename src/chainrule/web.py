@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from .errors import ChainruleError
+from .shapes import parse_shape
 
 MAX_TEXT = 20_000          # characters of a model or expression
 TIME_LIMIT = 20.0          # seconds per request
@@ -49,7 +50,6 @@ class CheckIn(ModelIn):
 
 
 def _shapes(raw):
-    from .cli import parse_shape
     out = {}
     for name, v in raw.items():
         if isinstance(v, str):
