@@ -16,13 +16,14 @@ from . import syntax as S
 from . import tensor as T
 from .differentiate import Trace, diff
 from .errors import ChainruleError
-from .evaluate import evaluate
+from .evaluate import evaluate, evaluate_tree
 from .functions import FUNCTIONS
 from .lower import Lowering, fresh_idx
 from .matrix import MVar, canon, mat_map
 from .model import parse_model
 from .numpy_code import to_numpy
 from .printing import CourseTextPrinter, to_latex
+from .rules import ELEMENTWISE
 from .shapes import ShapeChecker, fmt_shape
 from .to_matrix import NoMatrixForm, to_einsum, to_matrix
 
@@ -48,6 +49,20 @@ class Gradient:
         return f"{self.name} = {self.text}"
 
 
+@dataclasses.dataclass
+class Activation:
+    """A = f(Z) for an element-wise primitive f that states its derivative the course's way (f′ in A and Z)."""
+    step: object              # the assignment A = f(Z)
+    z: str                    # Z's name
+    fn: object                # f's rules.ELEMENTWISE entry
+    form: S.Node              # f′ as the entry writes it, over A and Z
+    text: str                 # the same with the model's names: 1 − A1²
+
+    def value(self, values):
+        with np.errstate(all="ignore"):
+            return evaluate_tree(self.form, {"A": values[self.step.name], "Z": values[self.z]}, {})
+
+
 class Backprop:
     """The backward pass of a model: `.gradients` in evaluation order, how the 1/m is placed, and what
     the pass knows that others build on (lowered forms, forward values, readers, scales)."""
@@ -62,6 +77,7 @@ class Backprop:
         self.steps = pass_.steps                  # the assignments the backward pass visits, in order
         self.fused = pass_.fused                  # activations folded into the loss (no adjoint of their own)
         self._pass = pass_
+        self._activations = {}
         self.pass_ = pass_                        # mentor.py still reads it; delete once it uses the names above
 
     def __getitem__(self, name):
@@ -92,6 +108,27 @@ class Backprop:
     def matrix_form(self, total, p, name, log=None):
         """An adjoint's index form in the course's matrix notation: (matrix IR, whether one exists)."""
         return self._pass.matrix(total, p, name, log)
+
+    def activation_of(self, name):
+        """The step A = f(name) applying an activation to `name` (an Activation), or None. Read off the
+        step's index form, so maximum(0, Z) is relu(Z) whatever the spelling; f′ is the registry's form."""
+        if name not in self._activations:
+            self._activations[name] = self._activation_of(name)
+        return self._activations[name]
+
+    def _activation_of(self, name):
+        for a in self.steps:
+            atom = _single_atom(self.lowered[a.name][0])
+            if not (isinstance(atom, T.Func) and ELEMENTWISE[atom.name].activation and not atom.params):
+                continue
+            var = _single_atom(atom.arg)
+            if isinstance(var, T.Var) and var.name == name:
+                fn = ELEMENTWISE[atom.name]
+                form = S.parse_expression(fn.activation)
+                at = lambda n: S.Name(0, len(n), 1, n, id=n)                  # noqa: E731
+                expr, idx = self.lower(inline(form, {"A": at(a.name), "Z": at(name)}))
+                return Activation(a, name, fn, form, CourseTextPrinter()(to_matrix(expr, tuple(idx))))
+        return None
 
     def sizes(self, values):
         """Every dimension's size, read off the shapes of the declared names' values."""
@@ -335,6 +372,14 @@ def inline(node, mapping):
 
 
 _inline = inline            # mentor.py still imports the old name; delete once it imports `inline`
+
+
+def _single_atom(expr):
+    """The atom an expression is (1 × atom¹, nothing summed), or None."""
+    if len(expr.terms) == 1 and expr.terms[0].coef == 1 and not expr.terms[0].summed and len(expr.terms[0].factors) == 1:
+        atom, e = expr.terms[0].factors[0]
+        return atom if e == 1 else None
+    return None
 
 
 def _example_dim(model, loss_expr):

@@ -17,7 +17,6 @@ import numpy as np
 from . import syntax as S
 from .errors import ChainruleError
 from .evaluate import evaluate_tree
-from . import tensor as T
 from .functions import FUNCTIONS
 from .matrix import MAdd, MHad, MScale
 from .matrix_eval import evaluate_matrix, variables
@@ -237,7 +236,7 @@ class _Judge:
         if not zero.any() or zero.all():
             return None
         if np.allclose(self.got[~zero], self.want[~zero]) and not np.allclose(self.got[zero], 0):
-            act = _activation_step(self.g, self.result)
+            act = self.result.activation_of(self.g.of)
             if act is not None and isinstance(act.form, S.Compare):          # an indicator: relu′ = (Z > 0)
                 return self.wrong(f"the {act.fn.title} derivative is missing: where {act.text} is 0, {self.target} "
                                   "is 0", f"multiply by {act.text}")
@@ -318,7 +317,7 @@ class _Judge:
 
     def _activation(self):
         """dZ = dA ⊙ g′(Z): the claim used the derivative of another activation."""
-        act = _activation_step(self.g, self.result)
+        act = self.result.activation_of(self.g.of)
         if act is None or "d" + act.step.name not in self.values:
             return None
         upstream = self.values["d" + act.step.name]
@@ -347,7 +346,7 @@ class _Judge:
                     if self.result.fused and any(_one_minus(x) for x in others) else ""
                 return self.wrong(f"an extra factor `{rest}`: {f.text} alone is {self.target}",
                                   f"{self.target} = {self.expected}{cancels}")
-        act = _activation_step(self.g, self.result)
+        act = self.result.activation_of(self.g.of)
         if act is None or "d" + act.step.name not in self.values:
             return None
         up, name = "d" + act.step.name, act.fn.name
@@ -442,44 +441,6 @@ def entry_example(got, want):
     k = int(np.argmax(diff))
     pos = [int(i) for i in np.unravel_index(k, want.shape)] if want.shape else []
     return f"counterexample on random data: entry {pos} is {got.reshape(-1)[k]:.4g}, expected {want.reshape(-1)[k]:.4g}"
-
-
-@dataclasses.dataclass
-class _Activation:
-    """A = f(Z) for an element-wise primitive f that states its derivative the course's way (f′ in A and Z)."""
-    step: object              # the assignment A = f(Z)
-    z: str                    # Z's name
-    fn: object                # f's rules.ELEMENTWISE entry
-    form: S.Node              # f′ as the entry writes it, over A and Z
-    text: str                 # the same with the model's names: 1 − A1²
-
-    def value(self, values):
-        with np.errstate(all="ignore"):
-            return evaluate_tree(self.form, {"A": values[self.step.name], "Z": values[self.z]}, {})
-
-
-def _activation_step(g, result):
-    """The assignment that applies an activation to g's variable, read off its index form (so
-    maximum(0, Z) is relu(Z) whatever the spelling), with the registry's form of its derivative."""
-    for a in result.steps:
-        expr, _ = result.lowered[a.name]
-        atom = _single_atom(expr)
-        if not (isinstance(atom, T.Func) and ELEMENTWISE[atom.name].activation and not atom.params):
-            continue
-        var = _single_atom(atom.arg)
-        if isinstance(var, T.Var) and var.name == g.of:
-            fn = ELEMENTWISE[atom.name]
-            form = S.parse_expression(fn.activation)
-            return _Activation(a, g.of, fn, form, _form_text(form, a.name, g.of))
-    return None
-
-
-def _single_atom(expr):
-    """The atom an expression is (1 × atom¹, nothing summed), or None."""
-    if len(expr.terms) == 1 and expr.terms[0].coef == 1 and not expr.terms[0].summed and len(expr.terms[0].factors) == 1:
-        atom, e = expr.terms[0].factors[0]
-        return atom if e == 1 else None
-    return None
 
 
 def _form_text(form, a, z):
