@@ -41,7 +41,7 @@ def cases(quick):
     for name in chainrule.examples():
         r = chainrule.backprop(chainrule.example(name))
         loss = _inline_loss(r)
-        dims = {d: 3 + k for k, d in enumerate(sorted({d for s in r.pass_.shapes.values() for d in s
+        dims = {d: 3 + k for k, d in enumerate(sorted({d for s in r.shapes.values() for d in s
                                                           if isinstance(d, str)}))}
         shapes = {n: tuple(dims.get(d, d) for d in d_.shape) for n, d_ in r.model.declarations.items()}
         wrt = next(p for p in r.model.parameters if p.startswith("W")) if any(
@@ -52,10 +52,10 @@ def cases(quick):
 
 def _inline_loss(r):
     """The model's loss as one expression of the declared names (forward equations substituted)."""
-    from chainrule.adjoints import _inline
+    from chainrule.adjoints import inline
     trees = {}
     for a in r.model.assignments:
-        trees[a.name] = _inline(a.tree, trees)
+        trees[a.name] = inline(a.tree, trees)
     return _text(trees[r.model.loss.name])
 
 

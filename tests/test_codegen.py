@@ -5,14 +5,14 @@ import pytest
 
 import chainrule
 from chainrule.cli import main
-from chainrule.numeric import concrete_dims, forward, sample_model
+from chainrule.numeric import concrete_dims, sample_model
 
 MODELS = chainrule.examples()
 
 
 def _values(text, seed=0):
     r = chainrule.backprop(text)
-    dims = concrete_dims(r.pass_.shapes)
+    dims = concrete_dims(r.shapes)
     values = sample_model(r.model, dims, np.random.default_rng(seed))
     return r, dims, values
 
@@ -34,7 +34,7 @@ def test_numpy_module_gives_the_loss_and_exact_gradients(name):
     r, dims, values = _values(text)
     f = chainrule.compile(text)
     loss, grads = f(values)
-    env = forward(r.pass_, values, dims)
+    env = r.forward(values, dims)
     assert np.isclose(loss, env[r.model.loss.name])
     assert set(grads) == set(r.model.parameters)
     engine = dict(env, **dims, np=np)

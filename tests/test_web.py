@@ -39,7 +39,7 @@ def test_backprop_api():
 
 def test_explain_api_model_and_expression():
     d = client.post("/api/explain", json={"example": "two-layer", "target": "dZ1"}).json()
-    assert d["formula"] == "W2ᵀ dZ2 ⊙ (1 − A1²)"
+    assert d["formula"] == "dA1 ⊙ (1 − A1²)" and "W2ᵀ dZ2 ⊙ (1 − A1²)" in d["heading"]   # backprop's line; one step
     assert [s["title"] for s in d["steps"]] == ["Setup", "Chain of derivatives", "Index form", "Matrix form",
                                                "Shapes", "Toy example", "Numeric check"]
     assert "<table>" in d["steps"][5]["html"] and "<math" in d["steps"][3]["html"]

@@ -9,6 +9,7 @@ factor m (dZ = m ∂J/∂Z) and the 1/m appears in dW and db; "strict": every ad
 """
 import dataclasses
 import json
+from fractions import Fraction
 
 import numpy as np
 
@@ -41,9 +42,11 @@ class Gradient:
     shape: tuple
     scale: str
     matrix_form: bool = True
-    index_expr: object = dataclasses.field(default=None, repr=False)
-    trace: object = dataclasses.field(default=None, repr=False)
-    matrix: object = dataclasses.field(default=None, repr=False)     # the matrix-notation IR (for codegen)
+    index_expr: object = dataclasses.field(default=None, repr=False)  # its index form, free indices `idx`
+    trace: object = dataclasses.field(default=None, repr=False)       # the derivation's record (differentiate.Trace)
+    matrix: object = dataclasses.field(default=None, repr=False)      # the matrix-notation IR it is printed from
+    idx: tuple = dataclasses.field(default=(), repr=False)
+    log: list = dataclasses.field(default_factory=list, repr=False)   # to_matrix's reductions: (rule, detail)
 
     def __str__(self):
         return f"{self.name} = {self.text}"
@@ -78,7 +81,6 @@ class Backprop:
         self.fused = pass_.fused                  # activations folded into the loss (no adjoint of their own)
         self._pass = pass_
         self._activations = {}
-        self.pass_ = pass_                        # mentor.py still reads it; delete once it uses the names above
 
     def __getitem__(self, name):
         return next(g for g in self.gradients if g.name == name or g.of == name)
@@ -279,28 +281,43 @@ class _Pass:
         p = fresh_idx(self.shapes[name], hint)
         trace = Trace()
         total = T.ZERO
+        s = self.scale(name)
         for r, (expr, idx) in readers:
             d = diff(expr, name, p, trace)
-            if r == self.model.loss.name:
-                contribution = d
-            else:
-                contribution = (d * T.var("d" + r, idx)).sum_over(idx)
-                s = self.scale(r)
-                if s is not None:
-                    contribution = contribution * T.power(T.var(s, (), is_dim=True), -1)
-            total = total + contribution
-        s = self.scale(name)
-        if s is not None:
-            total = total * T.var(s, (), is_dim=True)
+            total = total + self._contribution(trace, name, p, r, idx, d, s)
         from .derivation import drop_unit_deltas
         return _use_properties(drop_unit_deltas(total), self.model), p, trace
+
+    def _contribution(self, trace, name, p, r, idx, d, s):
+        """The term reader R adds to d{name}, from d = ∂R/∂name: dR contracted with d (the loss: d
+        itself), scaled by the convention (× s, the name's scale; ÷ R's). Recorded in the trace."""
+        unit = lambda n: T.var(n, (), is_dim=True)                   # noqa: E731
+        if r == self.model.loss.name:
+            if s is None:
+                return d
+            after = d * unit(s)
+            trace.record("course convention", f"d{name} = {s}·∂{r}/∂{name}", d, after, name, p, derivative=False)
+            return after
+        after = (d * T.var("d" + r, idx)).sum_over(idx)
+        sr = self.scale(r)
+        if sr is not None:
+            after = after * T.power(unit(sr), -1)
+        if s is not None:
+            after = after * unit(s)
+        scales = tuple((T.Var(n, (), True), e) for n, e in ((sr, -1), (s, 1)) if n is not None and sr != s)
+        before = T.Expr([T.Term(Fraction(1), ((T.Var("d" + r, tuple(idx)), 1), (T.Group(d, True), 1)) + scales,
+                                frozenset(idx))])
+        trace.record("vector-Jacobian product", "dN[p] = Σ over N's readers R of Σᵢ dR[i] ∂R[i]/∂N[p]", before,
+                     after, name, p, derivative=False)
+        return after
 
     def adjoint(self, name, readers):
         shape, s = self.shapes[name], self.scale(name)
         total, p, trace = self.vjp(name, [(r, self.lowered_steps[r]) for r in readers])
-        m, matrix_form = self.matrix(total, p, name)
+        log = []
+        m, matrix_form = self.matrix(total, p, name, log)
         return Gradient("d" + name, name, CourseTextPrinter()(m), to_latex(m), to_numpy(m), shape,
-                        s or "1", matrix_form, total, trace, m)
+                        s or "1", matrix_form, total, trace, m, tuple(p), log)
 
     def matrix(self, total, p, name, log=None):
         """An adjoint's index form in matrix notation as the course writes it: forward values by name,
@@ -369,9 +386,6 @@ def inline(node, mapping):
     if isinstance(node, S.Call):
         changes["args"] = tuple(inline(a, mapping) for a in node.args)
     return dataclasses.replace(node, **changes) if changes else node
-
-
-_inline = inline            # mentor.py still imports the old name; delete once it imports `inline`
 
 
 def _single_atom(expr):

@@ -146,11 +146,6 @@ def sample_model(model, dims, rng, data_scale=0.5):
     return env
 
 
-def forward(result, env, dims=None):
-    """Every forward value of a backprop result's model (its lowered forms evaluated, nothing lowered)."""
-    return result.forward(env, dims)
-
-
 def check_backprop(result, seed=0, eps=1e-6, only=None, code=None):
     """{gradient name: max relative error} of each printed adjoint (evaluated from its NumPy code,
     in order) against central differences of the loss, divided by its scale; `only` limits the
