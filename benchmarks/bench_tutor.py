@@ -1,5 +1,6 @@
 """Time of the tutor's answers: explain (all seven sections, SymPy toy expansion included) for every
-adjoint of every built-in model, and check() on a set of learner formulas (right and wrong).
+adjoint of every built-in model — with how many explain backprop's own formula, show a one-step form
+and have their toy expansion agree — and check() on a set of learner formulas (right and wrong).
 Not a test: run `make bench`; CI runs `--quick`.
 Usage: python benchmarks/bench_tutor.py [--quick]"""
 import argparse
@@ -30,17 +31,21 @@ def main():
     a = ap.parse_args()
     models = ["two-layer"] if a.quick else chainrule.examples()
     chainrule.explain()                                   # warm-up: imports, SymPy
-    times, slowest = [], (0, "")
+    times, slowest, same, one_step, toy = [], (0, ""), 0, 0, 0
     for name in models:
         text = chainrule.example(name)
         for g in chainrule.backprop(text).gradients:
             t = time.perf_counter()
-            chainrule.explain(text, g.name)
+            e = chainrule.explain(text, g.name)
             dt = time.perf_counter() - t
             times.append(dt)
             slowest = max(slowest, (dt, f"{name} {g.name}"))
+            same += e.formula == g.text
+            one_step += e.one_step is not None
+            toy += "entries agree: yes" in e.steps[5].text
     print(f"explain: {len(times)} adjoints, median {statistics.median(times) * 1e3:.0f} ms, "
-          f"max {slowest[0] * 1e3:.0f} ms ({slowest[1]})")
+          f"max {slowest[0] * 1e3:.0f} ms ({slowest[1]}); formula = backprop's on {same}, one-step form on "
+          f"{one_step}, toy expansion agrees on {toy}")
     two = chainrule.example("two-layer")
     ct = []
     for claim in CLAIMS[:3] if a.quick else CLAIMS:
