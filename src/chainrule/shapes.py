@@ -52,7 +52,7 @@ def normalize_shapes(shapes):
 def parse_shape(text):
     """'A=n,n' → ('A', ('n', 'n')); 'x=n' → ('x', ('n',)); 't=' or 't=scalar' → ('t', ())."""
     if "=" not in text:
-        raise ChainruleError(f"a shape is NAME=DIMS such as A=n,n or x=n or t=scalar, got {text!r}")
+        raise ChainruleError(f"--shape expects NAME=DIMS such as A=n,n or x=n or t=scalar, got {text!r}")
     name, dims = text.split("=", 1)
     dims = dims.strip().strip("()")
     if dims in ("", "scalar"):
