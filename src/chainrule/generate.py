@@ -345,7 +345,8 @@ def expression_source(expr, wrt, shapes, order=1, target="numpy"):
              "values maps every name to its array; dimensions are read from the arrays' shapes.", '"""',
              *printer.header.splitlines(), "", ""]
     load = [f"{n} = values[{n!r}]" for n in parsed.shapes]
-    load += [f"{d} = {code}" for d, code in parsed.dim_code().items()]
+    used = _names_used(parsed.tree)
+    load += [f"{d} = {code}" for d, code in parsed.dim_code().items() if d in used]     # eye(n), zeros((n, m))
     if target == "torch":
         load.append(f"dtype = {wrt}.dtype")
     def body(name, m):
@@ -359,6 +360,19 @@ def expression_source(expr, wrt, shapes, order=1, target="numpy"):
         lines += ["", "", "def hessian(values):"] + ["    " + ln for ln in load]
         lines += body("H", second.matrix) + ["    return H"]
     return "\n".join(_with_helpers(lines, {**code.helpers, **printer.helpers}, printer.header)) + "\n"
+
+
+def _names_used(node):
+    """Every name a tree reads, shape arguments' dimensions included."""
+    out = {n.id for n in S.names(node)}
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, S.Dims):
+            out.update(d for d in n.items if isinstance(d, str))
+        stack.extend(c for f in ("operand", "left", "right") if (c := getattr(n, f, None)) is not None)
+        stack.extend(getattr(n, "args", ()))
+    return out
 
 
 def compile_module(source):
