@@ -33,25 +33,15 @@ def explain(model=None, target="dZ1", *, expr=None, wrt=None, shapes=None, conve
 def codegen(model_text=None, target="numpy", *, expr=None, wrt=None, shapes=None, order=1):
     """Python source of a module computing the model's loss and exact gradients (loss_and_grads), or with
     expr/wrt/shapes an expression's value_and_grad (and hessian for order 2): see chainrule.generate."""
-    from .generate import expression_source, model_source
-    if expr is not None:
-        return expression_source(expr, wrt, shapes, order, target)
-    return model_source(model_text, target)
+    from .generate import codegen as _codegen
+    return _codegen(model_text, target, expr=expr, wrt=wrt, shapes=shapes, order=order)
 
 
 def compile(model_text=None, target="numpy", *, expr=None, wrt=None, shapes=None, order=1):  # noqa: A001
     """The generated loss_and_grads(values) -> (loss, grads) callable (value_and_grad for an expression,
     with .hessian attached for order 2)."""
-    from .generate import compile_module
-    ns = compile_module(codegen(model_text, target, expr=expr, wrt=wrt, shapes=shapes, order=order))
-    if expr is None:
-        fn = ns["loss_and_grads"]
-        fn.forward = ns["forward"]
-        return fn
-    fn = ns["value_and_grad"]
-    if "hessian" in ns:
-        fn.hessian = ns["hessian"]
-    return fn
+    from .generate import compile_callable
+    return compile_callable(model_text, target, expr=expr, wrt=wrt, shapes=shapes, order=order)
 
 
 def identities(search=None, section=None):
@@ -80,14 +70,11 @@ def gradcheck(model_text=None, epsilon=1e-7, seed=1, loss_and_grads=None):
 
 def examples():
     """Names of the built-in models."""
-    from importlib.resources import files
-    return sorted(p.name[:-len(".model")] for p in files("chainrule").joinpath("examples").iterdir()
-                  if p.name.endswith(".model"))
+    from .model import examples as _examples
+    return _examples()
 
 
 def example(name):
     """The text of a built-in model."""
-    from importlib.resources import files
-    if name not in examples():
-        raise ChainruleError(f"no built-in model {name!r}; choose one of {', '.join(examples())}")
-    return files("chainrule").joinpath("examples", f"{name}.model").read_text()
+    from .model import example as _example
+    return _example(name)

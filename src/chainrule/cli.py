@@ -20,7 +20,7 @@ DEMO = [
 
 
 def _example_names():
-    from . import examples
+    from .model import examples
     return examples()
 
 
@@ -60,14 +60,15 @@ def print_derivative(console, r, fmt, check):
 
 
 def cmd_derive(args, console):
-    from . import derive
+    from .derivation import derive
     shapes = dict(parse_shape(s) for s in args.shape or [])
     r = derive(args.expression, args.wrt, shapes, args.order)
     return 0 if print_derivative(console, r, args.format, args.check) else 1
 
 
 def cmd_demo(args, console):
-    from . import derive, explain
+    from .derivation import derive
+    from .mentor import explain
     console.print("Where does dZ1 = W2ᵀ dZ2 ⊙ g′(Z1) come from? (chainrule explain)\n", style="bold", markup=False)
     console.print(explain().text() + "\n", markup=False)
     console.print("chainrule: matrix calculus in matrix notation (each result checked against finite differences)\n",
@@ -80,7 +81,7 @@ def cmd_demo(args, console):
 
 
 def read_model(args):
-    from . import example
+    from .model import example
     if args.model and args.example:
         raise ChainruleError("give either a model file or --example NAME, not both")
     if args.model:
@@ -95,7 +96,7 @@ def read_model(args):
 
 
 def cmd_backprop(args, console):
-    from . import backprop
+    from .adjoints import backprop
     r = backprop(read_model(args), args.convention)
     if args.format == "json":
         console.print(r.to_json(), markup=False)
@@ -118,7 +119,7 @@ def cmd_backprop(args, console):
 
 
 def cmd_check(args, console):
-    from . import check
+    from .verdict import check
     if len(args.args) > 2:
         raise ChainruleError("give a model file (optional) and one claim in quotes, e.g. "
                              "chainrule check \"dZ1 = np.dot(W2.T, dZ2) * (1 - A1**2)\"")
@@ -129,7 +130,7 @@ def cmd_check(args, console):
 
 
 def cmd_explain(args, console):
-    from . import explain
+    from .mentor import explain
     if args.wrt:                                    # explain "x.T @ A @ x" --wrt x --shape A=n,n …
         shapes = dict(parse_shape(s) for s in args.shape or [])
         e = explain(expr=args.model, wrt=args.wrt, shapes=shapes)
@@ -155,7 +156,7 @@ def cmd_identities(args, console):
 
 
 def cmd_codegen(args, console):
-    from . import codegen
+    from .generate import codegen
     if args.wrt:                                    # codegen "x.T @ A @ x" --wrt x --shape …
         shapes = dict(parse_shape(s) for s in args.shape or [])
         source = codegen(target=args.target, expr=args.model, wrt=args.wrt, shapes=shapes, order=args.order)

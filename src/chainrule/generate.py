@@ -375,6 +375,27 @@ def _names_used(node):
     return out
 
 
+def codegen(model_text=None, target="numpy", *, expr=None, wrt=None, shapes=None, order=1):
+    """The module's source: a model's loss_and_grads, or an expression's value_and_grad (and hessian)."""
+    if expr is not None:
+        return expression_source(expr, wrt, shapes, order, target)
+    return model_source(model_text, target)
+
+
+def compile_callable(model_text=None, target="numpy", *, expr=None, wrt=None, shapes=None, order=1):
+    """The generated loss_and_grads(values) -> (loss, grads) callable (value_and_grad for an expression,
+    with .hessian attached for order 2; a model's with .forward)."""
+    ns = compile_module(codegen(model_text, target, expr=expr, wrt=wrt, shapes=shapes, order=order))
+    if expr is None:
+        fn = ns["loss_and_grads"]
+        fn.forward = ns["forward"]
+        return fn
+    fn = ns["value_and_grad"]
+    if "hessian" in ns:
+        fn.hessian = ns["hessian"]
+    return fn
+
+
 def compile_module(source):
     """Run generated source (chainrule's own output, never user text) and return its namespace."""
     namespace = {}

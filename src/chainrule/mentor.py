@@ -82,7 +82,7 @@ def explain(model=None, target="dZ1", *, expr=None, wrt=None, shapes=None, conve
     """Why `target` (an adjoint of the model, default dZ1 of the two-layer example) is what it is;
     with `expr`, `wrt` and `shapes`, why the derivative of an expression is what it is."""
     from .adjoints import backprop
-    from . import example
+    from .model import example
     if expr is not None:
         return _explain_derivative(expr, wrt, shapes)
     text = model if model is not None else example("two-layer")

@@ -166,3 +166,18 @@ def _check_shapes(model):
         a.uses = tuple(dict.fromkeys(n.id for n in S.names(a.tree) if n.id in shapes))
         shapes[a.name] = a.shape
         assigned.add(a.name)
+
+
+def examples():
+    """Names of the built-in models."""
+    from importlib.resources import files
+    return sorted(p.name[:-len(".model")] for p in files("chainrule").joinpath("examples").iterdir()
+                  if p.name.endswith(".model"))
+
+
+def example(name):
+    """The text of a built-in model."""
+    from importlib.resources import files
+    if name not in examples():
+        raise ChainruleError(f"no built-in model {name!r}; choose one of {', '.join(examples())}")
+    return files("chainrule").joinpath("examples", f"{name}.model").read_text()

@@ -2,7 +2,7 @@
 from fractions import Fraction
 
 from .matrix import MDiag, MNamed, MScale, mat_scale
-from .printing import _norm_of, join_sum, split_division
+from .printing import join_sum, norm_of, split_division
 from .rules import CONSTANTS, ELEMENTWISE, MATRIX_FUNCTIONS, code_for
 
 PY_ADD, PY_MUL, PY_UNARY, PY_POW, PY_ATOM = 1, 2, 3, 4, 5
@@ -77,8 +77,8 @@ class NumpyPrinter:
 
     def p_MPow(self, m):
         e = m.e
-        if _norm_of(m) is not None and _norm_of(m)[1] == 1:
-            return f"{self.np}.linalg.norm({self(_norm_of(m)[0])})", PY_ATOM
+        if norm_of(m) is not None and norm_of(m)[1] == 1:
+            return f"{self.np}.linalg.norm({self(norm_of(m)[0])})", PY_ATOM
         if e == Fraction(1, 2) and not isinstance(m.x, MNamed):     # √π stays a Python number: π ** 0.5
             return f"{self.np}.sqrt({self(m.x)})", PY_ATOM
         if e == -1:

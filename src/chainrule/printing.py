@@ -109,7 +109,7 @@ def _scalar_ones(m):
                  for t in m.terms))
 
 
-def _norm_of(m):
+def norm_of(m):
     """(y, k) when m is (Σ y²)^(k/2), which prints as ‖y‖ᵏ; else None."""
     if not (isinstance(m, MPow) and m.e.denominator == 2):
         return None
@@ -198,8 +198,8 @@ class TextPrinter:
 
     def p_MPow(self, m):
         e = m.e
-        if _norm_of(m) is not None:
-            y, k = _norm_of(m)
+        if norm_of(m) is not None:
+            y, k = norm_of(m)
             if k < 0:
                 return "1/" + self.wrap(MPow(m.x, -m.e), POST), MUL
             return f"‖{self(y)}‖" + (str(k).translate(SUPERSCRIPT) if k != 1 else ""), POST
@@ -402,8 +402,8 @@ class LatexPrinter(TextPrinter):
 
     def p_MPow(self, m):
         e = m.e
-        if _norm_of(m) is not None and _norm_of(m)[1] > 0:
-            y, k = _norm_of(m)
+        if norm_of(m) is not None and norm_of(m)[1] > 0:
+            y, k = norm_of(m)
             return rf"\left\|{self(y)}\right\|" + (f"^{{{k}}}" if k != 1 else ""), POST
         if e == Fraction(1, 2):
             return rf"\sqrt{{{self(m.x)}}}", ATOM

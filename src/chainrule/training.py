@@ -162,8 +162,8 @@ def train(model_text=None, data="planar", lr=1.2, iterations=10000, seed=1, hidd
           print_every=None):
     """Batch gradient descent with the compiled exact gradients. `progress(i, cost)` is called every
     `print_every` iterations (the CLI draws a progress bar with it)."""
-    from . import compile as compile_model
-    from . import example
+    from .generate import compile_callable as compile_model
+    from .model import example
     from .model import parse_model
     text = model_text if model_text is not None else example("two-layer")
     model = parse_model(text)
@@ -213,7 +213,9 @@ def gradcheck(model_text=None, epsilon=1e-7, seed=1, loss_and_grads=None):
     """The course's gradient check: two-sided differences over every parameter entry, and the relative
     difference ‖g − g̃‖₂ / (‖g‖₂ + ‖g̃‖₂) per parameter and overall. `loss_and_grads` checks another
     implementation (yours) instead of chainrule's."""
-    from . import backprop, compile as compile_model, example
+    from .adjoints import backprop
+    from .generate import compile_callable as compile_model
+    from .model import example
     from .numeric import concrete_dims, sample_model
     text = model_text if model_text is not None else example("two-layer")
     r = backprop(text)

@@ -60,7 +60,7 @@ def _shapes(raw):
 
 
 def _model_text(req):
-    from . import example
+    from .model import example
     if req.model and req.example:
         raise ChainruleError("give either a model text or an example name, not both")
     return req.model if req.model else example(req.example or "two-layer")
@@ -72,7 +72,7 @@ def _math(tex):
 
 
 def _derive(req):
-    from . import derive
+    from .derivation import derive
     r = derive(req.expr, req.wrt, _shapes(req.shapes), req.order)
     return dict(text=r.text, latex=r.latex, mathml=_math(r.latex) if r.matrix_form else None, numpy=r.numpy,
                 index=r.index, shape=[d for d in r.shape], matrix_form=r.matrix_form,
@@ -80,7 +80,7 @@ def _derive(req):
 
 
 def _backprop(req):
-    from . import backprop
+    from .adjoints import backprop
     r = backprop(_model_text(req), req.convention)
     return dict(convention=r.convention, note=r.note, gradients=[
         dict(name=g.name, of=g.of, text=g.text, latex=g.latex, mathml=_math(f"{_lx(g.name)} = {g.latex}"),
@@ -93,7 +93,7 @@ def _lx(name):
 
 
 def _explain(req):
-    from . import explain
+    from .mentor import explain
     if req.expr:
         e = explain(expr=req.expr, wrt=req.wrt, shapes=_shapes(req.shapes))
     else:
@@ -103,14 +103,15 @@ def _explain(req):
 
 
 def _check(req):
-    from . import check
+    from .verdict import check
     v = check(_model_text(req), req.claim, req.convention)
     return dict(correct=v.correct, reason=v.reason, hint=v.hint, expected=v.expected, target=v.target,
                 text=str(v))
 
 
 def _examples():
-    from . import example, examples
+    from .model import example
+    from .model import examples
     return [dict(name=n, text=example(n)) for n in examples()]
 
 
