@@ -13,7 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import chainrule  # noqa: E402
-from chainrule.numeric import check_backprop  # noqa: E402
+from chainrule.numeric.checks import check_backprop  # noqa: E402
 
 
 def mlp(layers):

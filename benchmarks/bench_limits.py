@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import chainrule  # noqa: E402
-import chainrule.tensor as T  # noqa: E402
+import chainrule.core.tensor as T  # noqa: E402
 import test_errors as TE  # noqa: E402
 import test_limits as TL  # noqa: E402
 from chainrule import ChainruleError  # noqa: E402

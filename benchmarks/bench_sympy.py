@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import chainrule  # noqa: E402
-from chainrule import syntax as S  # noqa: E402
+from chainrule.lang import syntax as S  # noqa: E402
 
 
 def cases(quick):
@@ -52,7 +52,7 @@ def cases(quick):
 
 def _inline_loss(r):
     """The model's loss as one expression of the declared names (forward equations substituted)."""
-    from chainrule.adjoints import inline
+    from chainrule.engine.adjoints import inline
     trees = {}
     for a in r.model.assignments:
         trees[a.name] = inline(a.tree, trees)

@@ -13,8 +13,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import chainrule  # noqa: E402
-from chainrule.model import parse_model  # noqa: E402
-from chainrule.training import init_params  # noqa: E402
+from chainrule.lang.model import parse_model  # noqa: E402
+from chainrule.generation.training import init_params  # noqa: E402
 
 
 def course_loop(X, Y, params, lr, iterations):

@@ -1,8 +1,8 @@
 """Inputs for fuzzing chainrule: grammar-generated expressions and model files (valid and not),
 their mutations (near-valid), and random bytes. Deterministic for a given random.Random. The
 functions come from the registry, so every new operation is fuzzed."""
-from chainrule.functions import unique_functions
-from chainrule.rules import ELEMENTWISE as _PRIMITIVES
+from chainrule.lang.functions import unique_functions
+from chainrule.core.rules import ELEMENTWISE as _PRIMITIVES
 
 SHAPES = {"A": ("n", "n"), "B": ("n", "m"), "C": ("m", "n"), "x": ("n",), "y": ("m",), "s": (),
           "W": ("k", "n"), "b": ("k", 1), "G": ("k", "m"), "X": ("n", "m"), "Y": (1, "m")}

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import chainrule
-from chainrule.cli import main
+from chainrule.app.cli import main
 
 
 def _eval(r, env):
@@ -70,7 +70,7 @@ def test_shape_inference_for_undeclared_names():
 
 
 def test_import_is_light():
-    code = "import sys, chainrule; print('sympy' in sys.modules, 'chainrule.derivation' in sys.modules)"
+    code = "import sys, chainrule; print('sympy' in sys.modules, 'chainrule.engine.derivation' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False"]
 

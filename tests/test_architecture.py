@@ -3,74 +3,75 @@ only import downward, no cycles, no module reaches another module's `_private` n
 inside the package imports the public API (chainrule/__init__.py)."""
 import ast
 import collections
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "chainrule"
 
-# lowest first: a module may import its own layer and the layers before it
-LAYERS = {
-    "core": {"errors", "tensor", "matrix", "rules", "differentiate"},
-    "lang": {"syntax", "shapes", "lower", "fn_spec", "fn_elementwise", "fn_array", "functions", "model"},
-    "render": {"printing", "numpy_code", "index_notation", "document"},
-    "numeric": {"evaluate", "matrix_eval", "numeric"},
-    "notation": {"to_matrix", "collect", "softmax"},
-    "engine": {"derivation", "adjoints"},
-    "tutor": {"toy", "verdict", "catalog", "mentor"},
-    "codegen": {"generate", "training"},
-    "app": {"cli", "web"},
-    "api": {"__init__", "__main__"},
-}
+# lowest first: a module may import its own package and the packages before it
+LAYERS = ("core", "lang", "render", "numeric", "notation", "engine", "tutor", "generation", "app", "api")
 RANK = {layer: k for k, layer in enumerate(LAYERS)}
-SIBLINGS = {"tutor": "codegen", "codegen": "tutor"}      # same height, independent of each other
-LAYER_OF = {m: layer for layer, mods in LAYERS.items() for m in mods}
+SIBLINGS = {"tutor": "generation", "generation": "tutor"}      # same height, independent of each other
 
 
 def modules():
-    return {p.stem: p for p in PACKAGE.glob("*.py")}
+    """{dotted name inside the package: path}: 'engine.adjoints', 'core.tensor', '__init__'."""
+    return {".".join(p.relative_to(PACKAGE).with_suffix("").parts): p for p in PACKAGE.rglob("*.py")}
 
 
-def imports(path):
-    """(imported module, names, line) for every package-relative import in the file, at any depth."""
+def layer_of(module):
+    head = module.split(".")[0]
+    return head if head in RANK else "api"               # chainrule/__init__.py and __main__.py
+
+
+def imports(module, path):
+    """(imported module, names, line) for every package-internal import in the file, at any depth."""
+    package = module.split(".")[:-1] if not module.endswith("__init__") else module.split(".")[:-1]
+    known = modules()
     out = []
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
-            names = [a.name for a in node.names]
-            if node.module:
-                out.append((node.module.split(".")[0], names, node.lineno))
-            else:                                  # from . import x, y: submodules or the package itself
-                for n in names:
-                    out.append((n if n in modules() else "__init__", [n], node.lineno))
+        if not (isinstance(node, ast.ImportFrom) and node.level >= 1):
+            continue
+        base = package[:len(package) - (node.level - 1)] if node.level > 1 else package
+        names = [a.name for a in node.names]
+        if node.module:
+            out.append((".".join(base + node.module.split(".")), names, node.lineno))
+        else:                                   # from . import x: a submodule, a subpackage or the package itself
+            for n in names:
+                dotted = ".".join(base + [n])
+                if dotted in known or dotted + ".__init__" in known:
+                    out.append((dotted, [n], node.lineno))
+                else:
+                    out.append((".".join(base + ["__init__"]), [n], node.lineno))
     return out
 
 
 def edges():
     found = collections.defaultdict(list)
     for name, path in modules().items():
-        for target, names, line in imports(path):
+        for target, names, line in imports(name, path):
             if target != name:
                 found[name].append((target, names, line))
     return found
 
 
-def test_every_module_has_a_layer():
-    missing = sorted(set(modules()) - set(LAYER_OF))
-    assert not missing, f"modules with no layer in the contract: {missing}"
+def test_every_package_is_a_layer():
+    packages = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert packages == set(LAYERS) - {"api"}, packages ^ (set(LAYERS) - {"api"})
 
 
 def test_layers_only_import_downward():
     bad = []
     for name, targets in edges().items():
         for target, names, line in targets:
-            a, b = LAYER_OF[name], LAYER_OF.get(target)
-            if b is None:
-                continue
+            a, b = layer_of(name), layer_of(target)
             if RANK[b] > RANK[a] or SIBLINGS.get(a) == b:
                 bad.append(f"{name}.py:{line} ({a}) imports {target} ({b})")
     assert not bad, "upward imports:\n" + "\n".join(bad)
 
 
 def test_no_import_cycles():
-    graph = {n: {t for t, _, _ in ts} for n, ts in edges().items()}
+    graph = {n: {t for t, _, _ in ts if not t.endswith("__init__")} for n, ts in edges().items()}
     seen, cycles = {}, []
 
     def visit(n, path):
@@ -91,10 +92,11 @@ def test_no_reach_into_private_names():
     bad = []
     for name, targets in edges().items():
         for target, names, line in targets:
-            bad += [f"{name}.py:{line} imports {target}.{n}" for n in names if n.startswith("_") and n != "__version__"]
+            bad += [f"{name}.py:{line} imports {target}.{n}" for n in names if n.startswith("_") and n != "__version__"
+                    and not target.endswith("__init__")]
     for name, path in modules().items():                  # module._private through an alias (S._Parser)
         aliases = {a.asname or a.name: a.name for node in ast.walk(ast.parse(path.read_text()))
-                   if isinstance(node, ast.ImportFrom) and node.level == 1 and not node.module for a in node.names}
+                   if isinstance(node, ast.ImportFrom) and node.level >= 1 for a in node.names}
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases \
                     and node.attr.startswith("_") and not node.attr.startswith("__"):
@@ -103,7 +105,7 @@ def test_no_reach_into_private_names():
 
 
 def test_nothing_inside_imports_the_public_api():
-    bad = [f"{name}.py:{line}" for name, targets in edges().items() if name not in LAYERS["api"]
+    bad = [f"{name}.py:{line}" for name, targets in edges().items() if layer_of(name) != "api"
            for target, _, line in targets if target == "__init__"]
     assert not bad, "imports of chainrule/__init__.py from inside the package: " + ", ".join(bad)
 
@@ -111,14 +113,16 @@ def test_nothing_inside_imports_the_public_api():
 def test_the_contract_catches_an_upward_import(tmp_path, monkeypatch):
     """The test can fail: a core module importing the engine is reported."""
     fake = tmp_path / "chainrule"
-    fake.mkdir()
     for name, path in modules().items():
-        (fake / path.name).write_text(path.read_text())
-    (fake / "tensor.py").write_text((fake / "tensor.py").read_text() + "\n\ndef _late():\n    from .adjoints import backprop\n")
-    monkeypatch.setattr(__import__(__name__), "PACKAGE", fake)
+        target = fake / path.relative_to(PACKAGE)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(path.read_text())
+    tensor = fake / "core" / "tensor.py"
+    tensor.write_text(tensor.read_text() + "\n\ndef _late():\n    from ..engine.adjoints import backprop\n")
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", fake)
     try:
         test_layers_only_import_downward()
     except AssertionError as e:
-        assert "tensor.py" in str(e) and "imports adjoints (engine)" in str(e)
+        assert "core.tensor.py" in str(e) and "imports engine.adjoints (engine)" in str(e), str(e)
     else:
         raise AssertionError("an upward import went unnoticed")

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import chainrule
-from chainrule.cli import main
-from chainrule.numeric import check_backprop
+from chainrule.app.cli import main
+from chainrule.numeric.checks import check_backprop
 
 MODELS = chainrule.examples()
 

@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 
 import chainrule
-import chainrule.adjoints
-from chainrule import lower
-from chainrule.errors import ChainruleError
-from chainrule.evaluate import evaluate
-from chainrule.matrix_eval import evaluate_matrix, variables
-from chainrule.numeric import adjoint_values, check_backprop, concrete_dims, sample_model
-from chainrule.numpy_code import to_numpy
+import chainrule.engine.adjoints
+from chainrule.lang import lower
+from chainrule.core.errors import ChainruleError
+from chainrule.numeric.evaluate import evaluate
+from chainrule.numeric.matrix_eval import evaluate_matrix, variables
+from chainrule.numeric.checks import adjoint_values, check_backprop, concrete_dims, sample_model
+from chainrule.render.numpy_code import to_numpy
 
 TWO = chainrule.example("two-layer")
 
@@ -85,7 +85,7 @@ class _Counting(lower.Lowering):
 
 @pytest.mark.parametrize("text", [TWO, rnn(3)], ids=["two-layer", "rnn"])
 def test_every_assignment_is_lowered_once_and_the_check_lowers_nothing(text, monkeypatch):
-    monkeypatch.setattr(chainrule.adjoints, "Lowering", _Counting)
+    monkeypatch.setattr(chainrule.engine.adjoints, "Lowering", _Counting)
     _Counting.made = 0
     r = chainrule.backprop(text)
     assert _Counting.made == len(r.model.assignments) + (1 if r.fused else 0)
@@ -123,7 +123,7 @@ CLAIMS = [
 def test_verdicts_never_read_the_printed_code(model, claim, why, monkeypatch):
     """With every adjoint's printed NumPy code made unreadable, check() judges exactly as before."""
     before = str(chainrule.check(chainrule.example(model), claim))
-    monkeypatch.setattr(chainrule.adjoints, "to_numpy", lambda m, dims=None: "<not code>")
+    monkeypatch.setattr(chainrule.engine.adjoints, "to_numpy", lambda m, dims=None: "<not code>")
     after = str(chainrule.check(chainrule.example(model), claim))
     assert why in after and after == before
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 import chainrule
-from chainrule.catalog import identities, markdown
-from chainrule.numeric import concrete_dims, domains, sample
-from chainrule.syntax import parse_expression
+from chainrule.tutor.catalog import identities, markdown
+from chainrule.numeric.checks import concrete_dims, domains, sample
+from chainrule.lang.syntax import parse_expression
 
 ENTRIES = identities()
 
@@ -65,7 +65,7 @@ def test_explain_points_to_the_catalog_entries_of_its_rules():
 
 
 def test_cli_identities(capsys):
-    from chainrule.cli import main
+    from chainrule.app.cli import main
     assert main(["identities", "trace", "--section", "trace"]) == 0
     out = capsys.readouterr().out
     assert "chainrule derives:" in out and "Cookbook (" in out

@@ -2,7 +2,7 @@
 import pytest
 
 import chainrule
-from chainrule.cli import main
+from chainrule.app.cli import main
 
 TWO = chainrule.example("two-layer")
 

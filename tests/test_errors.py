@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 
 import chainrule
-import chainrule.numpy_code
-import chainrule.printing
-import chainrule.syntax
-import chainrule.tensor
+import chainrule.render.numpy_code
+import chainrule.render.printing
+import chainrule.lang.syntax
+import chainrule.core.tensor
 from chainrule import ChainruleError
 
 # Work a failing call may do, about 10x what was measured over every failing call in this file:
@@ -74,11 +74,11 @@ def counting_work():
             return original(*args, **kwargs)
         return wrapper
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(chainrule.tensor.Term, "make", staticmethod(counted("terms", chainrule.tensor.Term.make)))
-        mp.setattr(chainrule.tensor.Expr, "make", staticmethod(counted("exprs", chainrule.tensor.Expr.make)))
-        mp.setattr(chainrule.syntax._Parser, "visit", counted("nodes", chainrule.syntax._Parser.visit))
-        mp.setattr(chainrule.printing.TextPrinter, "p", counted("printed", chainrule.printing.TextPrinter.p))
-        mp.setattr(chainrule.numpy_code.NumpyPrinter, "p", counted("printed", chainrule.numpy_code.NumpyPrinter.p))
+        mp.setattr(chainrule.core.tensor.Term, "make", staticmethod(counted("terms", chainrule.core.tensor.Term.make)))
+        mp.setattr(chainrule.core.tensor.Expr, "make", staticmethod(counted("exprs", chainrule.core.tensor.Expr.make)))
+        mp.setattr(chainrule.lang.syntax._Parser, "visit", counted("nodes", chainrule.lang.syntax._Parser.visit))
+        mp.setattr(chainrule.render.printing.TextPrinter, "p", counted("printed", chainrule.render.printing.TextPrinter.p))
+        mp.setattr(chainrule.render.numpy_code.NumpyPrinter, "p", counted("printed", chainrule.render.numpy_code.NumpyPrinter.p))
         yield work
 
 

@@ -11,16 +11,16 @@ import numpy as np
 import pytest
 
 import chainrule
-import chainrule.adjoints
-import chainrule.mentor
-import chainrule.numeric
-import chainrule.numpy_code
-import chainrule.printing
-import chainrule.syntax
-import chainrule.tensor
-import chainrule.toy
+import chainrule.engine.adjoints
+import chainrule.tutor.mentor
+import chainrule.numeric.checks
+import chainrule.render.numpy_code
+import chainrule.render.printing
+import chainrule.lang.syntax
+import chainrule.core.tensor
+import chainrule.tutor.toy
 from chainrule import ChainruleError
-from chainrule.numeric import MAX_PERTURBED
+from chainrule.numeric.checks import MAX_PERTURBED
 
 V = {"x": ("n",)}
 
@@ -82,11 +82,11 @@ def counting_work():
             return original(*args, **kwargs)
         return wrapper
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(chainrule.tensor.Term, "make", staticmethod(counted("terms", chainrule.tensor.Term.make)))
-        mp.setattr(chainrule.tensor.Expr, "make", staticmethod(counted("exprs", chainrule.tensor.Expr.make)))
-        mp.setattr(chainrule.syntax._Parser, "visit", counted("nodes", chainrule.syntax._Parser.visit))
-        mp.setattr(chainrule.printing.TextPrinter, "p", counted("printed", chainrule.printing.TextPrinter.p))
-        mp.setattr(chainrule.numpy_code.NumpyPrinter, "p", counted("printed", chainrule.numpy_code.NumpyPrinter.p))
+        mp.setattr(chainrule.core.tensor.Term, "make", staticmethod(counted("terms", chainrule.core.tensor.Term.make)))
+        mp.setattr(chainrule.core.tensor.Expr, "make", staticmethod(counted("exprs", chainrule.core.tensor.Expr.make)))
+        mp.setattr(chainrule.lang.syntax._Parser, "visit", counted("nodes", chainrule.lang.syntax._Parser.visit))
+        mp.setattr(chainrule.render.printing.TextPrinter, "p", counted("printed", chainrule.render.printing.TextPrinter.p))
+        mp.setattr(chainrule.render.numpy_code.NumpyPrinter, "p", counted("printed", chainrule.render.numpy_code.NumpyPrinter.p))
         yield work
 
 
@@ -119,7 +119,7 @@ def test_a_numeric_check_refuses_huge_arrays_and_samples_large_ones(monkeypatch)
     # Every evaluation of f during a check, and which entries of X it perturbed (against the first,
     # unperturbed evaluation).
     evaluations, perturbed, base = [], set(), []
-    evaluate_tree = chainrule.numeric.evaluate_tree
+    evaluate_tree = chainrule.numeric.checks.evaluate_tree
 
     def counted(tree, env, dims):
         x = np.asarray(env["X"])
@@ -131,7 +131,7 @@ def test_a_numeric_check_refuses_huge_arrays_and_samples_large_ones(monkeypatch)
             base.append(x.copy())
         evaluations.append(1)
         return evaluate_tree(tree, env, dims)
-    monkeypatch.setattr(chainrule.numeric, "evaluate_tree", counted)
+    monkeypatch.setattr(chainrule.numeric.checks, "evaluate_tree", counted)
 
     err = _error(lambda: chainrule.derive(*HUGE_CHECK).check())
     assert "too large for a numeric check" in str(err)
@@ -156,11 +156,11 @@ def _count_toy_work(monkeypatch):
             work[key] += amount(*args)
             return original(*args, **kwargs)
         monkeypatch.setattr(owner, name, wrapper)
-    wrap(chainrule.toy, "entry_symbols", "toy entries", lambda name, shape: int(np.prod(shape)) if shape else 1)
-    wrap(chainrule.toy, "same", "toy comparisons")
-    wrap(chainrule.mentor, "_toy_ops_guard", "toy operations", lambda e: int(__import__("sympy").count_ops(e)))
-    wrap(chainrule.numeric, "evaluate_tree", "evaluations")
-    wrap(chainrule.adjoints.Backprop, "forward", "evaluations")
+    wrap(chainrule.tutor.toy, "entry_symbols", "toy entries", lambda name, shape: int(np.prod(shape)) if shape else 1)
+    wrap(chainrule.tutor.toy, "same", "toy comparisons")
+    wrap(chainrule.tutor.mentor, "_toy_ops_guard", "toy operations", lambda e: int(__import__("sympy").count_ops(e)))
+    wrap(chainrule.numeric.checks, "evaluate_tree", "evaluations")
+    wrap(chainrule.engine.adjoints.Backprop, "forward", "evaluations")
     return work
 
 
@@ -196,7 +196,7 @@ def test_the_toy_example_is_bounded(monkeypatch):
     assert len(e.steps) == 7
     assert "Take every dimension 2 (n = 2)" in e.steps[5].text and "All 4 entries agree: yes" in e.steps[5].text
     assert toy["toy entries"] == 4                       # X as a 2×2 matrix of symbols
-    assert 0 < toy["toy operations"] <= chainrule.mentor.TOY_MAX_OPS     # measured 20 (limit 400)
+    assert 0 < toy["toy operations"] <= chainrule.tutor.mentor.TOY_MAX_OPS     # measured 20 (limit 400)
     assert toy["toy comparisons"] <= 50                  # measured 5
     assert toy["evaluations"] <= 200                     # measured 19
     assert work["terms"] + work["exprs"] <= 1_600        # measured 155

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from chainrule.cli import main
+from chainrule.app.cli import main
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

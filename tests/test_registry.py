@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 
 import chainrule
-from chainrule import syntax as S
-from chainrule import tensor as T
-from chainrule.derivation import Parsed
-from chainrule.document import tree_latex
-from chainrule.evaluate import evaluate, evaluate_tree
-from chainrule.functions import FUNCTIONS, unique_functions
-from chainrule.numeric import concrete_dims, domains, sample
-from chainrule.rules import CONSTANTS, ELEMENTWISE, MATRIX_FUNCTIONS, numpy_namespace
-from chainrule.toy import matrix_to_sympy, tree_to_sympy
+from chainrule.lang import syntax as S
+from chainrule.core import tensor as T
+from chainrule.engine.derivation import Parsed
+from chainrule.render.document import tree_latex
+from chainrule.numeric.evaluate import evaluate, evaluate_tree
+from chainrule.lang.functions import FUNCTIONS, unique_functions
+from chainrule.numeric.checks import concrete_dims, domains, sample
+from chainrule.core.rules import CONSTANTS, ELEMENTWISE, MATRIX_FUNCTIONS, numpy_namespace
+from chainrule.tutor.toy import matrix_to_sympy, tree_to_sympy
 
 SHAPES = {"X": ("n", "n"), "Y": ("n", "n"), "M": ("n", "m"), "x": ("n",), "y": ("n",), "s": ()}
 SPECS = unique_functions()
@@ -196,7 +196,7 @@ def test_toy_forms_agree_with_numpy(spec):
 # -- the printers --------------------------------------------------------------------------------
 @pytest.mark.parametrize("spec", SPECS, ids=lambda f: f.name)
 def test_every_printer_prints_every_function(spec):
-    from chainrule.document import mathml
+    from chainrule.render.document import mathml
     for wrt in _variables(spec.example):
         r = chainrule.derive(spec.example, wrt, SHAPES)
         assert r.text and r.index and r.numpy

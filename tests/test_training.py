@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import chainrule
-from chainrule.cli import main
+from chainrule.app.cli import main
 
 
 def test_two_layer_network_learns_the_planar_flower():

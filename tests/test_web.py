@@ -13,7 +13,7 @@ fastapi = pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
 import chainrule  # noqa: E402
-from chainrule.web import create_app  # noqa: E402
+from chainrule.app.web import create_app  # noqa: E402
 
 client = TestClient(create_app())
 OUT = Path(__file__).resolve().parent.parent / "test-output"
@@ -171,7 +171,7 @@ def test_oversized_and_malformed_requests():
 
 
 def test_no_internal_detail_reaches_a_client(monkeypatch):
-    import chainrule.web as web
+    import chainrule.app.web as web
     monkeypatch.setattr(web, "_derive", lambda req: 1 / 0)
     r = TestClient(web.create_app(), raise_server_exceptions=False).post(
         "/api/derive", json={"expr": "x", "wrt": "x", "shapes": {"x": "n"}})
@@ -180,7 +180,7 @@ def test_no_internal_detail_reaches_a_client(monkeypatch):
 
 
 def test_time_limit(monkeypatch):
-    import chainrule.web as web
+    import chainrule.app.web as web
     monkeypatch.setattr(web, "TIME_LIMIT", 0.2)
     monkeypatch.setattr(web, "_derive", lambda req: time.sleep(1))
     r = TestClient(web.create_app()).post("/api/derive", json={"expr": "x", "wrt": "x", "shapes": {"x": "n"}})

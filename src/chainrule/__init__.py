@@ -1,5 +1,5 @@
 """chainrule: matrix calculus in matrix notation — derive, backprop, explain, check."""
-from .errors import ChainruleError
+from .core.errors import ChainruleError
 
 __all__ = ["ChainruleError", "backprop", "check", "codegen", "compile", "derive", "example", "examples", "explain",
            "identities", "train", "dataset", "gradcheck"]
@@ -8,73 +8,73 @@ __version__ = "0.1.0"
 
 def derive(expr, wrt, shapes=None, order=1):
     """Derivative of a NumPy-style expression: see chainrule.derivation.derive."""
-    from .derivation import derive as _derive
+    from .engine.derivation import derive as _derive
     return _derive(expr, wrt, shapes, order)
 
 
 def backprop(text, convention="course"):
     """Every adjoint of a model written as assignments: see chainrule.backprop."""
-    from .adjoints import backprop as _backprop
+    from .engine.adjoints import backprop as _backprop
     return _backprop(text, convention)
 
 
 def check(model_text, claim, convention="course"):
     """A verdict on a learner's formula for one adjoint: see chainrule.verdict."""
-    from .verdict import check as _check
+    from .tutor.verdict import check as _check
     return _check(model_text, claim, convention)
 
 
 def explain(model=None, target="dZ1", *, expr=None, wrt=None, shapes=None, convention="course"):
     """The derivation of one adjoint (or of a derivative) in seven sections: see chainrule.mentor."""
-    from .mentor import explain as _explain
+    from .tutor.mentor import explain as _explain
     return _explain(model, target, expr=expr, wrt=wrt, shapes=shapes, convention=convention)
 
 
 def codegen(model_text=None, target="numpy", *, expr=None, wrt=None, shapes=None, order=1):
     """Python source of a module computing the model's loss and exact gradients (loss_and_grads), or with
     expr/wrt/shapes an expression's value_and_grad (and hessian for order 2): see chainrule.generate."""
-    from .generate import codegen as _codegen
+    from .generation.generate import codegen as _codegen
     return _codegen(model_text, target, expr=expr, wrt=wrt, shapes=shapes, order=order)
 
 
 def compile(model_text=None, target="numpy", *, expr=None, wrt=None, shapes=None, order=1):  # noqa: A001
     """The generated loss_and_grads(values) -> (loss, grads) callable (value_and_grad for an expression,
     with .hessian attached for order 2)."""
-    from .generate import compile_callable
+    from .generation.generate import compile_callable
     return compile_callable(model_text, target, expr=expr, wrt=wrt, shapes=shapes, order=order)
 
 
 def identities(search=None, section=None):
     """The verified identity catalog, optionally searched: see chainrule.catalog."""
-    from .catalog import identities as _identities
+    from .tutor.catalog import identities as _identities
     return _identities(search, section)
 
 
 def train(model_text=None, data="planar", lr=1.2, iterations=10000, seed=1, hidden=None):
     """Batch gradient descent with the generated gradients: see chainrule.training."""
-    from .training import train as _train
+    from .generation.training import train as _train
     return _train(model_text, data, lr, iterations, seed, hidden)
 
 
 def dataset(name="planar", seed=1):
     """(X, Y) of a built-in data set (planar, moons, circles) or a CSV, examples in columns."""
-    from .training import dataset as _dataset
+    from .generation.training import dataset as _dataset
     return _dataset(name, seed)
 
 
 def gradcheck(model_text=None, epsilon=1e-7, seed=1, loss_and_grads=None):
     """The course's gradient check (relative difference per parameter and overall): see chainrule.training."""
-    from .training import gradcheck as _gradcheck
+    from .generation.training import gradcheck as _gradcheck
     return _gradcheck(model_text, epsilon, seed, loss_and_grads)
 
 
 def examples():
     """Names of the built-in models."""
-    from .model import examples as _examples
+    from .lang.model import examples as _examples
     return _examples()
 
 
 def example(name):
     """The text of a built-in model."""
-    from .model import example as _example
+    from .lang.model import example as _example
     return _example(name)

@@ -1,0 +1,413 @@
+"""Backpropagation in course notation: every adjoint of a model, derived by the engine.
+
+For an assignment Y = f(…, N, …) the contribution to dN is the vector-Jacobian product
+Σ_out dY[out] ∂f[out]/∂N[in], computed in index form with dY as a symbol and turned into matrix
+notation; forward values are then written by name (tanh(Z1) → A1). An activation used only by the
+loss is folded into it (J∘σ), which is how sigmoid + cross-entropy gives dZ2 = A2 − Y.
+Convention "course": when the loss is (1/m)·Σ over examples, adjoints of per-example values carry a
+factor m (dZ = m ∂J/∂Z) and the 1/m appears in dW and db; "strict": every adjoint is ∂J/∂(name).
+"""
+import dataclasses
+import json
+from fractions import Fraction
+
+import numpy as np
+
+from ..lang import syntax as S
+from ..core import tensor as T
+from ..core.differentiate import Trace, diff
+from ..core.errors import ChainruleError
+from ..numeric.evaluate import evaluate, evaluate_tree
+from ..lang.functions import FUNCTIONS
+from ..lang.lower import Lowering, fresh_idx
+from ..core.matrix import MVar, canon, mat_map
+from ..lang.model import parse_model
+from ..render.numpy_code import to_numpy
+from ..render.printing import CourseTextPrinter, to_latex
+from ..core.rules import ELEMENTWISE
+from ..lang.shapes import ShapeChecker, fmt_shape
+from ..notation.to_matrix import NoMatrixForm, to_einsum, to_matrix
+
+CONVENTIONS = ("course", "strict")
+
+
+@dataclasses.dataclass
+class Gradient:
+    """One adjoint: its value equals scale × ∂J/∂of."""
+    name: str
+    of: str
+    text: str
+    latex: str
+    numpy: str
+    shape: tuple
+    scale: str
+    matrix_form: bool = True
+    index_expr: object = dataclasses.field(default=None, repr=False)  # its index form, free indices `idx`
+    trace: object = dataclasses.field(default=None, repr=False)       # the derivation's record (differentiate.Trace)
+    matrix: object = dataclasses.field(default=None, repr=False)      # the matrix-notation IR it is printed from
+    idx: tuple = dataclasses.field(default=(), repr=False)
+    log: list = dataclasses.field(default_factory=list, repr=False)   # to_matrix's reductions: (rule, detail)
+
+    def __str__(self):
+        return f"{self.name} = {self.text}"
+
+
+@dataclasses.dataclass
+class Activation:
+    """A = f(Z) for an element-wise primitive f that states its derivative the course's way (f′ in A and Z)."""
+    step: object              # the assignment A = f(Z)
+    z: str                    # Z's name
+    fn: object                # f's rules.ELEMENTWISE entry
+    form: S.Node              # f′ as the entry writes it, over A and Z
+    text: str                 # the same with the model's names: 1 − A1²
+
+    def value(self, values):
+        with np.errstate(all="ignore"):
+            return evaluate_tree(self.form, {"A": values[self.step.name], "Z": values[self.z]}, {})
+
+
+class Backprop:
+    """The backward pass of a model: `.gradients` in evaluation order, how the 1/m is placed, and what
+    the pass knows that others build on (lowered forms, forward values, readers, scales)."""
+
+    def __init__(self, pass_, gradients, convention, note):
+        self.model, self.gradients, self.convention = pass_.model, gradients, convention
+        self.note, self.example_dim = note, pass_.example_dim
+        self.shapes = pass_.shapes                # every declared and assigned name -> its shape
+        self.lowered = pass_.lowered              # every assignment as written -> (index Expr, indices)
+        self.trees = pass_.trees                  # every assignment -> the tree the backward pass differentiates
+        self.lowered_steps = pass_.lowered_steps  # every step -> its tree in `trees`, lowered
+        self.steps = pass_.steps                  # the assignments the backward pass visits, in order
+        self.fused = pass_.fused                  # activations folded into the loss (no adjoint of their own)
+        self._pass = pass_
+        self._activations = {}
+
+    def __getitem__(self, name):
+        return next(g for g in self.gradients if g.name == name or g.of == name)
+
+    def uses(self, name):
+        """Names of declared or assigned values the assignment `name` reads (in its tree in `trees`)."""
+        return self._pass.uses[name]
+
+    def readers(self, name):
+        """The steps whose backward-pass tree reads `name`: its adjoint sums their contributions."""
+        return [s.name for s in self.steps if name in self._pass.uses[s.name]]
+
+    def scale(self, name):
+        """The dimension an adjoint carries as a factor (m, in the course convention), or None."""
+        return self._pass.scale(name)
+
+    def lower(self, tree):
+        """A tree over the model's names, shape-checked and lowered: (index Expr, indices). For trees the
+        model does not hold (a reader with an activation inlined); the model's own are in `lowered`."""
+        return self._pass._lower(tree)
+
+    def vjp(self, name, readers, hint="pq"):
+        """Σ over `readers`, (name R, lowered form) pairs, of dR : ∂R/∂name, scaled by the convention;
+        returns (total, its indices, the rules' trace)."""
+        return self._pass.vjp(name, readers, hint)
+
+    def matrix_form(self, total, p, name, log=None):
+        """An adjoint's index form in the course's matrix notation: (matrix IR, whether one exists)."""
+        return self._pass.matrix(total, p, name, log)
+
+    def activation_of(self, name):
+        """The step A = f(name) applying an activation to `name` (an Activation), or None. Read off the
+        step's index form, so maximum(0, Z) is relu(Z) whatever the spelling; f′ is the registry's form."""
+        if name not in self._activations:
+            self._activations[name] = self._activation_of(name)
+        return self._activations[name]
+
+    def _activation_of(self, name):
+        for a in self.steps:
+            atom = _single_atom(self.lowered[a.name][0])
+            if not (isinstance(atom, T.Func) and ELEMENTWISE[atom.name].activation and not atom.params):
+                continue
+            var = _single_atom(atom.arg)
+            if isinstance(var, T.Var) and var.name == name:
+                fn = ELEMENTWISE[atom.name]
+                form = S.parse_expression(fn.activation)
+                at = lambda n: S.Name(0, len(n), 1, n, id=n)                  # noqa: E731
+                expr, idx = self.lower(inline(form, {"A": at(a.name), "Z": at(name)}))
+                return Activation(a, name, fn, form, CourseTextPrinter()(to_matrix(expr, tuple(idx))))
+        return None
+
+    def sizes(self, values):
+        """Every dimension's size, read off the shapes of the declared names' values."""
+        return self._pass.sizes(values)
+
+    def forward(self, values, dims=None, after=None):
+        """Every forward value by name (and `values`), from values of the declared names; `dims` default
+        to `sizes(values)`; with `after`, only the assignments after that one are evaluated."""
+        return self._pass.forward(values, dims, after)
+
+    def text(self):
+        width = max((len(g.name) for g in self.gradients), default=0)
+        lines = [f"convention: {self.convention} — {self.note}"]
+        for g in self.gradients:
+            lines.append(f"{g.name:<{width}} = {g.text}    {fmt_shape(g.shape)}")
+        return "\n".join(lines)
+
+    def to_json(self):
+        return json.dumps(dict(convention=self.convention, note=self.note, gradients=[
+            dict(name=g.name, of=g.of, text=g.text, latex=g.latex, numpy=g.numpy, shape=list(g.shape),
+                 scale=g.scale) for g in self.gradients]), ensure_ascii=False)
+
+    def _repr_latex_(self):
+        rows = r" \\ ".join(rf"{g.name.replace('d', r'd', 1)} &= {g.latex}" for g in self.gradients)
+        return rf"$$\begin{{aligned}} {rows} \end{{aligned}}$$"
+
+
+def backprop(text, convention="course"):
+    """Every adjoint of the model in `text` (see the module docstring)."""
+    if convention not in CONVENTIONS:
+        raise ChainruleError(f"convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
+    model = parse_model(text)
+    if not model.parameters:
+        names = ", ".join(model.declarations) or "none"
+        raise ChainruleError(f"the model has no parameters: every declared name ({names}) is data, so there is "
+                             "nothing to differentiate — declare the weights without 'data'", text, 0, 1, 1)
+    return _Pass(model, convention).run()
+
+
+class _Pass:
+    def __init__(self, model, convention):
+        self.model = model
+        self.shapes = model.shapes()
+        self.lowered = {a.name: self._lower(a.tree) for a in model.assignments}     # each one once
+        self.fused = self._fused()
+        self.steps = [a for a in model.assignments if a.name not in self.fused]
+        self.trees = {a.name: a.tree for a in model.assignments}
+        self.lowered_steps = {a.name: self.lowered[a.name] for a in self.steps}
+        loss = model.loss
+        if self.fused:
+            self.trees[loss.name] = inline(loss.tree, {f: self.trees[f] for f in self.fused})
+            self.lowered_steps[loss.name] = self._lower(self.trees[loss.name])
+        self.uses = {n: [x for x in dict.fromkeys(x.id for x in S.names(tree)) if x in self.shapes]
+                     for n, tree in self.trees.items()}
+        self.position = {a.name: k for k, a in enumerate(model.assignments)}
+        self.example_dim = _example_dim(model, self.lowered_steps[loss.name][0])
+        self.convention = convention
+        self.course = convention == "course" and self.example_dim is not None
+        self.forms = self._forward_forms()
+
+    def _fused(self):
+        """Activations read only by the loss: folded into it (their adjoint is not printed)."""
+        loss = self.model.loss
+        out = []
+        for a in self.model.assignments[:-1]:
+            readers = [b.name for b in self.model.assignments if a.name in b.uses]
+            call = a.tree
+            if readers == [loss.name] and isinstance(call, S.Call) and FUNCTIONS[call.fn].activation and \
+                    any(isinstance(x, S.Name) and x.id in {b.name for b in self.model.assignments} for x in call.args):
+                out.append(a.name)
+        return out
+
+    def _lower(self, tree):
+        checker = ShapeChecker(self.shapes, FUNCTIONS)
+        checker.check(tree)
+        return Lowering(checker).visit(tree)
+
+    def _forward_forms(self):
+        """Matrix form of every forward value, so that results can name it (tanh(Z1) → A1)."""
+        forms = {}
+        for a in self.model.assignments[:-1]:
+            expr, idx = self.lowered[a.name]
+            try:
+                forms[canon(to_matrix(expr, tuple(idx)))] = a
+            except NoMatrixForm:
+                pass
+        return forms
+
+    def sizes(self, values):
+        dims = {}
+        for name, d in self.model.declarations.items():
+            if name not in values:
+                raise ChainruleError(f"no value for {name}: give every declared name a value")
+            got = np.shape(values[name])
+            if len(got) != len(d.shape):
+                raise ChainruleError(f"{name} is declared {fmt_shape(d.shape)} but its value has shape {got}")
+            for dim, n in zip(d.shape, got):
+                want = dims.setdefault(dim, n) if isinstance(dim, str) else dim
+                if want != n:
+                    raise ChainruleError(f"{name} has shape {got}, but {dim} is {want} elsewhere")
+        return dims
+
+    def forward(self, values, dims=None, after=None):
+        """The assignments evaluated in order from their lowered forms (never lowered again); with
+        `after`, only those after that assignment (`values` holds it and everything before it)."""
+        dims = self.sizes(values) if dims is None else dims
+        env = dict(values)
+        start = 0 if after is None else self.position[after] + 1
+        for a in self.model.assignments[start:]:
+            expr, idx = self.lowered[a.name]
+            value = evaluate(expr, tuple(idx), env, dims)
+            env[a.name] = value if value.shape else float(value)
+        return env
+
+    def scale(self, name):
+        shape = self.shapes[name]
+        return self.example_dim if self.course and self.example_dim in shape and \
+            name not in self.model.parameters else None
+
+    def run(self):
+        gradients, done = [], set()
+        consumers = {n: [s.name for s in self.steps if n in self.uses[s.name]] for n in self.shapes}
+        order = list(reversed(self.steps))
+        for k, step in enumerate(order):
+            if step is not self.model.loss:
+                gradients.append(self.adjoint(step.name, consumers[step.name]))
+                done.add(step.name)
+            for p in self.uses[step.name]:
+                if p in self.model.parameters and p not in done and \
+                        all(c in {s.name for s in order[:k + 1]} for c in consumers[p]):
+                    gradients.append(self.adjoint(p, consumers[p]))
+                    done.add(p)
+        convention = self.convention if self.course or self.convention == "strict" else "strict"
+        return Backprop(self, gradients, convention, self._note())
+
+    def _note(self):
+        m = self.example_dim
+        if self.course:
+            return (f"the loss averages over the {m} examples, so per-example adjoints such as dZ are "
+                    f"{m}·∂J/∂Z (no 1/{m}) and the 1/{m} appears where examples are summed, in dW and db")
+        if self.convention == "course":
+            return "the loss is not an average over examples, so every adjoint is exactly ∂J/∂(name)"
+        return "every adjoint is exactly ∂J/∂(name)"
+
+    def vjp(self, name, readers, hint="pq"):
+        """Σ over readers of dR : ∂R/∂name (the loss contributes ∂J/∂name), scaled by the convention.
+        `readers` are (reader name, (lowered expression, its indices)). Returns (total, indices, trace)."""
+        p = fresh_idx(self.shapes[name], hint)
+        trace = Trace()
+        total = T.ZERO
+        s = self.scale(name)
+        for r, (expr, idx) in readers:
+            d = diff(expr, name, p, trace)
+            total = total + self._contribution(trace, name, p, r, idx, d, s)
+        from .derivation import drop_unit_deltas
+        return _use_properties(drop_unit_deltas(total), self.model), p, trace
+
+    def _contribution(self, trace, name, p, r, idx, d, s):
+        """The term reader R adds to d{name}, from d = ∂R/∂name: dR contracted with d (the loss: d
+        itself), scaled by the convention (× s, the name's scale; ÷ R's). Recorded in the trace."""
+        unit = lambda n: T.var(n, (), is_dim=True)                   # noqa: E731
+        if r == self.model.loss.name:
+            if s is None:
+                return d
+            after = d * unit(s)
+            trace.record("course convention", f"d{name} = {s}·∂{r}/∂{name}", d, after, name, p, derivative=False)
+            return after
+        after = (d * T.var("d" + r, idx)).sum_over(idx)
+        sr = self.scale(r)
+        if sr is not None:
+            after = after * T.power(unit(sr), -1)
+        if s is not None:
+            after = after * unit(s)
+        scales = tuple((T.Var(n, (), True), e) for n, e in ((sr, -1), (s, 1)) if n is not None and sr != s)
+        before = T.Expr([T.Term(Fraction(1), ((T.Var("d" + r, tuple(idx)), 1), (T.Group(d, True), 1)) + scales,
+                                frozenset(idx))])
+        trace.record("vector-Jacobian product", "dN[p] = Σ over N's readers R of Σᵢ dR[i] ∂R[i]/∂N[p]", before,
+                     after, name, p, derivative=False)
+        return after
+
+    def adjoint(self, name, readers):
+        shape, s = self.shapes[name], self.scale(name)
+        total, p, trace = self.vjp(name, [(r, self.lowered_steps[r]) for r in readers])
+        log = []
+        m, matrix_form = self.matrix(total, p, name, log)
+        return Gradient("d" + name, name, CourseTextPrinter()(m), to_latex(m), to_numpy(m), shape,
+                        s or "1", matrix_form, total, trace, m, tuple(p), log)
+
+    def matrix(self, total, p, name, log=None):
+        """An adjoint's index form in matrix notation as the course writes it: forward values by name,
+        the adjoint first in an element-wise product. Returns (matrix, whether a matrix form exists)."""
+        try:
+            m, matrix_form = to_matrix(total, p, log), True
+        except NoMatrixForm:
+            m, matrix_form = to_einsum(total, p), False
+        return mat_map(mat_map(m, self._name_forward_values(name)), _adjoints_first), matrix_form
+
+    def _name_forward_values(self, current):
+        def rewrite(node):
+            a = self.forms.get(canon(node)) if node.ndim else None
+            if a is not None and a.shape == node.shape and a.name != current:
+                return MVar(a.name, a.shape)
+            return node
+        return rewrite
+
+
+def _use_properties(expr, model):
+    """Declared properties that simplify: a onehot Y has columns summing to 1, so Σ_k Y[k, j] = 1."""
+    onehot = {n for n, d in model.declarations.items() if "onehot" in d.properties}
+    if not onehot:
+        return expr
+    terms = []
+    for t in expr.terms:
+        factors, summed = list(t.factors), set(t.summed)
+        for k, (a, e) in enumerate(factors):
+            if isinstance(a, T.Var) and a.name in onehot and e == 1 and a.idx and a.idx[0] in summed and \
+                    sum(a.idx[0] in b.free for b, _ in factors) == 1 and a.idx.count(a.idx[0]) == 1:
+                summed.discard(a.idx[0])
+                del factors[k]
+                break
+        terms.append(T.Term.make(t.coef, factors, summed))
+    return T.Expr.make(terms)
+
+
+def _adjoints_first(node):
+    """dA1 ⊙ (1 − A1²), W2ᵀ dZ2 ⊙ g′(Z1): in an element-wise product the factors carrying an adjoint
+    come first, as the course writes them."""
+    from ..core.matrix import MHad
+    if isinstance(node, MHad):
+        has = [_has_adjoint(f) for f in node.factors]
+        if any(has) and not has[0]:
+            order = [f for f, a in zip(node.factors, has) if a] + [f for f, a in zip(node.factors, has) if not a]
+            return MHad(tuple(order), node.shape)
+    return node
+
+
+def _has_adjoint(node):
+    found = []
+    mat_map(node, lambda n: found.append(n) or n if isinstance(n, MVar) and n.name.startswith("d")
+            and n.ndim > 0 else n)
+    return bool(found)
+
+
+def inline(node, mapping):
+    """The tree with names replaced by other trees (an activation folded into the loss)."""
+    if isinstance(node, S.Name) and node.id in mapping:
+        return mapping[node.id]
+    changes = {}
+    for f in ("operand", "left", "right"):
+        child = getattr(node, f, None)
+        if child is not None:
+            changes[f] = inline(child, mapping)
+    if isinstance(node, S.Call):
+        changes["args"] = tuple(inline(a, mapping) for a in node.args)
+    return dataclasses.replace(node, **changes) if changes else node
+
+
+def _single_atom(expr):
+    """The atom an expression is (1 × atom¹, nothing summed), or None."""
+    if len(expr.terms) == 1 and expr.terms[0].coef == 1 and not expr.terms[0].summed and len(expr.terms[0].factors) == 1:
+        atom, e = expr.terms[0].factors[0]
+        return atom if e == 1 else None
+    return None
+
+
+def _example_dim(model, loss_expr):
+    """The examples axis: a dimension the loss divides by in every term, found on the data arrays."""
+    data_dims = [set(d.shape) for d in model.declarations.values() if d.is_data and len(d.shape) == 2]
+    candidates = None
+    for t in loss_expr.terms:
+        divides = {a.name for a, e in t.factors if isinstance(a, T.Var) and a.is_dim and e < 0}
+        candidates = divides if candidates is None else candidates & divides
+    if not candidates:
+        return None
+    shared = set.intersection(*data_dims) if data_dims else set()
+    for pool in (shared, set().union(*data_dims) if data_dims else set(), candidates):
+        found = sorted(candidates & pool)
+        if found:
+            return found[0]
+    return None

@@ -1,0 +1,1 @@
+"""Generated code (NumPy, JAX, PyTorch) and training with it."""

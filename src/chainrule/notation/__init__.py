@@ -1,0 +1,1 @@
+"""Back from index form to matrix notation: reduction rules, factoring, softmax recognition."""

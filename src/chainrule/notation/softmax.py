@@ -1,0 +1,67 @@
+"""Recognising softmax in matrix notation: exp(x) / 𝟏ᵀexp(x) = softmax(x), and its column form."""
+from ..core.matrix import (MDiag, MFunc, MHad, MMatMul, MOuter, MPow, MSoftmax, MSum, canon, mat_had, mat_map, mat_mul)
+
+
+def recognize_softmax(m):
+    return mat_map(m, _rewrite)
+
+
+def _normaliser(f):
+    """(x, axis, k) when f is (Σ exp(x))^(−k) summed over everything or along an axis."""
+    if isinstance(f, MPow) and f.e < 0 and f.e.denominator == 1 and isinstance(f.x, MSum) \
+            and isinstance(f.x.x, MFunc) and f.x.x.name == "exp" and not f.x.keepdims:
+        return f.x.x.x, f.x.axis, int(-f.e)
+    return None
+
+
+def _rewrite(m):
+    if isinstance(m, MHad):
+        return _in_product(m)
+    if isinstance(m, MMatMul):
+        return _column_form(m)
+    return m
+
+
+def _in_product(m):
+    factors = list(m.factors)
+    for n, f in enumerate(factors):
+        found = _normaliser(f)
+        if found is None or found[1] is not None:
+            continue
+        x, _, k = found
+        e = canon(MFunc("exp", x))
+        s = MSoftmax(x)
+        for j, g in enumerate(factors):
+            if k == 1 and canon(g) == e:
+                new = s
+            elif k == 1 and isinstance(g, MDiag) and canon(g.v) == e:
+                new = MDiag(s)
+            elif k == 2 and isinstance(g, MOuter) and canon(g.u) == e and canon(g.v) == e:
+                new = MOuter(s, s)
+            elif k == 1 and isinstance(g, MOuter) and canon(g.u) == e:
+                new = MOuter(s, g.v)
+            elif k == 1 and isinstance(g, MOuter) and canon(g.v) == e:
+                new = MOuter(g.u, s)
+            else:
+                continue
+            rest = [h for i, h in enumerate(factors) if i not in (n, j)]
+            return mat_had(rest + [new], m.shape)
+    return m
+
+
+def _column_form(m):
+    """exp(X) diag(c ⊘ (exp(X)ᵀ𝟏)) = softmax(X, axis=0) diag(c); the row form likewise."""
+    for exp_side, diag_side, axis in ((m.a, m.b, 0), (m.b, m.a, 1)):
+        if not (isinstance(diag_side, MDiag) and isinstance(exp_side, MFunc) and exp_side.name == "exp"):
+            continue
+        parts = list(diag_side.v.factors) if isinstance(diag_side.v, MHad) else [diag_side.v]
+        for n, f in enumerate(parts):
+            found = _normaliser(f)
+            if found and found[1] == axis and found[2] == 1 and canon(MFunc("exp", found[0])) == canon(exp_side):
+                s = MSoftmax(found[0], axis)
+                rest = parts[:n] + parts[n + 1:]
+                if not rest:
+                    return s
+                d = MDiag(mat_had(rest, diag_side.v.shape))
+                return mat_mul(s, d) if axis == 0 else mat_mul(d, s)
+    return m

@@ -1,0 +1,1 @@
+"""Numbers: evaluation of index form and matrix notation, random data of each domain, finite-difference checks."""

@@ -1,0 +1,203 @@
+"""Random data of the right domain, and finite-difference checks of derived results."""
+import numpy as np
+
+from ..lang import syntax as S
+from .evaluate import evaluate, evaluate_tree
+from ..lang.functions import FUNCTIONS
+from ..core.rules import numpy_namespace
+from .matrix_eval import evaluate_matrix
+
+SIZES = (3, 4, 2, 5, 6, 7)
+MAX_PERTURBED = 400              # entries of the variable perturbed by a finite-difference check
+MAX_CHECK_ENTRIES = 4_000_000    # data and result entries a numeric check may allocate
+
+
+def concrete_dims(shapes, sizes=SIZES):
+    """A distinct small size for every dimension name (distinct, so transposes cannot hide)."""
+    names = sorted({d for s in shapes.values() for d in s if isinstance(d, str)})
+    return {n: sizes[k % len(sizes)] + (k // len(sizes)) for k, n in enumerate(names)}
+
+
+def domains(tree):
+    """Each name's data domain, read off the functions it is passed to directly."""
+    out = {}
+
+    def visit(node, parent_domain=None):
+        if isinstance(node, S.Name) and parent_domain:
+            out[node.id] = _stronger(out.get(node.id), parent_domain)
+        if isinstance(node, S.Call):
+            dom = FUNCTIONS[node.fn].domain if node.fn in FUNCTIONS else None
+            for a in node.args:
+                visit(a, dom if dom != "real" else None)
+        elif isinstance(node, S.Binary):
+            visit(node.left, "positive" if node.op == "**" and isinstance(node.right, S.Const)
+                  and node.right.value.denominator != 1 else None)
+            visit(node.right, "positive" if node.op == "/" else None)
+        elif isinstance(node, (S.Neg, S.Transpose)):
+            visit(node.operand, parent_domain if isinstance(node, S.Transpose) else None)
+        elif isinstance(node, S.Compare):
+            visit(node.left)
+            visit(node.right)
+    visit(tree)
+    return out
+
+
+def _stronger(a, b):
+    rank = {None: 0, "nonzero": 1, "positive": 2, "invertible": 3, "spd": 4}
+    return a if rank.get(a, 0) >= rank.get(b, 0) else b
+
+
+def draw(kind, shape, rng):
+    """Random data of one domain: spd/invertible, positive, nonzero, binary, onehot, symmetric, or real."""
+    square = len(shape) == 2 and shape[0] == shape[1]
+    if kind in ("spd", "invertible") and square:
+        r = rng.standard_normal(shape)
+        return r @ r.T + shape[0] * np.eye(shape[0])
+    if kind == "symmetric" and square:
+        r = rng.standard_normal(shape)
+        return (r + r.T) / 2
+    if kind == "positive":
+        return rng.uniform(0.5, 2.0, shape)
+    if kind == "nonzero":
+        return rng.choice([-1.0, 1.0], shape) * rng.uniform(0.3, 2.0, shape)
+    if kind == "binary":
+        return (rng.random(shape) > 0.5).astype(float)
+    if kind == "onehot":
+        return np.eye(shape[0])[:, rng.integers(0, shape[0], shape[1])] if len(shape) == 2 else \
+            np.eye(shape[0])[rng.integers(shape[0])]
+    return rng.standard_normal(shape)
+
+
+def _concrete(shape, dims):
+    return tuple(d if isinstance(d, int) else dims[d] for d in shape)
+
+
+def sample(shapes, dims, doms, rng):
+    env = {}
+    for name, shape in shapes.items():
+        shp = _concrete(shape, dims)
+        v = draw(doms.get(name), shp, rng)
+        env[name] = v if shp else float(v)
+    return env
+
+
+def finite_difference_error(result, seed=0, eps=1e-6, domain=None):
+    """Max relative error of result.numpy against central differences of the (order−1)th derivative;
+    `domain` (name → spd, invertible, positive, symmetric, …) adds to what the expression implies.
+    At most MAX_PERTURBED entries of the variable are perturbed (a random sample when it is larger)."""
+    from ..core.differentiate import diff
+    from ..core.errors import ChainruleError
+    parsed = result.parsed
+    rng = np.random.default_rng(seed)
+    dims = concrete_dims(parsed.shapes)
+    for name, shape in list(parsed.shapes.items()) + [("the result", result.shape)]:
+        size = int(np.prod(_concrete(shape, dims))) if shape else 1
+        if size > MAX_CHECK_ENTRIES:
+            raise ChainruleError(f"too large for a numeric check: {name} has shape {tuple(_concrete(shape, dims))} "
+                                 f"(limit {MAX_CHECK_ENTRIES:,} entries); use named or smaller dimensions")
+    doms = dict(domains(parsed.tree), **(domain or {}))
+    base_expr, base_out = parsed.expr, tuple(parsed.idx)
+    for p in result.wrt_idx[:-1]:
+        base_expr = diff(base_expr, result.wrt, p)
+        base_out = base_out + tuple(p)
+
+    def value(env):
+        """The (order−1)th derivative: order 1 reads the parsed text itself (independent of lowering)."""
+        if result.order == 1:
+            return np.asarray(evaluate_tree(parsed.tree, env, dims), dtype=float)
+        return evaluate(base_expr, base_out, env, dims)
+    for attempt in range(5):
+        env = sample(parsed.shapes, dims, doms if attempt < 3 else {k: "positive" for k in parsed.shapes}, rng)
+        with np.errstate(all="ignore"):
+            f0 = value(env)
+        if np.all(np.isfinite(f0)):
+            break
+    namespace = dict(env, **numpy_namespace())
+    got = np.asarray(eval(result.numpy, {"__builtins__": {}}, namespace), dtype=float)   # generated code only
+    x0 = np.asarray(env[result.wrt], dtype=float)
+    got = got.reshape(f0.shape + x0.shape)
+    positions = list(np.ndindex(*x0.shape)) if x0.shape else [()]
+    if len(positions) > MAX_PERTURBED:             # a large variable: a random sample of its entries
+        keep = rng.choice(len(positions), MAX_PERTURBED, replace=False)
+        positions = [positions[k] for k in sorted(keep)]
+    worst, scale = 0.0, 1.0
+    for pos in positions:
+        column = np.zeros(f0.shape)
+        for sign in (1, -1):
+            x = x0.copy()
+            x[pos] += sign * eps
+            e2 = dict(env)
+            e2[result.wrt] = x if x.shape else float(x)
+            column = column + sign * np.asarray(value(e2)) / (2 * eps)
+        if column.size:
+            worst = max(worst, float(np.max(np.abs(got[(Ellipsis,) + pos] - column))))
+            scale = max(scale, float(np.max(np.abs(column))))
+    return worst / scale
+
+
+def sample_model(model, dims, rng, data_scale=0.5):
+    """Random values for a model's declared names, honouring their properties."""
+    env = {}
+    for name, d in model.declarations.items():
+        shp = _concrete(d.shape, dims)
+        kind = next((p for p in ("onehot", "binary", "spd", "positive", "symmetric") if p in d.properties), None)
+        v = draw(kind, shp, rng) * (data_scale if kind is None and d.is_data else 1.0)
+        env[name] = v if shp else float(v)
+    return env
+
+
+def check_backprop(result, seed=0, eps=1e-6, only=None, code=None):
+    """{gradient name: max relative error} of each printed adjoint (evaluated from its NumPy code,
+    in order) against central differences of the loss, divided by its scale; `only` limits the
+    finite differences to one adjoint (the others are still evaluated: later ones read them);
+    `code` maps an adjoint to other NumPy code to check in its place (explain's own formula).
+    Perturbing an entry re-evaluates the assignments after the perturbed name; nothing is lowered."""
+    model = result.model
+    rng = np.random.default_rng(seed)
+    dims = concrete_dims(result.shapes)
+    env = result.forward(sample_model(model, dims, rng), dims)
+    names = dict(env, **numpy_namespace(), **dims)
+    loss = model.loss.name
+    assigned = {a.name for a in model.assignments}
+    errors = {}
+    for g in result.gradients:
+        source = (code or {}).get(g.name, g.numpy)
+        got = np.asarray(eval(source, {"__builtins__": {}}, names), dtype=float)   # generated code only
+        names[g.name] = got
+        if only is not None and g.name != only:
+            continue
+        x0 = np.asarray(env[g.of], dtype=float)
+        after = g.of if g.of in assigned else None
+        want = np.zeros(x0.shape)
+        positions = list(np.ndindex(*x0.shape)) if x0.shape else [()]
+        if len(positions) > MAX_PERTURBED:         # a large array: a random sample of its entries
+            keep = rng.choice(len(positions), MAX_PERTURBED, replace=False)
+            positions = [positions[k] for k in sorted(keep)]
+        for pos in positions:
+            for sign in (1, -1):
+                x = x0.copy()
+                x[pos] += sign * eps
+                e2 = dict(env)
+                e2[g.of] = x
+                want[pos] += sign * result.forward(e2, dims, after)[loss] / (2 * eps)
+        if got.shape != want.shape:                    # keepdims and 1-D biases must come out exactly right
+            errors[g.name] = float("inf")
+            continue
+        scale = 1 if g.scale == "1" else dims[g.scale]
+        got = got / scale
+        if len(positions) < want.size:
+            index = tuple(np.array(positions).T)
+            got, want = got[index], want[index]
+        errors[g.name] = float(np.max(np.abs(got - want)) / max(1e-3, float(np.max(np.abs(want)))))
+    return errors
+
+
+def adjoint_values(result, seed=0, sizes=SIZES, data_scale=0.5):
+    """Random data for the model, its forward values and every adjoint (its matrix IR evaluated):
+    {name: value} with the dimension sizes, and the sizes."""
+    rng = np.random.default_rng(seed)
+    dims = concrete_dims(result.shapes, sizes)
+    values = dict(result.forward(sample_model(result.model, dims, rng, data_scale), dims), **dims)
+    for g in result.gradients:
+        values[g.name] = np.asarray(evaluate_matrix(g.matrix, values, dims), dtype=float)
+    return values, dims

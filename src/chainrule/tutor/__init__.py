@@ -1,0 +1,1 @@
+"""The tutor: explain, the toy expansion, check (a verdict on a learner's formula), the identity catalog."""

@@ -1,0 +1,622 @@
+"""explain(): the derivation a mentor would write for one adjoint, in seven sections, rendered from
+the engine's own derivation of it (its index form, the matrix-notation reductions that fired, the
+shapes, a SymPy toy expansion and a numeric check). Nothing here is written separately by hand."""
+import dataclasses
+
+import numpy as np
+
+from ..render import document as D
+from ..core import tensor as T
+from ..core.errors import ChainruleError
+from ..render.index_notation import IndexLatexPrinter, IndexPrinter
+from ..core.matrix import MAdd, MHad, MMatMul, MT, MVar, mat_map, mat_mul
+from ..numeric.matrix_eval import variables
+from ..render.numpy_code import to_numpy
+from ..render.printing import CourseTextPrinter, latex_name, to_latex
+from ..lang.shapes import broadcast, fmt_shape, matmul_shape
+
+TITLES = ("Setup", "Chain of derivatives", "Index form", "Matrix form", "Shapes", "Toy example", "Numeric check")
+
+
+@dataclasses.dataclass
+class Step:
+    """One section: its blocks (prose, display math, verbatim, tables, lists) rendered on demand."""
+    title: str
+    blocks: list
+
+    @property
+    def markdown(self):
+        return D.markdown(self.blocks)
+
+    @property
+    def latex(self):
+        return D.latex(self.blocks)
+
+    @property
+    def text(self):
+        return D.text(self.blocks)
+
+    @property
+    def html(self):
+        return D.html_blocks(self.blocks)
+
+
+class Explanation:
+    """`.steps` (the seven sections), `.markdown` (all of them, math in LaTeX), `.text()` for a terminal,
+    `.latex()` a LaTeX fragment, `.html()` a self-contained page. `.formula` is the engine's formula
+    (backprop's line); `.one_step`, where the adjoint follows an activation, the form derived from the
+    next layer's adjoint (W2ᵀ dZ2 ⊙ (1 − A1²)), else None."""
+
+    def __init__(self, target, formula, steps, heading, one_step=None):
+        self.target, self.formula, self.steps, self.heading = target, formula, steps, heading
+        self.one_step = one_step
+
+    @property
+    def markdown(self):
+        return f"# {self.heading}\n\n" + "\n\n".join(f"## {k}. {s.title}\n\n{s.markdown}"
+                                                         for k, s in enumerate(self.steps, 1))
+
+    def text(self):
+        return "\n\n".join(f"{k}. {s.title}\n" + "\n".join(("   " + ln).rstrip() for ln in s.text.splitlines())
+                           for k, s in enumerate(self.steps, 1))
+
+    def latex(self):
+        return "\n\n".join(f"\\section*{{{k}. {s.title}}}\n\n{s.latex}" for k, s in enumerate(self.steps, 1))
+
+    def html(self):
+        return D.html_page(self.heading, [(s.title, s.html) for s in self.steps])
+
+    def render(self, fmt):
+        return {"text": self.text, "markdown": lambda: self.markdown, "latex": self.latex, "html": self.html}[fmt]()
+
+    def _repr_markdown_(self):
+        return self.markdown
+
+    def _repr_html_(self):
+        """In a notebook: the sections with MathML (rendered without MathJax)."""
+        sections = "".join(f"<section><h3>{k}. {s.title}</h3>{s.html}</section>" for k, s in enumerate(self.steps, 1))
+        return f"<div class='chainrule-explanation'><h2>{D.html.escape(self.heading)}</h2>{sections}</div>"
+
+
+def explain(model=None, target="dZ1", *, expr=None, wrt=None, shapes=None, convention="course"):
+    """Why `target` (an adjoint of the model, default dZ1 of the two-layer example) is what it is;
+    with `expr`, `wrt` and `shapes`, why the derivative of an expression is what it is."""
+    from ..engine.adjoints import backprop
+    from ..lang.model import example
+    if expr is not None:
+        return _explain_derivative(expr, wrt, shapes)
+    text = model if model is not None else example("two-layer")
+    result = backprop(text, convention)
+    names = {g.name: g for g in result.gradients}
+    if target not in names:
+        raise ChainruleError(f"{target} is not an adjoint of this model (adjoints: {', '.join(names)})")
+    return _ModelExplanation(result, names[target]).build()
+
+
+class _ModelExplanation:
+    """One adjoint, rendered from backprop's own record of it: its trace, index form, reductions and
+    matrix (so the formula is backprop's line). Where the adjoint follows an activation A = f(Z) and
+    its line reads dA, the mentor's one-step form is backprop's line with backprop's own dA line
+    substituted (dZ1 = dA1 ⊙ (1 − A1²) = W2ᵀ dZ2 ⊙ (1 − A1²)); the sections derive that form."""
+
+    def __init__(self, result, g):
+        self.result, self.g, self.model = result, g, result.model
+        self.act = result.activation_of(g.of)
+        up = "d" + self.act.step.name if self.act is not None else None
+        self.up = next((x for x in result.gradients if x.name == up), None) \
+            if up is not None and up in variables(g.matrix) else None
+        direct = [self.model.assignment(n) for n in result.readers(g.of)]
+        self.through = []        # A's readers, in the one-step form
+        if self.up is None:
+            self.readers, self.path = direct, direct
+        else:                    # A's readers take its place; Z's other readers stay
+            a = self.act.step
+            self.through = [self.model.assignment(n) for n in result.readers(a.name)]
+            self.readers = _ordered(self.model, [r for r in direct if r is not a] + self.through)
+            self.path = _ordered(self.model, [a] + self.readers)
+        self.m = _substitute_matrix(g.matrix, self.up) if self.up else g.matrix
+        self.shown = CourseTextPrinter()(self.m)
+
+    def build(self):
+        steps = [self.setup(), self.chain(), self.index(), self.matrix(), self.shapes(), self.toy(), self.numeric()]
+        g = self.g
+        heading = f"Why {g.name} = {g.text}" + (f" — in one step, {g.name} = {self.shown}" if self.up else "")
+        return Explanation(g.name, g.text, steps, heading, self.shown if self.up else None)
+
+    # -- sections ---------------------------------------------------------------------------
+    def _involved(self):
+        names = {self.g.of}
+        for s in self.path:
+            names |= set(self.result.uses(s.name)) | {s.name}
+        names |= {"d" + s.name for s in self.readers if s is not self.model.loss}
+        return sorted(names, key=lambda n: (n.startswith("d"), n))
+
+    def _shape(self, n):
+        shapes = self.result.shapes
+        return shapes[n[1:]] if n.startswith("d") and n[1:] in shapes else shapes[n]
+
+    def _equations(self):
+        eqs = list(self.path)
+        folded = [a for a in self.model.assignments if a.name in self.result.fused]
+        if folded and self.model.loss in self.path:
+            eqs = folded + eqs
+        return D.Math("\n".join(f"{a.name} = {a.text}" for a in eqs), r"\begin{array}{rcl} " + r" \\ ".join(
+            f"{latex_name(a.name)} &=& {D.tree_latex(a.tree)}" for a in eqs) + r" \end{array}")
+
+    def setup(self):
+        loss = self.model.loss
+        scale = self.result.scale(self.g.of)
+        want = (f"{scale}·∂{loss.name}/∂{self.g.of} ({self.result.convention} convention: {self.result.note})"
+                if scale else f"∂{loss.name}/∂{self.g.of}")
+        shapes = ", ".join(f"{n} {fmt_shape(self._shape(n))}" for n in self._involved())
+        return Step("Setup", [D.Para(f"{self.g.of} reaches the loss {loss.name} only through:"), self._equations(),
+                              D.Para(f"Shapes: {shapes}."), D.Para(f"We want {self.g.name} = {want}.")])
+
+    def _by(self, s):
+        """The name a path equation is differentiated by: A's readers by A, the others by the target."""
+        return self.act.step.name if s in self.through and s is not self.act.step else self.g.of
+
+    def chain(self):
+        J, z, g = self.model.loss.name, self.g.of, self.g
+        if self.up:
+            a = self.act.step.name
+            chains = [[(J, q.name), (q.name, a), (a, z)] for q in self.through] + \
+                     [[(J, r.name), (r.name, z)] for r in self.readers if r not in self.through]
+            chains = [[(u, v) for u, v in c if u != v] for c in chains]
+            words = (f"{z} changes {J} through {a} = {self.act.fn.name}({z}) and then "
+                     + ", ".join(q.name for q in self.through)
+                     + "".join(f", and directly through {r.name}" for r in self.readers if r not in self.through)
+                     + ", so the chain rule combines these local derivatives:")
+        else:
+            chains = [[(r.name, z)] for r in self.path]
+            words = (f"{z} is read by {', '.join(r.name for r in self.path)}; each reader contributes its "
+                     "own term (summed):")
+        frac = lambda u, v: rf"\frac{{\partial {latex_name(u)}}}{{\partial {latex_name(v)}}}"   # noqa: E731
+        blocks = [D.Para(words), D.Math(" + ".join(" · ".join(f"∂{u}/∂{v}" for u, v in c) for c in chains),
+                                        " + ".join(r" \cdot ".join(frac(u, v) for u, v in c) for c in chains))]
+        lines = [self.up, g] if self.up else [g]
+        if self.up:
+            blocks.append(D.Para(f"Backprop takes this in two of its lines, {self.up.name} = {self.up.text} (the "
+                                 f"adjoint of {self.act.step.name}) and then {g.name} = {g.text}; substituting the "
+                                 f"first into the second gives the one-step form {g.name} = {self.shown}, derived "
+                                 "below."))
+        rules = list(dict.fromkeys(r for x in lines for r in x.trace.rules))
+        blocks += [D.Para("Each local derivative of a matrix by a matrix has four indices (every entry of the output "
+                          "may depend on every entry of the input), so the matrix chain rule is not a plain product "
+                          "of matrices: it sums over the indices in between, entry by entry (next section). Rules "
+                          "that fired:"), D.Items([f"{rule}: {formula}" for rule, formula in rules])]
+        for x in lines:
+            blocks += [D.Para(f"Backprop's record of its {x.name} line, step by step (i, j, … index the equation "
+                              "differentiated, p, q the entry differentiated by):"), D.Items(trace_items(x.trace))]
+        return Step("Chain of derivatives", blocks)
+
+    def _named(self, expr):
+        """The index expression with forward values written by name: tanh(Z1[i,j]) → A1[i,j]."""
+        forms = []
+        for a in self.model.assignments[:-1]:
+            rhs, idx = self.result.lowered[a.name]
+            if len(rhs.terms) == 1 and len(rhs.terms[0].factors) == 1 and rhs.terms[0].coef == 1 \
+                    and rhs.terms[0].factors[0][1] == 1 and not rhs.terms[0].summed:
+                forms.append((a.name, rhs.terms[0].factors[0][0], tuple(idx)))
+
+        def swap(atom):
+            for name, form, idx in forms:
+                if not isinstance(atom, type(form)) or len(atom.free) != len(idx):
+                    continue
+                order = atom.arg.natural_order() if isinstance(atom, T.Func) else tuple(atom.free)
+                if len(order) == len(idx) and form.rename(dict(zip(idx, order))).key() == atom.key():
+                    return T.Var(name, order)
+            if isinstance(atom, T.Group):
+                return T.Group(walk(atom.expr), atom.keep)
+            if isinstance(atom, T.Func):
+                return T.Func(atom.name, walk(atom.arg))
+            return atom
+
+        def walk(e):
+            return T.Expr.make([T.Term.make(t.coef, [(swap(a), x) for a, x in t.factors], t.summed) for t in e.terms])
+        return walk(expr)
+
+    def _index_math(self, name, expr, idx):
+        named = self._named(expr)
+        printer, latex = IndexPrinter(idx, ()), IndexLatexPrinter(idx, ())
+        lhs = f"{name}[{','.join(printer.name(i) for i in idx)}]"
+        lhs_tex = latex.indexed(name, [latex.name(i) for i in idx])
+        return D.Math(f"{lhs} = {printer.expr(named)}", f"{lhs_tex} = {latex.expr(named)}")
+
+    def index(self):
+        g, up = self.g, self.up
+        if not up:
+            return Step("Index form", [
+                D.Para("Entry by entry, with the scalar chain rule:"), self._index_math(g.name, g.index_expr, g.idx),
+                D.Para("Repeated indices under Σ are summed; every other index is the same on both sides.")])
+        one_step = substitute_index(g.index_expr, up.name, up.index_expr, up.idx)
+        return Step("Index form", [
+            D.Para(f"Entry by entry, with the scalar chain rule: backprop's {up.name} and {g.name} lines are"),
+            self._index_math(up.name, up.index_expr, up.idx), self._index_math(g.name, g.index_expr, g.idx),
+            D.Para(f"and with the first substituted into the second, {g.name} in one step:"),
+            self._index_math(g.name, one_step, g.idx),
+            D.Para("Repeated indices under Σ are summed; every other index is the same on both sides.")])
+
+    def matrix(self):
+        g, up = self.g, self.up
+        reductions = lambda x: D.Items([f"{r}: {d}" for r, d in x.log] or ["(nothing to rearrange)"])   # noqa: E731
+        name = latex_name(g.name)
+        if up:
+            blocks = [D.Para(f"Reading the index pattern back as matrix operations — backprop's {up.name} line:"),
+                      reductions(up), D.Para(f"its {g.name} line:"), reductions(g),
+                      D.Para(f"so, with {up.name} = {up.text} substituted,"),
+                      D.Math(f"{g.name} = {g.text} = {self.shown}", f"{name} = {g.latex} = {to_latex(self.m)}")]
+        else:
+            blocks = [D.Para("Reading the index pattern back as matrix operations:"), reductions(g),
+                      D.Para("so"), D.Math(f"{g.name} = {g.text}", f"{name} = {g.latex}")]
+        link = self._catalog()
+        return Step("Matrix form", blocks + ([D.Para(link)] if link else []))
+
+    def _catalog(self):
+        """The catalog entries stating the rule of each equation on the path."""
+        from .catalog import pointer, related_to_reader
+        shapes, found = self.result.shapes, []
+        for s in self.path:
+            if s is not self.model.loss:
+                found += related_to_reader(self.result.trees[s.name], self._by(s), shapes, shapes[s.name])
+        return pointer(found)
+
+    def shapes(self):
+        wrong = [f"{label}: {candidate}" for label, candidate in self._wrong_forms()]
+        return Step("Shapes", [
+            D.Table(("factor", "shape"), [(n, fmt_shape(self._shape(n))) for n in self._involved()]),
+            D.Para(f"The result must have the shape of {self.g.of}, {fmt_shape(self.g.shape)}."),
+            D.Para("Tempting wrong forms:"), D.Items(wrong or ["(none to try: no transpose, product or ⊙ here)"])])
+
+    def _wrong_forms(self):
+        """The formula with its transposes dropped, its products swapped, its ⊙ made a product; each
+        refuted by the shape rule it breaks (read off the IR's shapes) or a numeric counterexample."""
+        out = []
+
+        def verdict(node):
+            code = to_numpy(node)
+            shape, problem = ir_shape(node)
+            if problem:
+                return f"`{code}` fails: {problem}"
+            if shape != self.g.shape:
+                return f"`{code}` has shape {fmt_shape(shape)}, not {fmt_shape(self.g.shape)}"
+            return f"`{code}` has the right shape, but " + self._counterexample(node)
+        untransposed = mat_map(self.m, lambda n: n.x if isinstance(n, MT) and n.x.ndim == 2 else n)
+        if untransposed != self.m:
+            out.append(("without the transpose", verdict(untransposed)))
+        swapped = mat_map(self.m, lambda n: MMatMul(n.b, n.a) if isinstance(n, MMatMul) and n.a.ndim == 2
+                          and n.b.ndim == 2 else n)
+        if swapped != self.m:
+            out.append(("factors in the other order", verdict(swapped)))
+        as_product = mat_map(self.m, lambda n: _chain_of(n.factors) if isinstance(n, MHad) and
+                             len([f for f in n.factors if f.ndim == 2]) == 2 else n)
+        if as_product != self.m:
+            out.append(("⊙ replaced by a matrix product", verdict(as_product)))
+        return out
+
+    def _counterexample(self, wrong):
+        """The wrong form against the right one on random data: the entry where they differ most."""
+        from ..numeric.matrix_eval import evaluate_matrix
+        from ..numeric.checks import adjoint_values
+        from .verdict import entry_example
+        values, dims = adjoint_values(self.result)
+        with np.errstate(all="ignore"):
+            want = np.asarray(evaluate_matrix(self.m, values, dims), dtype=float)
+            got = np.asarray(evaluate_matrix(wrong, values, dims), dtype=float)
+        if got.shape == want.shape and np.allclose(got, want):
+            return "on random data it happens to agree"
+        return entry_example(got, want) or "its values differ on random data"
+
+    def toy(self):
+        try:
+            return Step("Toy example", _toy_section(self))
+        except TOY_LIMITS as e:
+            return Step("Toy example", [D.Para(f"No scalar expansion for this formula here ({e}); "
+                                               "see the numeric check.")])
+
+    def numeric(self):
+        from ..numeric.checks import check_backprop
+        g = self.g
+        err = check_backprop(self.result, only=g.name, code={g.name: to_numpy(self.m)})[g.name]
+        return Step("Numeric check", [D.Para(
+            f"On random data (every dimension a different small size), {g.name} = {self.shown} against "
+            f"central finite differences of the loss: max relative error {err:.1e} "
+            f"({'agrees' if err < 1e-5 else 'DISAGREES'}).")])
+
+
+def _ordered(model, steps):
+    """Assignments once each, in the model's order."""
+    names = {s.name for s in steps}
+    return [a for a in model.assignments if a.name in names]
+
+
+def _substitute_matrix(m, up):
+    """m with the adjoint `up` (read as a variable) replaced by its own matrix form; an element-wise
+    product takes in the factors of one put inside it (dA1d ⊙ D1 / keep_prob ⊙ (Z1 > 0))."""
+    def put(node):
+        if isinstance(node, MVar) and node.name == up.name and not node.is_dim:
+            return up.matrix
+        if isinstance(node, MHad) and any(isinstance(f, MHad) for f in node.factors):
+            flat = [x for f in node.factors for x in (f.factors if isinstance(f, MHad) else (f,))]
+            return MHad(tuple([f for f in flat if f.ndim == 0] + [f for f in flat if f.ndim]), node.shape)
+        return node
+    return mat_map(m, put)
+
+
+def substitute_index(expr, name, by, by_idx):
+    """The index expression with every name[...] replaced by `by` (an index form whose free indices
+    are `by_idx`), indices matched by position; `by`'s summed indices are renamed apart."""
+    terms = []
+    for t in expr.terms:
+        k = next((k for k, (a, e) in enumerate(t.factors) if isinstance(a, T.Var) and a.name == name and e == 1), None)
+        if k is None:
+            terms.append(t)
+            continue
+        head = T.Expr([T.Term.make(t.coef, t.factors[:k] + t.factors[k + 1:], frozenset())])
+        prod = by.rename(dict(zip(by_idx, t.factors[k][0].idx))) * head       # dA1's form first, as in ⊙
+        terms += [T.Term.make(u.coef, u.factors, u.summed | t.summed) for u in prod.terms]
+    return T.Expr.make(terms)
+
+
+TRACE_SHOWN = 12         # steps of a derivation's record listed (the first ones, then the last two)
+
+
+def trace_items(trace):
+    """A derivation's record as list items: each rule with what it differentiated and produced."""
+    steps = trace.steps
+    if len(steps) <= TRACE_SHOWN:
+        return [_step_item(s) for s in steps]
+    return [_step_item(s) for s in steps[:TRACE_SHOWN - 2]] + [f"… ({len(steps) - TRACE_SHOWN} more steps)"] + \
+        [_step_item(s) for s in steps[-2:]]
+
+
+def _step_item(s):
+    printer = IndexPrinter([i for i in s.before.natural_order() if i not in s.widx], s.widx)
+    before = printer.expr(s.before)
+    if s.derivative:
+        wrt = printer.indexed(s.wrt, [printer.name(i) for i in s.widx])
+        before = f"∂/∂{wrt} " + (f"({before})" if len(s.before.terms) > 1 else before)
+    return f"{s.rule}: `{before} = {printer.expr(s.after)}`"
+
+
+def ir_shape(m):
+    """The shape of a matrix-notation tree under NumPy's rules, and the first rule it breaks (None when
+    none): an inner dimension that differs, or element-wise operands that do not broadcast."""
+    problems = []
+
+    def check(node):
+        if isinstance(node, MMatMul):
+            a, b = node.a.shape, node.b.shape
+            if a and b and matmul_shape(a, b) is None:
+                problems.append(f"inner dimensions differ: {a[-1]} vs {b[0] if len(b) == 1 else b[-2]}")
+        elif isinstance(node, (MHad, MAdd)):
+            shape = ()
+            for f in node.factors if isinstance(node, MHad) else node.terms:
+                joint = broadcast(shape, f.shape)
+                if joint is None:
+                    problems.append(f"shapes {fmt_shape(shape)} and {fmt_shape(f.shape)} do not broadcast")
+                    return node
+                shape = joint
+            return dataclasses.replace(node, shape=shape)
+        return node
+    shape = mat_map(m, check).shape
+    return shape, (problems[0] if problems else None)
+
+
+def _chain_of(factors):
+    """The two matrices of an element-wise product, multiplied instead (the ⊙-for-@ mistake)."""
+    arrays = [f for f in factors if f.ndim == 2]
+    return mat_mul(arrays[0], arrays[1])
+
+
+class _ForwardValues(dict):
+    """Symbols for the toy example, computing a forward value (A2 = σ(Z2)) from its equation on demand."""
+
+    def __init__(self, x, values, dims):
+        super().__init__(values)
+        self.x, self.dims = x, dims
+
+    def __contains__(self, name):
+        return dict.__contains__(self, name) or name in {a.name for a in self.x.model.assignments}
+
+    def __getitem__(self, name):
+        if not dict.__contains__(self, name):
+            from .toy import tree_to_sympy
+            self[name] = tree_to_sympy(self.x.model.assignment(name).tree, self, self.dims, self.x.result.shapes)
+        return dict.__getitem__(self, name)
+
+
+def _toy_lhs(x, first, readers):
+    """∂(what the target changes)/∂(its first entry): the loss, or Σ dR·R over the readers R whose
+    adjoints are known (each divided by its convention's scale), plus the loss if it reads directly."""
+    scale = x.result.scale(x.g.of)
+    parts = [x.model.loss.name if r is x.model.loss else
+             f"Σ d{r.name}·{r.name}" + (f"/{x.result.scale(r.name)}" if x.result.scale(r.name) else "")
+             for r in readers]
+    inner = parts[0] if len(parts) == 1 else "(" + " + ".join(parts) + ")"
+    head = f"{scale}·" if scale else ""
+    if parts == [x.model.loss.name]:
+        return f"{head}∂{inner}/∂{first}"
+    return f"{head}∂/∂{first} {inner}"
+
+
+# what ends a toy expansion early (it is an illustration; the numeric check still runs): a form the
+# toy cannot expand, SymPy missing, or SymPy failing on an unusual expression
+TOY_LIMITS = (NotImplementedError, ImportError, ChainruleError, KeyError, ValueError, TypeError, ZeroDivisionError,
+              RecursionError)
+TOY_MAX_DIM = 4          # a toy example keeps numeric dimensions up to this size
+TOY_MAX_ENTRIES = 64     # and at most this many scalar entries in all
+
+
+def _toy_size_guard(shapes):
+    """The toy example is for small matrices: fixed sizes (declared as numbers) are kept, so say so when
+    they are too large to expand by hand."""
+    big = [(n, s) for n, s in shapes.items() if any(d > TOY_MAX_DIM for d in s)]
+    total = sum(int(np.prod(s)) if s else 1 for s in shapes.values())
+    if big or total > TOY_MAX_ENTRIES:
+        what = f"{big[0][0]} is {'×'.join(map(str, big[0][1]))}" if big else f"{total} scalar entries"
+        raise NotImplementedError(f"the toy example expands dimensions of at most {TOY_MAX_DIM} and at most "
+                                  f"{TOY_MAX_ENTRIES} entries; here {what}")
+
+
+TOY_MAX_OPS = 400        # operations in the expanded scalar function
+
+
+def _toy_ops_guard(e):
+    """A toy example is for expressions a person can read: refuse the ones that expand into a page."""
+    import sympy as sp
+    ops = sp.count_ops(e)
+    if ops > TOY_MAX_OPS:
+        raise NotImplementedError(f"with every dimension 2 the scalar function has {ops} operations, too many to "
+                                  f"follow by hand (limit {TOY_MAX_OPS})")
+
+
+def _toy_section(x):
+    """Every dimension 2 (or 1), every equation expanded to scalars, one entry by scalar calculus."""
+    import sympy as sp
+    from .toy import entry_symbols, latex as toy_latex, matrix_to_sympy, same, show, tree_to_sympy
+    shapes = x.result.shapes
+    dims = {d: 2 for s in shapes.values() for d in s if isinstance(d, str)}
+    toy_shape = lambda s: tuple(d if isinstance(d, int) else dims[d] for d in s)   # noqa: E731
+    _toy_size_guard({n: toy_shape(x._shape(n)) for n in x._involved()})
+    env = {}
+    for n in x._involved():
+        env[n] = entry_symbols(n, toy_shape(x._shape(n)))
+        decl = x.model.declarations.get(n)
+        if decl is not None and "onehot" in decl.properties:   # columns sum to 1: the last row follows
+            y = env[n]
+            for j in range(y.cols):
+                y[y.rows - 1, j] = 1 - sum(y[i, j] for i in range(y.rows - 1))
+    adjoint_shapes = dict(shapes, **{f"d{n}": sh for n, sh in shapes.items()})
+    # each reader is expanded over the symbols, with the activation (one-step form) in terms of Z
+    base = dict(env)
+    if x.up:
+        a = x.act.step
+        base[a.name] = tree_to_sympy(x.result.trees[a.name], env, dims, adjoint_shapes)
+    lines, values = [], {}
+    for s in x.path:
+        rhs = base[s.name] if x.up and s is x.act.step else \
+            tree_to_sympy(x.result.trees[s.name], base, dims, adjoint_shapes)
+        for i in range(rhs.rows):
+            for j in range(rhs.cols):
+                lines.append((str(env[s.name][i, j]), sp.sstr(rhs[i, j])))
+        values[s.name] = rhs
+    scale_of = lambda n: dims[x.result.scale(n)] if x.result.scale(n) else 1   # noqa: E731
+
+    def contribution(name):
+        if name == x.model.loss.name:
+            return values[name][0, 0]                                  # the loss itself
+        cot, out = env["d" + name], values[name]
+        return sum(cot[i, j] * out[i, j] for i in range(out.rows) for j in range(out.cols)) / scale_of(name)
+    link = sum(contribution(r.name) for r in x.readers)
+    _toy_ops_guard(link)
+    target = env[x.g.of]
+    scale = scale_of(x.g.of)
+    first = target[0, 0]
+    # a reader's value read back by name (h3 in Whᵀ (dh3 ⊙ (1 − h3²)), mu in batch norm) stands for its
+    # equation: the scalar derivative and the matrix formula are compared with it expanded
+    expanded, at = {}, {}
+    for r in x.readers:
+        if r is not x.model.loss:
+            expanded[r.name] = values[r.name].xreplace(at)
+            at.update({env[r.name][k]: expanded[r.name][k] for k in range(len(expanded[r.name]))})
+    by_hand = (sp.diff(link, first) * scale).xreplace(at)
+    matrix_value = matrix_to_sympy(x.m, _ForwardValues(x, dict(base, **expanded), dims), dims)
+    all_equal = all(same((sp.diff(link, target[i, j]) * scale).xreplace(at), matrix_value[i, j])
+                    for i in range(target.rows) for j in range(target.cols))
+    eqs = D.Table(("entry", "scalar equation"), [(f"`{a}`", f"`= {b}`") for a, b in lines[:12]]
+                  + ([("…", f"({len(lines) - 12} more)")] if len(lines) > 12 else []))
+    return [D.Para(f"Take every dimension 2: {', '.join(f'{d} = 2' for d in sorted(dims))}. The equations become "
+                   "scalar equations:"), eqs,
+            D.Para("By scalar calculus, the first entry:"),
+            D.Math(f"{_toy_lhs(x, first, x.readers)} = {show(by_hand)}",
+                   f"{_toy_lhs_latex(x, first, x.readers)} = {toy_latex(by_hand)}"),
+            D.Para(f"and the matrix formula's entry [1,1] is {show(matrix_value[0, 0])} — "
+                   + ("the same." if same(by_hand, matrix_value[0, 0]) else "DIFFERENT.")
+                   + f" All {target.rows * target.cols} entries agree: {'yes' if all_equal else 'NO'}.")]
+
+
+def _toy_lhs_latex(x, first, readers):
+    from .toy import latex as toy_latex
+    loss = latex_name(x.model.loss.name)
+    scale = x.result.scale(x.g.of)
+    parts = [loss if r is x.model.loss else
+             rf"\sum {latex_name('d' + r.name)} \odot {latex_name(r.name)}"
+             + (f" / {x.result.scale(r.name)}" if x.result.scale(r.name) else "") for r in readers]
+    inner = parts[0] if len(parts) == 1 else r"\left(" + " + ".join(parts) + r"\right)"
+    head = f"{scale} " if scale else ""
+    return head + rf"\frac{{\partial}}{{\partial {toy_latex(first)}}} {inner}"
+
+
+def _explain_derivative(expr, wrt, shapes):
+    """The seven sections for chainrule.derive(expr, wrt, shapes), from that derivation's own record."""
+    from ..engine.derivation import derive
+    from ..render.index_notation import index_latex
+    r = derive(expr, wrt, shapes)
+    p = r.parsed
+    sizes = ", ".join(f"{n} {fmt_shape(sh)}" for n, sh in p.shapes.items())
+    label = r"\frac{\partial f}{\partial " + latex_name(wrt) + "}"
+    setup = [D.Math(f"f = {expr}", f"f = {D.tree_latex(p.tree)}"),
+             D.Para(f"differentiated with respect to {wrt}. Shapes: {sizes}; f has shape "
+                    f"{fmt_shape(tuple(i.dim for i in p.idx))}, the result {fmt_shape(r.shape)} "
+                    "(f's axes, then the variable's).")]
+    chain = [D.Para("The derivative is taken entry by entry in index form; the rules that fired:"),
+             D.Items([f"{rule}: {formula}" for rule, formula in r.trace.rules]),
+             D.Para("The derivation's record, step by step (i, j, … index the expression differentiated, p, q the "
+                    "entry differentiated by):"), D.Items(trace_items(r.trace))]
+    index = [D.Math(r.index, index_latex(r.index_expr, r.out, [i for w in r.wrt_idx for i in w], label)),
+             D.Para("Repeated indices under Σ are summed; δ[i,p] is 1 when i = p.")]
+    result = D.Math(f"{'∂f/∂' + wrt} = {r.text}", f"{label} = {r.latex}")
+    matrix = ([D.Para("Reading the index pattern back as matrix operations:"),
+               D.Items([f"{rule}: {detail}" for rule, detail in r.log] or ["(nothing to rearrange)"]),
+               D.Para("so"), result] if r.matrix_form else
+              [D.Para("No matrix form exists (more than two free indices); in index form:"), D.Code(r.text)])
+    from .catalog import pointer, related
+    link = pointer(related(p.tree, wrt, p.shapes))
+    if link:
+        matrix.append(D.Para(link))
+    table = [D.Table(("name", "shape"), [(n, fmt_shape(sh)) for n, sh in p.shapes.items()])]
+    try:
+        toy = _toy_derivative(r)
+    except TOY_LIMITS as e:
+        toy = [D.Para(f"No scalar expansion for this formula here ({e}); see the numeric check.")]
+    try:
+        err = r.check()
+        numeric = [D.Para(f"On random data, the formula against central finite differences of f: max relative "
+                          f"error {err:.1e} ({'agrees' if err < 1e-5 else 'DISAGREES'}).")]
+    except ChainruleError as e:
+        numeric = [D.Para(f"No numeric check here: {e.message}.")]
+    sections = [setup, chain, index, matrix, table, toy, numeric]
+    return Explanation(wrt, r.text, [Step(t, blocks) for t, blocks in zip(TITLES, sections)],
+                       f"Why ∂/∂{wrt} {expr} = {r.text}")
+
+
+def _toy_derivative(r):
+    """Every dimension 2, the expression expanded to scalars, the first entry by scalar calculus."""
+    import sympy as sp
+    from .toy import entry_symbols, latex as toy_latex, matrix_to_sympy, same, show, tree_to_sympy
+    p = r.parsed
+    dims = {d: 2 for sh in p.shapes.values() for d in sh if isinstance(d, str)}
+    _toy_size_guard({n: tuple(d if isinstance(d, int) else 2 for d in sh) for n, sh in p.shapes.items()})
+    env = {n: entry_symbols(n, tuple(d if isinstance(d, int) else 2 for d in sh)) for n, sh in p.shapes.items()}
+    f = tree_to_sympy(p.tree, env, dims, p.shapes)
+    if f.shape != (1, 1):
+        raise NotImplementedError("the toy expansion is shown for scalar-valued expressions")
+    _toy_ops_guard(f[0, 0])
+    x = env[r.wrt]
+    got = matrix_to_sympy(r.matrix, env, dims)
+    by_hand = [sp.diff(f[0, 0], x[i, j]) for i in range(x.rows) for j in range(x.cols)]
+    formula = list(got) if got.shape != (1, 1) or len(by_hand) == 1 else None
+    if formula is None or len(formula) != len(by_hand):
+        raise NotImplementedError("the formula's layout does not match the variable's")
+    agree = all(same(a, b) for a, b in zip(by_hand, formula))
+    scalar = sp.expand(f[0, 0]) if sp.count_ops(f[0, 0]) <= 40 else f[0, 0]
+    return [D.Para(f"Take every dimension 2 ({', '.join(f'{d} = 2' for d in sorted(dims)) or 'no named dimensions'})."
+                   " f becomes the scalar"),
+            D.Math(f"f = {sp.sstr(scalar)}", f"f = {toy_latex(scalar)}"),
+            D.Para("By scalar calculus, the first entry:"),
+            D.Math(f"∂f/∂{x[0, 0]} = {show(by_hand[0])}",
+                   rf"\frac{{\partial f}}{{\partial {toy_latex(x[0, 0])}}} = {toy_latex(by_hand[0])}"),
+            D.Para(f"and the formula's first entry is {show(formula[0])} — "
+                   + ("the same." if same(by_hand[0], formula[0]) else "DIFFERENT.")
+                   + f" All {len(by_hand)} entries agree: {'yes' if agree else 'NO'}.")]
