@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 import chainrule
-from chainrule.app.cli import main
 
 
 def _eval(r, env):
@@ -78,20 +77,20 @@ def test_import_is_light():
 @pytest.mark.parametrize("fmt,needle", [("text", "(A + Aᵀ)x"), ("latex", r"A^\top"), ("numpy", "(A + A.T) @ x"),
                                         ("index", "∂f/∂x[p]"), ("json", '"numpy"')])
 def test_cli_formats(fmt, needle, capsys):
-    assert main(["derive", "x.T @ A @ x", "--wrt", "x", "--shape", "A=n,n", "--shape", "x=n", "--format", fmt]) == 0
+    assert chainrule.main(["derive", "x.T @ A @ x", "--wrt", "x", "--shape", "A=n,n", "--shape", "x=n", "--format", fmt]) == 0
     assert needle in capsys.readouterr().out
 
 
 def test_cli_check_and_errors(capsys):
-    assert main(["derive", "logdet(X)", "--wrt", "X", "--shape", "X=n,n", "--check"]) == 0
+    assert chainrule.main(["derive", "logdet(X)", "--wrt", "X", "--shape", "X=n,n", "--check"]) == 0
     assert "max relative error" in capsys.readouterr().out
-    assert main(["derive", "W2 @ dZ2", "--wrt", "W2", "--shape", "W2=1,4", "--shape", "dZ2=1,m"]) == 2
+    assert chainrule.main(["derive", "W2 @ dZ2", "--wrt", "W2", "--shape", "W2=1,4", "--shape", "dZ2=1,m"]) == 2
     err = capsys.readouterr().err
     assert "did you mean W2.T @ dZ2?" in err and "Traceback" not in err
 
 
 def test_cli_demo_runs(capsys):
-    assert main(["demo"]) == 0
+    assert chainrule.main(["demo"]) == 0
     out = capsys.readouterr().out
     assert "(A + Aᵀ)x" in out and "MISMATCH" not in out
 

@@ -126,3 +126,32 @@ def test_the_contract_catches_an_upward_import(tmp_path, monkeypatch):
         assert "core.tensor.py" in str(e) and "imports engine.adjoints (engine)" in str(e), str(e)
     else:
         raise AssertionError("an upward import went unnoticed")
+
+
+# Tests use the public API, or the internals of one layer (its unit tests). These cross layers by
+# design, each for the reason given; a new test file must not join them without one.
+CROSS_LAYER_TESTS = {
+    "test_registry.py": "runs every registry entry through every consumer (evaluators, toy, printers)",
+    "test_errors.py": "bounds work by counting the normal form's, parser's and printers' inner calls",
+    "test_limits.py": "bounds work by counting the normal form's, parser's and printers' inner calls",
+    "test_backprop_api.py": "counts lowerings and compares the matrix evaluator with generated code",
+    "test_explain.py": "unit-tests the trace (core) that explain (tutor) renders",
+    "test_catalog.py": "draws each identity's data from its declared domains (numeric) and parses its stated result (lang)",
+}
+
+
+def test_tests_use_the_public_api_or_one_layer():
+    tests = Path(__file__).resolve().parent
+    bad = []
+    for path in sorted(tests.glob("test_*.py")):
+        layers = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module] if isinstance(node, ast.ImportFrom) and node.module else \
+                [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            for n in names:
+                parts = n.split(".")
+                if parts[0] == "chainrule" and len(parts) > 1 and parts[1] in RANK:
+                    layers.add(parts[1])
+        if len(layers) > 1 and path.name not in CROSS_LAYER_TESTS:
+            bad.append(f"{path.name} imports the internals of {sorted(layers)}")
+    assert not bad, "\n".join(bad)

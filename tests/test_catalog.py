@@ -65,12 +65,11 @@ def test_explain_points_to_the_catalog_entries_of_its_rules():
 
 
 def test_cli_identities(capsys):
-    from chainrule.app.cli import main
-    assert main(["identities", "trace", "--section", "trace"]) == 0
+    assert chainrule.main(["identities", "trace", "--section", "trace"]) == 0
     out = capsys.readouterr().out
     assert "chainrule derives:" in out and "Cookbook (" in out
-    assert main(["identities", "--format", "json", "logdet"]) == 0
+    assert chainrule.main(["identities", "--format", "json", "logdet"]) == 0
     import json
     assert all("logdet" in (e["expr"] + e["name"] + e["note"]).lower() for e in json.loads(capsys.readouterr().out))
-    assert main(["identities", "zzzz-nothing"]) == 1
-    assert main(["identities", "--section", "nope"]) == 2
+    assert chainrule.main(["identities", "zzzz-nothing"]) == 1
+    assert chainrule.main(["identities", "--section", "nope"]) == 2

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 import chainrule
-from chainrule.app.cli import main
 from chainrule.numeric.checks import concrete_dims, sample_model
 
 MODELS = chainrule.examples()
@@ -114,9 +113,9 @@ def test_torch_module_against_autograd(name):
 
 def test_cli_codegen(tmp_path, capsys):
     out = tmp_path / "two_layer.py"
-    assert main(["codegen", "--example", "two-layer", "--target", "numpy", "-o", str(out)]) == 0
+    assert chainrule.main(["codegen", "--example", "two-layer", "--target", "numpy", "-o", str(out)]) == 0
     assert "def loss_and_grads" in out.read_text()
-    assert main(["codegen", "x.T @ A @ x", "--wrt", "x", "--shape", "A=n,n", "--shape", "x=n", "--order", "2"]) == 0
+    assert chainrule.main(["codegen", "x.T @ A @ x", "--wrt", "x", "--shape", "A=n,n", "--shape", "x=n", "--order", "2"]) == 0
     assert "def hessian" in capsys.readouterr().out
     with pytest.raises(SystemExit):
-        main(["codegen", "--example", "two-layer", "--target", "fortran"])
+        chainrule.main(["codegen", "--example", "two-layer", "--target", "fortran"])

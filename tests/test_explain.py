@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 
 import chainrule
-from chainrule.app.cli import main
 from chainrule.tutor.mentor import TITLES
 
 TWO = chainrule.example("two-layer")
@@ -173,10 +172,10 @@ def test_the_numeric_check_and_the_wrong_forms_are_of_the_formula_shown():
 
 
 def test_cli_explain(capsys):
-    assert main(["explain"]) == 0
+    assert chainrule.main(["explain"]) == 0
     out = capsys.readouterr().out
     assert "1. Setup" in out and "7. Numeric check" in out
-    assert main(["explain", "--target", "dQ"]) == 2
+    assert chainrule.main(["explain", "--target", "dQ"]) == 2
 
 
 @pytest.mark.parametrize("expr,wrt,shapes", [
@@ -193,7 +192,7 @@ def test_explain_a_derivative(expr, wrt, shapes):
 
 
 def test_cli_explain_a_derivative(capsys):
-    assert main(["explain", "x.T @ A @ x", "--wrt", "x", "--shape", "A=n,n", "--shape", "x=n"]) == 0
+    assert chainrule.main(["explain", "x.T @ A @ x", "--wrt", "x", "--shape", "A=n,n", "--shape", "x=n"]) == 0
     assert "(A + Aᵀ)x" in capsys.readouterr().out
 
 
@@ -225,9 +224,9 @@ def test_every_format_renders_every_section(name):
 def test_cli_explain_formats(capsys):
     for fmt, marker in [("markdown", "## 3. Index form"), ("latex", "\\section*{1. Setup}"),
                         ("html", "<h2>6. Toy example</h2>"), ("text", "4. Matrix form")]:
-        assert main(["explain", "--format", fmt]) == 0
+        assert chainrule.main(["explain", "--format", fmt]) == 0
         assert marker in capsys.readouterr().out, fmt
-    assert main(["explain", "x.T @ A @ x", "--wrt", "x", "--shape", "A=n,n", "--shape", "x=n",
+    assert chainrule.main(["explain", "x.T @ A @ x", "--wrt", "x", "--shape", "A=n,n", "--shape", "x=n",
                  "--format", "markdown"]) == 0
     assert r"\frac{\partial f}{\partial x}" in capsys.readouterr().out
 

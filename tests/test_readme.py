@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from chainrule.app.cli import main
+import chainrule
+
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -23,7 +24,7 @@ def _examples():
 def test_readme_example(command, expected, capsys):
     argv = shlex.split(command)
     assert argv[0] == "chainrule"
-    code = main(argv[1:])
+    code = chainrule.main(argv[1:])
     out = capsys.readouterr()
     text = out.out + out.err
     for line in expected:

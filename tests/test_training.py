@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 
 import chainrule
-from chainrule.app.cli import main
 
 
 def test_two_layer_network_learns_the_planar_flower():
@@ -59,10 +58,10 @@ def test_plots_are_pngs(tmp_path):
 
 
 def test_cli_train_and_gradcheck(tmp_path, capsys):
-    assert main(["train", "--iterations", "300", "--plot", str(tmp_path)]) == 0
+    assert chainrule.main(["train", "--iterations", "300", "--plot", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "Cost after iteration 0: 0.693" in out and "training accuracy" in out
     assert (tmp_path / "cost.png").exists() and (tmp_path / "decision_boundary.png").exists()
-    assert main(["gradcheck", "--example", "softmax"]) == 0
+    assert chainrule.main(["gradcheck", "--example", "softmax"]) == 0
     assert "the gradients are right" in capsys.readouterr().out
-    assert main(["train", "--data", "spirals"]) == 2
+    assert chainrule.main(["train", "--data", "spirals"]) == 2

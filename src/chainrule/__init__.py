@@ -1,9 +1,15 @@
 """chainrule: matrix calculus in matrix notation — derive, backprop, explain, check."""
 from .core.errors import ChainruleError
 
-__all__ = ["ChainruleError", "backprop", "check", "codegen", "compile", "derive", "example", "examples", "explain",
+__all__ = ["ChainruleError", "main", "backprop", "check", "codegen", "compile", "derive", "example", "examples", "explain",
            "identities", "train", "dataset", "gradcheck"]
 __version__ = "0.1.0"
+
+
+def main(argv=None):
+    """The command line (`chainrule ...`) run in-process: returns the exit status."""
+    from .app.cli import main as _main
+    return _main(argv)
 
 
 def derive(expr, wrt, shapes=None, order=1):

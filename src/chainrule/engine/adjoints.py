@@ -141,6 +141,12 @@ class Backprop:
         to `sizes(values)`; with `after`, only the assignments after that one are evaluated."""
         return self._pass.forward(values, dims, after)
 
+    def check(self, seed=0, only=None):
+        """{adjoint: max relative error} of each printed adjoint against central differences of the loss
+        (divided by its scale); `only` limits the differences to one adjoint."""
+        from ..numeric.checks import check_backprop
+        return check_backprop(self, seed=seed, only=only)
+
     def text(self):
         width = max((len(g.name) for g in self.gradients), default=0)
         lines = [f"convention: {self.convention} — {self.note}"]
