@@ -5,7 +5,6 @@ bounded work before the refusal, and on the command line exit status 2 with no t
 "Fails fast" is tested by counting the engine's work (parser nodes visited, index-form terms built,
 nodes printed), never by seconds: timings depend on the machine's load and are measured by
 benchmarks/bench_limits.py."""
-import collections
 import contextlib
 import json
 import os
@@ -24,6 +23,7 @@ import chainrule.render.printing
 import chainrule.lang.syntax
 import chainrule.core.tensor
 from chainrule import ChainruleError
+from work_counter import counting_work
 
 # Work a failing call may do, about 10x what was measured over every failing call in this file:
 # index-form normal-form constructions (Term.make + Expr.make) at most 16 (an undeclared `wrt`: the
@@ -59,27 +59,6 @@ def watchdog(seconds=WATCHDOG):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-
-
-@contextlib.contextmanager
-def counting_work():
-    """Count the engine's work during the block: normal-form constructions (tensor.Term.make and
-    tensor.Expr.make, the hot paths of every derivation), syntax nodes visited by the parser, and nodes
-    printed as text, LaTeX or NumPy code (a shared subexpression printed twice per level is exponential)."""
-    work = collections.Counter()
-
-    def counted(key, original):
-        def wrapper(*args, **kwargs):
-            work[key] += 1
-            return original(*args, **kwargs)
-        return wrapper
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(chainrule.core.tensor.Term, "make", staticmethod(counted("terms", chainrule.core.tensor.Term.make)))
-        mp.setattr(chainrule.core.tensor.Expr, "make", staticmethod(counted("exprs", chainrule.core.tensor.Expr.make)))
-        mp.setattr(chainrule.lang.syntax._Parser, "visit", counted("nodes", chainrule.lang.syntax._Parser.visit))
-        mp.setattr(chainrule.render.printing.TextPrinter, "p", counted("printed", chainrule.render.printing.TextPrinter.p))
-        mp.setattr(chainrule.render.numpy_code.NumpyPrinter, "p", counted("printed", chainrule.render.numpy_code.NumpyPrinter.p))
-        yield work
 
 
 def _short(value, n=60):

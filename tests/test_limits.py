@@ -5,7 +5,6 @@ No wall-clock bounds here: the work is counted instead (calls of the engine's in
 numeric evaluations, toy entries), which is the same on a loaded CI machine as on a laptop. The
 timings of these inputs are measured by benchmarks/bench_limits.py."""
 import collections
-import contextlib
 
 import numpy as np
 import pytest
@@ -20,6 +19,7 @@ import chainrule.lang.syntax
 import chainrule.core.tensor
 import chainrule.tutor.toy
 from chainrule import ChainruleError
+from work_counter import counting_work
 from chainrule.numeric.checks import MAX_PERTURBED
 
 V = {"x": ("n",)}
@@ -67,27 +67,6 @@ LARGE_CHECK = ("sum(tanh(X @ X))", "X", {"X": (120, 120)})      # 14,400 entries
 TOY_LARGE = dict(expr="sum(X @ X)", wrt="X", shapes={"X": (300, 300)})
 TOY_MODEL = ("X: 200, 200 data\nW: 200, 200\nJ = sum(tanh(W @ X))", "dW")
 TOY_NESTED = dict(expr="sum(tanh(" + "tanh(sum(" * 5 + "X @ X" + "))" * 6, wrt="X", shapes={"X": ("n", "n")})
-
-
-@contextlib.contextmanager
-def counting_work():
-    """Count the engine's work during the block: normal-form constructions (tensor.Term.make and
-    tensor.Expr.make, the hot paths of every derivation), syntax nodes visited by the parser, and nodes
-    printed as text, LaTeX or NumPy code (a shared subexpression printed twice per level is exponential)."""
-    work = collections.Counter()
-
-    def counted(key, original):
-        def wrapper(*args, **kwargs):
-            work[key] += 1
-            return original(*args, **kwargs)
-        return wrapper
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(chainrule.core.tensor.Term, "make", staticmethod(counted("terms", chainrule.core.tensor.Term.make)))
-        mp.setattr(chainrule.core.tensor.Expr, "make", staticmethod(counted("exprs", chainrule.core.tensor.Expr.make)))
-        mp.setattr(chainrule.lang.syntax._Parser, "visit", counted("nodes", chainrule.lang.syntax._Parser.visit))
-        mp.setattr(chainrule.render.printing.TextPrinter, "p", counted("printed", chainrule.render.printing.TextPrinter.p))
-        mp.setattr(chainrule.render.numpy_code.NumpyPrinter, "p", counted("printed", chainrule.render.numpy_code.NumpyPrinter.p))
-        yield work
 
 
 def _error(call):

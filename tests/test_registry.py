@@ -14,7 +14,7 @@ from chainrule.core import tensor as T
 from chainrule.engine.derivation import Parsed
 from chainrule.render.document import tree_latex
 from chainrule.numeric.evaluate import evaluate, evaluate_tree
-from chainrule.lang.functions import FUNCTIONS, unique_functions
+from chainrule.lang.functions import unique_functions
 from chainrule.numeric.checks import concrete_dims, domains, sample
 from chainrule.core.rules import CONSTANTS, ELEMENTWISE, MATRIX_FUNCTIONS, numpy_namespace
 from chainrule.tutor.toy import matrix_to_sympy, tree_to_sympy
@@ -208,7 +208,7 @@ def test_every_printer_prints_every_function(spec):
 @pytest.mark.parametrize("fn", [f for f in ELEMENTWISE.values() if f.surface and not f.params], ids=lambda f: f.name)
 def test_printers_name_each_primitive(fn):
     r = chainrule.derive(f"{fn.name}(x).T @ y", "y", {"x": ("n",), "y": ("n",)})
-    assert (f"|x|" if fn.style == "bars" else f"{fn.text}(x)") == r.text
+    assert ("|x|" if fn.style == "bars" else f"{fn.text}(x)") == r.text
     assert (r"\left|" if fn.style == "bars" else fn.latex) in r.latex and r.numpy == fn.code["numpy"].format(x="x")
 
 
@@ -277,3 +277,13 @@ def test_leaky_relu_is_maximum():
 def test_slogdet_is_logdet():
     r = chainrule.derive("np.linalg.slogdet(X)[1]", "X", {"X": ("n", "n")})
     assert r.text == chainrule.derive("logdet(X)", "X", {"X": ("n", "n")}).text and r.check(domain={"X": "spd"}) < 1e-7
+
+
+def test_bounds_decide_what_codegen_knows_is_nonnegative():
+    from chainrule.core.matrix import MAdd, MFunc, MNum, MPow, MScale, MVar
+    from chainrule.generation.generate import nonnegative
+    x = MVar("x", ("n",))
+    one_minus = lambda m: MAdd((MNum(1), MScale(-1, m)), ("n",))          # noqa: E731
+    assert nonnegative(one_minus(MFunc("sigmoid", x)))
+    assert nonnegative(one_minus(MPow(MFunc("tanh", x), 2)))
+    assert not nonnegative(one_minus(MPow(x, 2))) and not nonnegative(one_minus(MFunc("exp", x)))

@@ -8,7 +8,7 @@ computed once (t1 = …), keepdims and 1-D shapes are exact, and there is no Pyt
 """
 from ..lang import syntax as S
 from ..core.errors import ChainruleError
-from ..core.matrix import M, MFunc, MVar, canon
+from ..core.matrix import M, MFunc, MPow, MVar, canon
 from ..render.numpy_code import NumpyPrinter
 from ..lang.functions import FUNCTIONS
 from ..core.rules import ELEMENTWISE

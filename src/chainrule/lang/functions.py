@@ -4,6 +4,5 @@ lowering, NumPy evaluation, code generation, the toy expansion, LaTeX, test doma
 The entries are in fn_elementwise.py (element-wise functions, most read from the primitives of
 rules.py) and fn_array.py (products, reductions, matrix functions); fn_spec.py defines an entry.
 """
-from . import fn_array
-from . import fn_elementwise  # noqa: F401 — importing them registers their entries
+from . import fn_array, fn_elementwise  # noqa: F401 — importing them registers their entries
 from .fn_spec import FUNCTIONS, STATED, Function, unique_functions  # noqa: F401
