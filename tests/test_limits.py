@@ -180,3 +180,10 @@ def test_the_toy_example_is_bounded(monkeypatch):
     assert toy["evaluations"] <= 200                     # measured 19
     assert work["terms"] + work["exprs"] <= 1_600        # measured 155
     assert work["printed"] <= 4_000                      # measured 388 nodes printed
+
+
+def test_a_numeric_check_of_an_always_singular_matrix_is_an_input_error():
+    err = _error(lambda: chainrule.derive("sum(inv(A * 0))", "A", {"A": ("n", "n")}).check())
+    assert "singular" in err.message
+    e = chainrule.explain(expr="sum(inv(A * 0))", wrt="A", shapes={"A": ("n", "n")})
+    assert "No numeric check here" in e.steps[6].text and "singular" in e.steps[6].text

@@ -1,9 +1,12 @@
 """Random data of the right domain, and finite-difference checks of derived results."""
+import functools
+
 import numpy as np
 
 from ..lang import syntax as S
 from .evaluate import evaluate, evaluate_tree
 from ..lang.functions import FUNCTIONS
+from ..core.errors import ChainruleError
 from ..core.rules import numpy_namespace
 from .matrix_eval import evaluate_matrix
 
@@ -81,12 +84,25 @@ def sample(shapes, dims, doms, rng):
     return env
 
 
+def _linear_algebra_guarded(check):
+    """A numeric check meeting a matrix that random data cannot make invertible (inv(A * 0)) reports it
+    as an input error, not a crash."""
+    @functools.wraps(check)
+    def guarded(*args, **kwargs):
+        try:
+            return check(*args, **kwargs)
+        except np.linalg.LinAlgError as e:
+            raise ChainruleError(f"on random data a matrix function met a {str(e).lower()} (is its argument "
+                                 "singular for every value?)", kind="numeric") from None
+    return guarded
+
+
+@_linear_algebra_guarded
 def finite_difference_error(result, seed=0, eps=1e-6, domain=None):
     """Max relative error of result.numpy against central differences of the (order−1)th derivative;
     `domain` (name → spd, invertible, positive, symmetric, …) adds to what the expression implies.
     At most MAX_PERTURBED entries of the variable are perturbed (a random sample when it is larger)."""
     from ..core.differentiate import diff
-    from ..core.errors import ChainruleError
     parsed = result.parsed
     rng = np.random.default_rng(seed)
     dims = concrete_dims(parsed.shapes)
@@ -146,6 +162,7 @@ def sample_model(model, dims, rng, data_scale=0.5):
     return env
 
 
+@_linear_algebra_guarded
 def check_backprop(result, seed=0, eps=1e-6, only=None, code=None):
     """{gradient name: max relative error} of each printed adjoint (evaluated from its NumPy code,
     in order) against central differences of the loss, divided by its scale; `only` limits the
