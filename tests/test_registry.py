@@ -3,6 +3,7 @@ every consumer — derive (orders 1 and 2 on its declared domain), the two evalu
 NumPy/JAX/PyTorch, the toy expansion's SymPy forms, check, explain and every printer — and each
 result is compared numerically. An entry missing a part fails at import (fn_spec.function) or here."""
 import importlib.util
+import re
 from fractions import Fraction
 
 import numpy as np
@@ -287,3 +288,10 @@ def test_bounds_decide_what_codegen_knows_is_nonnegative():
     assert nonnegative(one_minus(MFunc("sigmoid", x)))
     assert nonnegative(one_minus(MPow(MFunc("tanh", x), 2)))
     assert not nonnegative(one_minus(MPow(x, 2))) and not nonnegative(one_minus(MFunc("exp", x)))
+
+
+def test_irrational_constants_stay_exact():
+    r = chainrule.derive("sum(0.5 * z * (1 + erf(z / np.sqrt(2))))", "z", {"z": ("n",)})    # GELU
+    assert r.check() < 1e-8 and "√2" in r.text and not re.search(r"\d{4}", r.text), r.text   # no 388883860/549964829
+    assert chainrule.derive("sum(x * np.sqrt(2) * np.sqrt(2))", "x", {"x": ("n",)}).text == "2 𝟏"
+    assert chainrule.derive("sum(x * 4 ** 0.5)", "x", {"x": ("n",)}).text == "2 𝟏"

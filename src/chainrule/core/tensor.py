@@ -285,13 +285,15 @@ class Term(Keyed):
             if isinstance(a, Group) and len(a.expr.terms) == 1 and not a.expr.terms[0].summed:
                 t = a.expr.terms[0]
                 if isinstance(e, int) or (t.coef > 0 and all(powers_merge(b, x, e) for b, x in t.factors)):
-                    coef *= t.coef ** e if isinstance(e, int) else _frac_pow(t.coef, e)
-                    for b, x in t.factors:
+                    c, extra = _constant_factor(t.coef, e)
+                    coef *= c
+                    powered = tuple((b, x * e) for b, x in t.factors) + extra      # √2 kept as (2)^½
+                    for b, x in powered:
                         k = b.key({})
                         if k not in merged:
                             order.append(k)
                             merged[k] = [b, 0]
-                        merged[k][1] += x * e
+                        merged[k][1] += x
                     continue
             k = a.key({})
             if k not in merged:
@@ -303,6 +305,12 @@ class Term(Keyed):
             a, e = merged[k]
             if e == 0:
                 continue
+            c = _pure_constant(a)
+            if c is not None:
+                v, extra = _constant_factor(c, _norm_exp(e))
+                if not extra:                          # √2 √2 = 2
+                    coef *= v
+                    continue
             if isinstance(a, Delta):
                 e = 1
             out.append((a, _norm_exp(e)))
@@ -372,11 +380,45 @@ def _norm_exp(e):
 
 
 def _frac_pow(c, e):
+    """c ** e for a rational c and a fractional e when the result is rational (4 ** ½ = 2), else None:
+    √2 stays a factor (a constant group with its exponent) instead of a decimal approximation."""
     if c < 0:
         raise ChainruleError(f"the constant {c} is raised to the fractional power {e}: the result is not real")
-    v = float(c) ** float(e)
-    f = Fraction(v).limit_denominator(10 ** 9)
-    return f if abs(float(f) - v) < 1e-15 * max(1, abs(v)) else Fraction(v)
+    e = Fraction(e)
+    p, q = _iroot(c.numerator, e.denominator), _iroot(c.denominator, e.denominator)
+    if p is None or q is None:
+        return None
+    return Fraction(p, q) ** e.numerator
+
+
+def _iroot(n, k):
+    """The integer r with r ** k == n, or None."""
+    if n < 2:
+        return n
+    r = round(n ** (1 / k)) if n < 2 ** 1000 else None
+    if r is None:
+        return None
+    for cand in (r - 1, r, r + 1):
+        if cand > 0 and cand ** k == n:
+            return cand
+    return None
+
+
+def _constant_factor(c, e):
+    """c ** e as (coefficient, factors): exact when rational, else the constant kept as a powered group."""
+    if isinstance(e, int):
+        return c ** e, ()
+    exact = _frac_pow(c, e)
+    if exact is not None:
+        return exact, ()
+    return Fraction(1), ((Group(const(c)), e),)
+
+
+def _pure_constant(a):
+    """c when the atom is a group holding only the number c, else None."""
+    if isinstance(a, Group) and len(a.expr.terms) == 1 and not a.expr.terms[0].factors and not a.expr.terms[0].summed:
+        return a.expr.terms[0].coef
+    return None
 
 
 class Expr(Keyed):
@@ -565,13 +607,14 @@ def power(base, e):
     if c is not None:
         if c == 0 and e < 0:
             raise ChainruleError("division by zero: the expression divides by something that is 0")
-        return const(c ** e if isinstance(e, int) else _frac_pow(c, e))
+        v, extra = _constant_factor(c, e)
+        return const(v) if not extra else Expr([Term.make(v, extra)])
     base = atomize(base)
     if len(base.terms) == 1:
         t = base.terms[0]
         if not t.summed and (isinstance(e, int) or (t.coef > 0 and all(powers_merge(a, x, e) for a, x in t.factors))):
-            coef = t.coef ** e if isinstance(e, int) else _frac_pow(t.coef, e)
-            return Expr([Term.make(coef, tuple((a, x * e) for a, x in t.factors))])
+            coef, extra = _constant_factor(t.coef, e)
+            return Expr([Term.make(coef, tuple((a, x * e) for a, x in t.factors) + extra)])
     return Expr([Term.make(1, ((Group(base), e),))])
 
 
