@@ -111,6 +111,42 @@ def test_torch_module_against_autograd(name):
         assert torch.allclose(grads[p].detach(), vals[p].grad, atol=1e-9), (name, p)
 
 
+ACTIVATIONS = {   # hidden layers with the newer operations, constants inside functions included
+    "gelu": "0.5 * Z1 * (1 + erf(Z1 / np.sqrt(2)))",
+    "leaky": "np.maximum(0.01 * Z1, Z1)",
+    "mixed": "np.logaddexp(0, Z1) * np.log(2) + np.where(Z1 > 0, Z1, 0.1 * Z1) + np.clip(Z1, -1, 1) * np.cosh(0.5)",
+}
+
+
+@pytest.mark.parametrize("target", ["numpy", "jax", "torch"])
+@pytest.mark.parametrize("hidden", sorted(ACTIVATIONS))
+def test_new_activations_generate_exact_gradients(hidden, target):
+    pytest.importorskip(target)
+    text = chainrule.example("two-layer").replace("A1 = tanh(Z1)", f"A1 = {ACTIVATIONS[hidden]}")
+    assert ACTIVATIONS[hidden] in text
+    _, _, values = _values(text)
+    params = chainrule.backprop(text).model.parameters
+    f = chainrule.compile(text, target)
+    if target == "torch":
+        import torch
+        vals = {k: torch.tensor(np.asarray(v, dtype=float), requires_grad=k in params) for k, v in values.items()}
+        loss, grads = f(vals)
+        loss.backward()
+        auto = {p: vals[p].grad for p in params}
+    elif target == "jax":
+        import jax
+        jax.config.update("jax_enable_x64", True)
+        vals = {k: jax.numpy.asarray(v) for k, v in values.items()}
+        loss, grads = f(vals)
+        auto = jax.grad(lambda q: f(dict(vals, **q))[0])({p: vals[p] for p in params})
+    else:                                    # NumPy: the course's gradient check of the generated module
+        assert chainrule.gradcheck(text, loss_and_grads=f).ok and max(chainrule.backprop(text).check().values()) < 1e-6
+        return
+    for p in params:
+        assert np.allclose(np.asarray(grads[p].detach() if target == "torch" else grads[p]),
+                           np.asarray(auto[p].detach() if target == "torch" else auto[p]), atol=1e-10), (hidden, p)
+
+
 def test_cli_codegen(tmp_path, capsys):
     out = tmp_path / "two_layer.py"
     assert chainrule.main(["codegen", "--example", "two-layer", "--target", "numpy", "-o", str(out)]) == 0

@@ -6,12 +6,15 @@ form (course convention: dZ = m·∂J/∂Z, so the 1/m sits in dW and db, and ev
 is exactly ∂J/∂p). Forward values are reused by name, subexpressions that occur more than once are
 computed once (t1 = …), keepdims and 1-D shapes are exact, and there is no Python loop over entries.
 """
+from fractions import Fraction
+
 from ..lang import syntax as S
 from ..core.errors import ChainruleError
 from ..core.matrix import M, MFunc, MPow, MVar, canon
 from ..render.numpy_code import NumpyPrinter
 from ..lang.functions import FUNCTIONS
-from ..core.rules import ELEMENTWISE
+from ..core.rules import ELEMENTWISE, code_for
+from ..numeric.evaluate import evaluate_tree
 
 TARGETS = ("numpy", "jax", "torch")
 
@@ -105,6 +108,22 @@ class TorchTarget(NumpyTarget):
     target = "torch"
     header = "import torch"
 
+    def p_MFunc(self, m):
+        fn = ELEMENTWISE[m.name]
+        if fn.style == "indicator":                    # a bool tensor would make (Z > 0) / 100 float32
+            return f"({self(m.x)} {fn.op} 0).to(dtype)", 5
+        if not _has_array(m.x):                        # torch's functions take tensors only: log(2)
+            return code_for(fn, "torch", self._tensor(m.x), self._tensor(m.x), m.params), 5
+        return super().p_MFunc(m)
+
+    def p_MPow(self, m):
+        if m.e == Fraction(1, 2) and not _has_array(m.x):
+            return f"torch.sqrt({self._tensor(m.x)})", 5
+        return super().p_MPow(m)
+
+    def _tensor(self, m):
+        return f"torch.tensor({self(m)}, dtype=dtype)"
+
     def p_MSum(self, m):
         args = [self(m.x)] + ([f"dim={m.axis}"] if m.axis is not None else []) + \
             (["keepdim=True"] if m.keepdims else [])
@@ -177,7 +196,16 @@ class TreeCode:
         raise ChainruleError(f"cannot generate code for {type(n).__name__}")
 
     def call(self, n):
+        if self.target == "torch" and n.args and not _names_used(n):
+            # torch's functions take tensors only: a function of constants (np.sqrt(2)) is its value
+            return f"torch.tensor({float(evaluate_tree(n, {}, {}))!r}, dtype=dtype)"
         return FUNCTIONS[n.fn].code(self, n)
+
+    def tensor(self, node):
+        """An argument as PyTorch wants it: a constant becomes a tensor of the inputs' dtype."""
+        if self.target == "torch" and isinstance(node, S.Const):
+            return f"torch.tensor({float(node.value)!r}, dtype=dtype)"
+        return self(node)
 
     def need(self, helpers):
         """Module-level helpers (name -> source) the code calls: NumPy softmax, erf."""

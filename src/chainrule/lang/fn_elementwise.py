@@ -227,6 +227,21 @@ def _select(c, a, b):
     return elementwise("+", elementwise("*", c, a), elementwise("*", (_complement(ce), ci), b))
 
 
+def _truth(ce):
+    """where's condition as a 0/1 indicator: a comparison is one already; anything else is tested for
+    non-zero as NumPy does, [c ≠ 0] = [|c| > 0]."""
+    if _is_indicator(ce):
+        return ce
+    return T.func(indicator(">").name, T.func("abs", ce))
+
+
+def _is_indicator(ce):
+    if len(ce.terms) == 1 and ce.terms[0].coef == 1 and len(ce.terms[0].factors) == 1 and not ce.terms[0].summed:
+        atom, e = ce.terms[0].factors[0]
+        return isinstance(atom, T.Func) and e == 1 and ELEMENTWISE[atom.name].style == "indicator"
+    return False
+
+
 def _complement(ce):
     if len(ce.terms) == 1 and ce.terms[0].coef == 1 and len(ce.terms[0].factors) == 1 and not ce.terms[0].summed:
         atom, e = ce.terms[0].factors[0]
@@ -289,13 +304,13 @@ def _entrywise(toy, x, y, f):
 
 @function("where", arity=3, example="where(X > 0, X, 0.1 * X)")
 class _Where:
-    """where(c, a, b) = c a + (1 − c) b for a 0/1 condition c (a comparison or a mask)"""
+    """where(c, a, b) = [c ≠ 0] a + [c = 0] b (a comparison is its own indicator)"""
     shape = staticmethod(lambda checker, call: _broadcast_shape(checker, call, 3))
 
     @staticmethod
     def lower(lw, call):
         c, a, b = (lw.visit(x) for x in call.args)
-        return _select(c, a, b)
+        return _select((_truth(c[0]), c[1]), a, b)
 
     @staticmethod
     def value(ev, call):
@@ -323,14 +338,14 @@ class _Where:
 
 @function("logaddexp", arity=2, example="logaddexp(X, Y)")
 class _LogAddExp:
-    """logaddexp(a, b) = log(eᵃ + eᵇ); ∂/∂a = eᵃ / (eᵃ + eᵇ) = σ(a − b)"""
+    """logaddexp(a, b) = log(eᵃ + eᵇ) = a + softplus(b − a); ∂/∂a = 1 − σ(b − a), ∂/∂b = σ(b − a)"""
     shape = staticmethod(lambda checker, call: _broadcast_shape(checker, call, 2))
 
     @staticmethod
     def lower(lw, call):
-        (ea, ia), (eb, ib) = _lower_pair(lw, call)
-        s, idx = elementwise("+", (T.func("exp", ea), ia), (T.func("exp", eb), ib))
-        return T.func("log", s), idx
+        a, b = _lower_pair(lw, call)
+        d, idx = elementwise("-", b, a)             # a + softplus(b − a): stable where eᵃ overflows
+        return elementwise("+", a, (T.func("softplus", d), idx))
 
     @staticmethod
     def value(ev, call):
@@ -338,7 +353,7 @@ class _LogAddExp:
 
     @staticmethod
     def code(tc, call):
-        return f"{tc.np}.logaddexp({tc(call.args[0])}, {tc(call.args[1])})"
+        return f"{tc.np}.logaddexp({tc.tensor(call.args[0])}, {tc.tensor(call.args[1])})"
 
     @staticmethod
     def sympy(toy, call, args):

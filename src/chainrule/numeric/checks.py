@@ -128,8 +128,12 @@ def finite_difference_error(result, seed=0, eps=1e-6, domain=None):
             f0 = value(env)
         if np.all(np.isfinite(f0)):
             break
+    else:
+        raise ChainruleError("no numeric check: the expression is not finite on random data (five draws, "
+                             "positive ones included) — is it defined anywhere?", kind="numeric")
     namespace = dict(env, **numpy_namespace())
-    got = np.asarray(eval(result.numpy, {"__builtins__": {}}, namespace), dtype=float)   # generated code only
+    with np.errstate(all="ignore"):
+        got = np.asarray(eval(result.numpy, {"__builtins__": {}}, namespace), dtype=float)   # generated code only
     x0 = np.asarray(env[result.wrt], dtype=float)
     got = got.reshape(f0.shape + x0.shape)
     positions = list(np.ndindex(*x0.shape)) if x0.shape else [()]
@@ -144,10 +148,14 @@ def finite_difference_error(result, seed=0, eps=1e-6, domain=None):
             x[pos] += sign * eps
             e2 = dict(env)
             e2[result.wrt] = x if x.shape else float(x)
-            column = column + sign * np.asarray(value(e2)) / (2 * eps)
+            with np.errstate(all="ignore"):
+                column = column + sign * np.asarray(value(e2)) / (2 * eps)
         if column.size:
             worst = max(worst, float(np.max(np.abs(got[(Ellipsis,) + pos] - column))))
             scale = max(scale, float(np.max(np.abs(column))))
+        if not (np.all(np.isfinite(column)) and np.all(np.isfinite(got[(Ellipsis,) + pos]))):
+            raise ChainruleError("no numeric check: the derivative or its finite difference is not finite on "
+                                 "random data (an overflow, or data at the edge of the domain)", kind="numeric")
     return worst / scale
 
 
