@@ -715,3 +715,13 @@ def test_cli_good_call_on_non_utf8_stdout_does_not_crash():
                    env_extra={"PYTHONIOENCODING": "ascii"})
     assert "Traceback" not in proc.stderr, proc.stderr
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("call", [
+    lambda: chainrule.derive("sum(np * x)", "x", {"np": ("n",), "x": ("n",)}),
+    lambda: chainrule.backprop("np: n, n\nJ = sum(np)"),
+    lambda: chainrule.backprop("W: n, n\ndtype = W\nJ = sum(dtype)"),
+])
+def test_library_names_are_reserved(call):
+    with pytest.raises(ChainruleError, match="reserved name"):
+        call()

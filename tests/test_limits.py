@@ -187,3 +187,8 @@ def test_a_numeric_check_of_an_always_singular_matrix_is_an_input_error():
     assert "singular" in err.message
     e = chainrule.explain(expr="sum(inv(A * 0))", wrt="A", shapes={"A": ("n", "n")})
     assert "No numeric check here" in e.steps[6].text and "singular" in e.steps[6].text
+
+
+def test_a_numeric_check_of_a_constant_beyond_floating_point_is_an_input_error():
+    err = _error(lambda: chainrule.derive("sum(x * 1e200 * 1e200)", "x", {"x": ("n",)}).check())
+    assert "no numeric check" in err.message          # inf on every draw, or beyond floating point

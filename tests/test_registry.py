@@ -295,3 +295,8 @@ def test_irrational_constants_stay_exact():
     assert r.check() < 1e-8 and "√2" in r.text and not re.search(r"\d{4}", r.text), r.text   # no 388883860/549964829
     assert chainrule.derive("sum(x * np.sqrt(2) * np.sqrt(2))", "x", {"x": ("n",)}).text == "2 𝟏"
     assert chainrule.derive("sum(x * 4 ** 0.5)", "x", {"x": ("n",)}).text == "2 𝟏"
+
+
+def test_numbers_nobody_reads_digit_by_digit_print_in_scientific_notation():
+    assert chainrule.derive("sum(x * 1e200 * 1e200)", "x", {"x": ("n",)}).text == "1e400 𝟏"
+    assert chainrule.derive("sum(x * 0.123456789 ** 9)", "x", {"x": ("n",)}).text == "6.66246e-9 𝟏"

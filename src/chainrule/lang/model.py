@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from . import syntax as S
 from ..core.errors import ChainruleError
 from .functions import FUNCTIONS
-from .shapes import NAME_RE, ShapeChecker, fmt_shape
+from .shapes import NAME_RE, ShapeChecker, fmt_shape, reserved_problem
 
 PROPERTIES = ("data", "binary", "onehot", "positive", "symmetric", "spd")
 MAX_LINES = 2000
@@ -104,6 +104,8 @@ def _declaration(model, code, number, seen):
         raise _err(f"bad name {name!r} in a declaration", model.text, number, col, col + len(name) or col + 1)
     if name in seen:
         raise _err(f"{name} is already defined on line {seen[name]}", model.text, number, col, col + len(name))
+    if reserved_problem(name):
+        raise _err(reserved_problem(name), model.text, number, col, col + len(name))
     tokens = [t for t in re.split(r"[,\s]+", rest.strip()) if t]
     dims, props = [], []
     for tok in tokens:
@@ -138,6 +140,8 @@ def _assignment(model, code, number, seen):
                    col, col + len(name))
     if name in FUNCTIONS:
         raise _err(f"{name} is a function name; choose another name", model.text, number, col, col + len(name))
+    if reserved_problem(name):
+        raise _err(reserved_problem(name), model.text, number, col, col + len(name))
     start = code.index("=") + 1
     tree = S.parse_expression(rhs, source=model.text, line=number, col=start)
     seen[name] = number

@@ -5,6 +5,15 @@ from . import syntax as S
 from ..core.errors import ChainruleError
 
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+# names the generated code and the numeric checks use for libraries and helpers: not for arrays
+RESERVED = {"np", "numpy", "jnp", "jax", "torch", "math", "dtype", "values", "erf", "softmax", "logsumexp"}
+
+
+def reserved_problem(name):
+    """Why a name cannot be an array's, or None."""
+    if name in RESERVED:
+        return f"{name} is a reserved name (generated code uses it for a library or helper): rename it"
+    return None
 
 
 def fmt_shape(shape):
@@ -21,6 +30,8 @@ def normalize_shapes(shapes):
     for name, shape in shapes.items():
         if not isinstance(name, str) or not NAME_RE.match(name):
             raise ChainruleError(f"bad variable name {name!r} in shapes")
+        if reserved_problem(name):
+            raise ChainruleError(reserved_problem(name), kind="reserved")
         if isinstance(shape, (int, str)) and not isinstance(shape, bool):
             shape = (shape,) if shape != "" else ()
         try:

@@ -17,7 +17,7 @@ CASTS = {"int64", "int32", "float64", "float32", "int", "float", "double"}
 # text is ASCII), so that they can never clash with a user's names.
 CONSTANT_SYMBOLS = {"pi": "π", "e": "ℯ"}
 CONSTANT_PREFIXES = ("np.", "numpy.", "math.", "jnp.")
-MAX_CONSTANT_DIGITS = 30
+MAX_CONSTANT_DIGITS = 600          # past floating point (308), below Python's 4300-digit str() limit
 SHAPE_ARGUMENT = {"zeros", "ones"}       # functions whose first argument is a shape: np.zeros((n, m))
 
 

@@ -84,9 +84,9 @@ def sample(shapes, dims, doms, rng):
     return env
 
 
-def _linear_algebra_guarded(check):
-    """A numeric check meeting a matrix that random data cannot make invertible (inv(A * 0)) reports it
-    as an input error, not a crash."""
+def _numerically_guarded(check):
+    """A numeric check meeting a matrix that random data cannot make invertible (inv(A * 0)), or a constant
+    beyond floating point, reports it as an input error, not a crash."""
     @functools.wraps(check)
     def guarded(*args, **kwargs):
         try:
@@ -94,10 +94,13 @@ def _linear_algebra_guarded(check):
         except np.linalg.LinAlgError as e:
             raise ChainruleError(f"on random data a matrix function met a {str(e).lower()} (is its argument "
                                  "singular for every value?)", kind="numeric") from None
+        except OverflowError:
+            raise ChainruleError("no numeric check: a constant is beyond floating point (about 1.8e308)",
+                                 kind="numeric") from None
     return guarded
 
 
-@_linear_algebra_guarded
+@_numerically_guarded
 def finite_difference_error(result, seed=0, eps=1e-6, domain=None):
     """Max relative error of result.numpy against central differences of the (order−1)th derivative;
     `domain` (name → spd, invertible, positive, symmetric, …) adds to what the expression implies.
@@ -170,7 +173,7 @@ def sample_model(model, dims, rng, data_scale=0.5):
     return env
 
 
-@_linear_algebra_guarded
+@_numerically_guarded
 def check_backprop(result, seed=0, eps=1e-6, only=None, code=None):
     """{gradient name: max relative error} of each printed adjoint (evaluated from its NumPy code,
     in order) against central differences of the loss, divided by its scale; `only` limits the

@@ -19,7 +19,22 @@ def params_text(params):
 
 
 def _frac_text(c):
+    if _long(c):
+        return _scientific(c)
     return str(c.numerator) if c.denominator == 1 else f"{c.numerator}/{c.denominator}"
+
+
+def _long(c):
+    """A number whose exact digits nobody reads (1e200 · 1e200): printed in scientific notation."""
+    return max(len(str(abs(c.numerator))), len(str(c.denominator))) > 15
+
+
+def _scientific(c):
+    from decimal import Decimal, getcontext
+    getcontext().prec = 6
+    mantissa, _, exponent = f"{Decimal(c.numerator) / Decimal(c.denominator):.5e}".partition("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}e{int(exponent)}"
 
 
 def _edge(m, last):
@@ -221,6 +236,8 @@ class TextPrinter:
         if c < 0:
             s, _ = self.p(mat_scale(-c, m.x))
             return "−" + s, UNARY
+        if _long(c):
+            return f"{_scientific(c)} {self.wrap(m.x, MUL)}", MUL
         if c.numerator == 1:
             return f"{self.wrap(m.x, MUL)} / {c.denominator}", MUL
         if isinstance(m.x, MHad) and any(isinstance(f, MPow) and f.e < 0 and f.ndim == 0 for f in m.x.factors):
@@ -363,6 +380,9 @@ def latex_name(name):
 
 
 def _frac_latex(c):
+    if _long(c):
+        mantissa, _, exponent = _scientific(c).partition("e")
+        return rf"{mantissa} \cdot 10^{{{exponent}}}"
     return str(c.numerator) if c.denominator == 1 else rf"\frac{{{c.numerator}}}{{{c.denominator}}}"
 
 
