@@ -192,3 +192,22 @@ def test_a_numeric_check_of_an_always_singular_matrix_is_an_input_error():
 def test_a_numeric_check_of_a_constant_beyond_floating_point_is_an_input_error():
     err = _error(lambda: chainrule.derive("sum(x * 1e200 * 1e200)", "x", {"x": ("n",)}).check())
     assert "no numeric check" in err.message          # inf on every draw, or beyond floating point
+
+
+def test_exponential_algebra_hits_the_work_budget():
+    nested = "x"
+    for _ in range(6):
+        nested = f"np.maximum({nested}, 1 - {nested})"       # each level copies both arguments
+    with counting_work() as work, pytest.raises(ChainruleError, match="too much algebra"):
+        chainrule.derive(f"sum({nested})", "x", {"x": ("n",)})
+    assert work["terms"] <= chainrule.core.tensor.MAX_WORK + 1
+
+
+def test_the_work_budget_leaves_room_for_real_models():
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from bench_backprop import mlp
+    with counting_work() as work:
+        chainrule.backprop(mlp(50))
+    assert work["terms"] * 10 < chainrule.core.tensor.MAX_WORK     # 3,500 of 60,000

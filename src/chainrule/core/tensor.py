@@ -6,6 +6,8 @@ indices. Atoms are the closed set of node kinds: `Var` (a declared array or dime
 base raised to a power) and `MatFn` (inv / det / logdet of a matrix expression). Terms are kept
 in a normal form: deltas contracted, equal factors merged, like terms combined.
 """
+import contextlib
+import contextvars
 import itertools
 from dataclasses import dataclass
 from fractions import Fraction
@@ -14,6 +16,23 @@ from .errors import ChainruleError
 
 _counter = itertools.count()
 MAX_TERMS = 4000
+MAX_WORK = 60_000       # terms built by one derivation (a 50-layer backprop builds 3,500; explain ≤ 2,000)
+_WORK = contextvars.ContextVar("chainrule_work", default=None)
+
+
+@contextlib.contextmanager
+def work_budget(limit=MAX_WORK):
+    """Bound the algebra of one request: past `limit` terms built, a ChainruleError (an input whose
+    derivative grows exponentially, such as maximum(f, 1 − f) nested, fails fast instead of hanging).
+    Nested uses share the outermost budget."""
+    if _WORK.get() is not None:
+        yield
+        return
+    token = _WORK.set([0, limit])
+    try:
+        yield
+    finally:
+        _WORK.reset(token)
 
 
 class Facts:
@@ -253,6 +272,13 @@ class Term(Keyed):
     @staticmethod
     def make(coef, factors, summed=frozenset()):
         """Normal form: contract deltas, merge equal factors, account for unused summed indices."""
+        work = _WORK.get()
+        if work is not None:
+            work[0] += 1
+            if work[0] > work[1]:
+                raise ChainruleError(f"too much algebra: this derivation built more than {work[1]:,} terms (its "
+                                     "size grows exponentially with the nesting); simplify or split the expression",
+                                     kind="budget")
         coef = Fraction(coef) if not isinstance(coef, Fraction) else coef
         if coef == 0:
             return None

@@ -166,6 +166,11 @@ class Backprop:
 
 def backprop(text, convention="course"):
     """Every adjoint of the model in `text` (see the module docstring)."""
+    with T.work_budget():
+        return _backprop(text, convention)
+
+
+def _backprop(text, convention="course"):
     if convention not in CONVENTIONS:
         raise ChainruleError(f"convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
     model = parse_model(text)

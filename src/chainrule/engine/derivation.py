@@ -82,6 +82,11 @@ class Derivative:
 
 def derive(expr, wrt, shapes=None, order=1):
     """The derivative of `expr` with respect to `wrt`, of the given order (layout f.shape + x.shape)."""
+    with T.work_budget():
+        return _derive(expr, wrt, shapes, order)
+
+
+def _derive(expr, wrt, shapes=None, order=1):
     if not isinstance(order, int) or isinstance(order, bool) or not 1 <= order <= MAX_ORDER:
         raise ChainruleError(f"order must be an integer from 1 to {MAX_ORDER}, got {order!r}")
     parsed = Parsed(expr, shapes)

@@ -103,7 +103,7 @@ def _term(t, out, log):
     if len(idx) == 2 and idx != tuple(present):
         before, body = body, mat_t(body)
         idx = tuple(reversed(idx))
-        if log is not None:
+        if _recording(log):
             _note(log, "transpose", f"{_show(before)} has the result's indices swapped (its rows run over the "
                   f"result's columns), so the result is its transpose, ({_show(before)})ᵀ = {_show(body)}")
     if body is None:
@@ -190,9 +190,18 @@ def _count(factors, i):
     return [f for f in factors if i in f.idx]
 
 
+MAX_NOTES = 40          # an explanation reads a few reductions; a huge expression's thousands cost seconds
+
+
+def _recording(log):
+    return log is not None and len(log) < MAX_NOTES
+
+
 def _note(log, rule, detail):
-    if log is not None:
+    if _recording(log):
         log.append((rule, detail))
+        if len(log) == MAX_NOTES:
+            log.append(("…", f"more reductions, not listed (the first {MAX_NOTES} are)"))
 
 
 def _reduce(factors, scalars, summed, out, log):
@@ -273,7 +282,7 @@ def _hadamard(factors, log, summed):
                 m = mat_had([f.m, _aligned(g, f.idx)], f.m.shape)
                 factors[a] = Factor(m, f.idx)
                 del factors[b]
-                if log is not None:
+                if _recording(log):
                     _note(log, "Hadamard", f"{_show(f.m)} and {_show(g.m)} carry the same indices, entry for "
                           f"entry (nothing is summed between them): an entry-wise product, {_show(m)}"
                           + (" (the second transposed: its indices are swapped)" if g.idx != f.idx else ""))
@@ -309,7 +318,7 @@ def _contract(factors, summed, log):
         factors.remove(g)
         factors.append(new)
         summed.discard(k)
-        if log is not None:
+        if _recording(log):
             _note(log, "contract", _contract_detail(f, g, k, new))
         return True
     return False

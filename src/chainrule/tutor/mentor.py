@@ -81,6 +81,11 @@ class Explanation:
 def explain(model=None, target="dZ1", *, expr=None, wrt=None, shapes=None, convention="course"):
     """Why `target` (an adjoint of the model, default dZ1 of the two-layer example) is what it is;
     with `expr`, `wrt` and `shapes`, why the derivative of an expression is what it is."""
+    with T.work_budget():
+        return _explain(model, target, expr=expr, wrt=wrt, shapes=shapes, convention=convention)
+
+
+def _explain(model, target, *, expr, wrt, shapes, convention):
     from ..engine.adjoints import backprop
     from ..lang.model import example
     if expr is not None:

@@ -15,6 +15,7 @@ import difflib
 import numpy as np
 
 from ..lang import syntax as S
+from ..core import tensor as T
 from ..core.errors import ChainruleError
 from ..numeric.evaluate import evaluate_tree
 from ..lang.functions import FUNCTIONS
@@ -50,6 +51,12 @@ class Verdict:
 
 
 def check(model_text, claim, convention="course"):
+    """A verdict on `claim` ("dZ1 = ...", NumPy as learners write it) for one adjoint of the model."""
+    with T.work_budget():
+        return _check(model_text, claim, convention)
+
+
+def _check(model_text, claim, convention):
     from ..engine.adjoints import backprop
     result = backprop(model_text, convention)
     target, expr = _split_claim(claim)
