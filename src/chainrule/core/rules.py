@@ -226,7 +226,7 @@ def _sign(x, p):
 
 
 @elementwise("gt0", bound=1, value=lambda x: np.heaviside(x, 0.0), code={"numpy": "np.heaviside({x}, 0)", "torch": "({x} > 0) * 1.0"},
-             sympy=lambda sp, x: sp.Heaviside(x, 0), domain="nonzero", style="indicator", op=">",
+             sympy=lambda sp, x: sp.Heaviside(x, 0), domain="nonzero", style="indicator", op=">", text="(· > 0)",
              sign="nonnegative", exact=lambda c: Fraction(int(c > 0)), homogeneous=0, surface=False)
 def _gt0(x, p):
     """[x > 0]′ = 0 away from 0 (a comparison is piecewise constant)"""
@@ -234,7 +234,7 @@ def _gt0(x, p):
 
 
 @elementwise("ge0", bound=1, value=lambda x: np.heaviside(x, 1.0), code={"numpy": "np.heaviside({x}, 1)", "torch": "({x} >= 0) * 1.0"},
-             sympy=lambda sp, x: sp.Heaviside(x, 1), domain="nonzero", style="indicator", op=">=",
+             sympy=lambda sp, x: sp.Heaviside(x, 1), domain="nonzero", style="indicator", op=">=", text="(· ≥ 0)",
              sign="nonnegative", exact=lambda c: Fraction(int(c >= 0)), homogeneous=0, surface=False)
 def _ge0(x, p):
     """[x ≥ 0]′ = 0 away from 0"""
