@@ -155,3 +155,11 @@ def test_cli_codegen(tmp_path, capsys):
     assert "def hessian" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         chainrule.main(["codegen", "--example", "two-layer", "--target", "fortran"])
+
+
+def test_a_parameter_the_loss_does_not_read_has_a_zero_gradient():
+    text = "W: n, n\nV: n, n\nX: n, m data\nJ = sum(W @ X)\n"
+    assert chainrule.gradcheck(text).ok
+    f = chainrule.compile(text)
+    _, grads = f({"W": np.ones((2, 2)), "V": np.ones((2, 2)), "X": np.ones((2, 3))})
+    assert np.all(grads["V"] == 0) and grads["V"].shape == (2, 2)

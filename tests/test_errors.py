@@ -725,3 +725,20 @@ def test_cli_good_call_on_non_utf8_stdout_does_not_crash():
 def test_library_names_are_reserved(call):
     with pytest.raises(ChainruleError, match="reserved name"):
         call()
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    (["backprop", "MODEL", "--check"], "does not depend on any parameter"),
+    (["gradcheck", "MODEL"], "does not depend on any parameter"),
+    (["train", "--example", "two-layer", "--hidden", "-3", "--iterations", "5"], "hidden must be"),
+    (["serve", "--port", "99999"], "--port must be"),
+    (["train", "--example", "two-layer", "--iterations", "5", "--plot", "out/file.png"], "takes a directory"),
+])
+def test_cli_bad_arguments_exit_2_with_a_message(argv, fragment, tmp_path, capsys):
+    model = tmp_path / "constant.model"
+    model.write_text("W: n, n\nX: n, m data\nJ = sum(X)\n")
+    argv = [str(model) if a == "MODEL" else str(tmp_path / a) if a.startswith("out/") else a for a in argv]
+    assert chainrule.main(argv) == 2
+    out = capsys.readouterr()
+    assert fragment in out.out + out.err and "Traceback" not in out.out + out.err
+    assert not (tmp_path / "out").exists()

@@ -111,7 +111,7 @@ def cmd_backprop(args, console):
     if args.check:
         from ..numeric.checks import check_backprop
         errors = check_backprop(r)
-        worst = max(errors.values())
+        worst = max(errors.values(), default=0.0)
         console.print(f"check: every adjoint against central differences of the loss, max relative error "
                       f"{worst:.1e} ({'ok' if worst < 1e-5 else 'MISMATCH'})", markup=False)
         return 0 if worst < 1e-5 else 1
@@ -176,6 +176,10 @@ def cmd_codegen(args, console):
 
 def cmd_serve(args, console):
     from .web import serve
+    if not 0 <= args.port <= 65535:
+        raise ChainruleError(f"--port must be 0 … 65535, got {args.port}")
+    if not 1 <= args.workers <= 64:
+        raise ChainruleError(f"--workers must be 1 … 64, got {args.workers}")
     console.print(f"chainrule: http://{args.host}:{args.port}/  (API docs at /docs; Ctrl-C stops)", markup=False)
     serve(args.host, args.port, args.workers)
     return 0
@@ -186,6 +190,9 @@ def cmd_train(args, console):
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
     from ..generation.training import train
     text = read_model(args)
+    if args.plot and Path(args.plot).suffix:
+        raise ChainruleError(f"--plot takes a directory (it writes cost.png and decision_boundary.png there), "
+                             f"got the file name {args.plot}")
     every = max(1, args.iterations // 10)
     with Progress(TextColumn("training"), BarColumn(), TextColumn("{task.completed:>6}/{task.total} it"),
                   TextColumn("cost {task.fields[cost]:.6f}"), TimeRemainingColumn(), console=console,

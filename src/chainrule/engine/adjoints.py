@@ -178,7 +178,14 @@ def _backprop(text, convention="course"):
         names = ", ".join(model.declarations) or "none"
         raise ChainruleError(f"the model has no parameters: every declared name ({names}) is data, so there is "
                              "nothing to differentiate — declare the weights without 'data'", text, 0, 1, 1)
-    return _Pass(model, convention).run()
+    result = _Pass(model, convention).run()
+    if not any(g.of in model.parameters for g in result.gradients):
+        loss = model.loss
+        row = text.splitlines()[loss.line - 1]
+        raise ChainruleError(f"line {loss.line}: the loss {loss.name} does not depend on any parameter "
+                             f"({', '.join(model.parameters)}): nothing to differentiate", text, 0,
+                             max(1, len(row)), loss.line)
+    return result
 
 
 class _Pass:

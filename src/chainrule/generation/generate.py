@@ -332,6 +332,10 @@ def model_source(model_text, target="numpy"):
     body.append(f"# backward pass: adjoints (convention: {result.note})")
     for k, (name, rhs) in enumerate(backward_code, len(forward_code)):
         body += [f"{name} = {rhs}"] + freed.get(k, [])
+    derived = {g.of for g in result.gradients}
+    unread = [p for p in model.parameters if p not in derived]            # the loss does not read them
+    lib = "torch" if target == "torch" else printer.np
+    body += [f"d{p} = {lib}.zeros_like({p})" for p in unread]
     grads = ", ".join(f"{p!r}: d{p}" for p in model.parameters)
     body.append(f"return {model.loss.name}, {{{grads}}}")
     lines += ["    " + ln for ln in body]

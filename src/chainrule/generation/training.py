@@ -167,6 +167,8 @@ def train(model_text=None, data="planar", lr=1.2, iterations=10000, seed=1, hidd
     from ..lang.model import parse_model
     text = model_text if model_text is not None else example("two-layer")
     model = parse_model(text)
+    if hidden is not None and (isinstance(hidden, bool) or not isinstance(hidden, int) or not 1 <= hidden <= 10 ** 4):
+        raise ChainruleError(f"hidden must be a size from 1 to 10,000, got {hidden!r}")
     X, Y = dataset(data, seed) if isinstance(data, str) else data
     xs, ys, sizes = _layout(model, X, Y, hidden)
     if not (isinstance(iterations, int) and 0 < iterations <= 10 ** 6) or not (0 < lr < 1e3):
