@@ -47,7 +47,7 @@ def test_the_docs_page_is_current():
     from pathlib import Path
     page = Path(__file__).resolve().parent.parent / "docs" / "identities.md"
     assert page.read_text(encoding="utf-8") == markdown(identities()) + "\n", \
-        "docs/identities.md is stale: run `chainrule identities --markdown`"
+        "docs/identities.md is stale: run `chainrule identities --markdown docs/identities.md --force`"
 
 
 def test_explain_points_to_the_catalog_entries_of_its_rules():

@@ -742,3 +742,17 @@ def test_cli_bad_arguments_exit_2_with_a_message(argv, fragment, tmp_path, capsy
     out = capsys.readouterr()
     assert fragment in out.out + out.err and "Traceback" not in out.out + out.err
     assert not (tmp_path / "out").exists()
+
+
+def test_files_are_written_only_where_the_user_says(tmp_path, capsys):
+    out = tmp_path / "module.py"
+    assert chainrule.main(["codegen", "--example", "two-layer", "-o", str(out)]) == 0
+    assert chainrule.main(["codegen", "--example", "two-layer", "-o", str(out)]) == 2         # exists
+    assert "--force" in capsys.readouterr().err
+    assert chainrule.main(["codegen", "--example", "two-layer", "-o", str(out), "--force"]) == 0
+    target, link = tmp_path / "elsewhere.py", tmp_path / "link.py"
+    link.symlink_to(target)
+    assert chainrule.main(["codegen", "--example", "two-layer", "-o", str(link), "--force"]) == 2
+    assert not target.exists() and "symbolic link" in capsys.readouterr().err
+    page = tmp_path / "catalog.md"
+    assert chainrule.main(["identities", "--markdown", str(page)]) == 0 and page.read_text().startswith("#")

@@ -145,14 +145,33 @@ def cmd_identities(args, console):
     from ..tutor import catalog
     entries = catalog.identities(" ".join(args.search) if args.search else None, args.section)
     if args.markdown:
-        page = Path(args.output)
-        page.parent.mkdir(parents=True, exist_ok=True)
-        page.write_text(catalog.markdown(catalog.identities()) + "\n", encoding="utf-8")
+        page = Path(args.markdown)
+        write_file(page, catalog.markdown(catalog.identities()) + "\n", args.force)
         console.print(f"wrote {page} ({len(catalog.identities())} identities)", markup=False)
         return 0
     out = {"text": catalog.text, "markdown": catalog.markdown, "json": catalog.to_json}[args.format](entries)
     console.print(out, markup=False, end="" if args.format == "text" else "\n")
     return 0 if entries else 1
+
+
+def write_file(path, text, force=False):
+    """Write a file only where the user said: never through a symlink, never over an existing file
+    without --force (nor over a directory)."""
+    import os
+    path = os.fspath(path)
+    if os.path.islink(path):
+        raise ChainruleError(f"{path} is a symbolic link: not written (give the real path)")
+    if os.path.isdir(path):
+        raise ChainruleError(f"{path} is a directory: give a file name")
+    if os.path.exists(path) and not force:
+        raise ChainruleError(f"{path} exists: not overwritten (add --force to replace it)")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0) | (0 if force else os.O_EXCL)
+    try:
+        fd = os.open(path, flags, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as e:
+        raise ChainruleError(f"cannot write {path!r}: {e.strerror}") from None
 
 
 def cmd_codegen(args, console):
@@ -163,11 +182,7 @@ def cmd_codegen(args, console):
     else:
         source = codegen(read_model(args), args.target)
     if args.output:
-        try:
-            with open(args.output, "w", encoding="utf-8") as f:
-                f.write(source)
-        except OSError as e:
-            raise ChainruleError(f"cannot write {args.output!r}: {e.strerror}") from None
+        write_file(args.output, source, args.force)
         console.print(f"wrote {args.output}", markup=False)
     else:
         console.print(source, markup=False, end="")
@@ -262,7 +277,8 @@ def build_parser():
     c2.add_argument("--wrt", help="generate value_and_grad of an expression with respect to this name")
     c2.add_argument("--shape", action="append", metavar="NAME=DIMS")
     c2.add_argument("--order", type=int, default=1, help="2 adds hessian(values)")
-    c2.add_argument("-o", "--output", help="write the module to this file")
+    c2.add_argument("-o", "--output", help="write the module to this file (a new file, or --force)")
+    c2.add_argument("--force", action="store_true", help="replace the --output file if it exists")
     c2.set_defaults(run=cmd_codegen)
     w = sub.add_parser("serve", help="the web page and JSON API (offline; FastAPI + uvicorn)")
     w.add_argument("--host", default="127.0.0.1")
@@ -288,8 +304,9 @@ def build_parser():
     i.add_argument("search", nargs="*", help="words to look for (name, function, 'matrix', '(100)', …)")
     i.add_argument("--section", help="only this section (e.g. trace, determinant, layers)")
     i.add_argument("--format", choices=["text", "markdown", "json"], default="text")
-    i.add_argument("--markdown", action="store_true", help="write the whole catalog to docs/identities.md")
-    i.add_argument("--output", default="docs/identities.md", help=argparse.SUPPRESS)
+    i.add_argument("--markdown", metavar="FILE", help="write the whole catalog as one Markdown page to FILE "
+                   "(the project's is docs/identities.md)")
+    i.add_argument("--force", action="store_true", help="replace FILE if it exists")
     i.set_defaults(run=cmd_identities)
     x.add_argument("--format", choices=["text", "markdown", "latex", "html"], default="text",
                    help="markdown carries LaTeX math; html is a self-contained page (MathML, works offline)")
