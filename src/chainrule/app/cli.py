@@ -195,6 +195,11 @@ def cmd_serve(args, console):
         raise ChainruleError(f"--port must be 0 … 65535, got {args.port}")
     if not 1 <= args.workers <= 64:
         raise ChainruleError(f"--workers must be 1 … 64, got {args.workers}")
+    import socket
+    try:
+        socket.getaddrinfo(args.host, args.port)
+    except (socket.gaierror, UnicodeError) as e:
+        raise ChainruleError(f"--host {args.host!r} is not an address this machine can listen on ({e})") from None
     console.print(f"chainrule: http://{args.host}:{args.port}/  (API docs at /docs; Ctrl-C stops)", markup=False)
     serve(args.host, args.port, args.workers)
     return 0
