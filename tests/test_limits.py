@@ -211,3 +211,12 @@ def test_the_work_budget_leaves_room_for_real_models():
     with counting_work() as work:
         chainrule.backprop(mlp(50))
     assert work["terms"] * 10 < chainrule.core.tensor.MAX_WORK     # 3,500 of 60,000
+
+
+def test_nesting_up_to_the_syntax_limit_derives_or_fails_cleanly():
+    deep = "sum(" + "tanh(" * 190 + "x" + ")" * 190 + ")"          # the syntax allows 200 levels
+    r = chainrule.derive(deep, "x", V)
+    assert r.text.startswith("(1 − tanh²(") and chainrule.codegen(expr=deep, wrt="x", shapes=V)
+    e = chainrule.explain(expr=deep, wrt="x", shapes=V)
+    assert "too deep to follow by hand" in e.steps[5].text
+    assert "No numeric check here" in e.steps[6].text or "agrees" in e.steps[6].text

@@ -9,6 +9,7 @@ in a normal form: deltas contracted, equal factors merged, like terms combined.
 import contextlib
 import contextvars
 import itertools
+import sys
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -18,6 +19,7 @@ _counter = itertools.count()
 MAX_TERMS = 4000
 MAX_WORK = 60_000       # terms built by one derivation (a 50-layer backprop builds 3,500; explain ≤ 2,000)
 _WORK = contextvars.ContextVar("chainrule_work", default=None)
+RECURSION_LIMIT = 2500  # the syntax's nesting limit (200) needs about 2,000 frames in the deepest walks
 
 
 @contextlib.contextmanager
@@ -28,9 +30,14 @@ def work_budget(limit=MAX_WORK):
     if _WORK.get() is not None:
         yield
         return
+    if sys.getrecursionlimit() < RECURSION_LIMIT:     # the walks recurse a few frames per nesting level
+        sys.setrecursionlimit(RECURSION_LIMIT)
     token = _WORK.set([0, limit])
     try:
         yield
+    except RecursionError:
+        raise ChainruleError("expression nested too deeply to derive here: simplify or split it",
+                             kind="depth") from None
     finally:
         _WORK.reset(token)
 

@@ -11,6 +11,7 @@ from fractions import Fraction
 from ..lang import syntax as S
 from ..core.errors import ChainruleError
 from ..core.matrix import M, MFunc, MPow, MVar, canon
+from ..core.tensor import work_budget
 from ..render.numpy_code import NumpyPrinter
 from ..lang.functions import FUNCTIONS
 from ..core.rules import ELEMENTWISE, code_for
@@ -409,9 +410,10 @@ def _names_used(node):
 
 def codegen(model_text=None, target="numpy", *, expr=None, wrt=None, shapes=None, order=1):
     """The module's source: a model's loss_and_grads, or an expression's value_and_grad (and hessian)."""
-    if expr is not None:
-        return expression_source(expr, wrt, shapes, order, target)
-    return model_source(model_text, target)
+    with work_budget():
+        if expr is not None:
+            return expression_source(expr, wrt, shapes, order, target)
+        return model_source(model_text, target)
 
 
 def compile_callable(model_text=None, target="numpy", *, expr=None, wrt=None, shapes=None, order=1):

@@ -97,6 +97,9 @@ def _numerically_guarded(check):
         except OverflowError:
             raise ChainruleError("no numeric check: a constant is beyond floating point (about 1.8e308)",
                                  kind="numeric") from None
+        except (SyntaxError, RecursionError):           # Python's parser stops at 200 nested parentheses
+            raise ChainruleError("no numeric check: the formula is nested too deeply for Python to evaluate",
+                                 kind="numeric") from None
     return guarded
 
 

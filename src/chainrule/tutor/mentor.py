@@ -448,9 +448,10 @@ def _toy_lhs(x, first, readers):
 # what ends a toy expansion early (it is an illustration; the numeric check still runs): a form the
 # toy cannot expand, SymPy missing, or SymPy failing on an unusual expression
 TOY_LIMITS = (NotImplementedError, ImportError, ChainruleError, KeyError, ValueError, TypeError, ZeroDivisionError,
-              RecursionError)
+              RecursionError, SyntaxError)
 TOY_MAX_DIM = 4          # a toy example keeps numeric dimensions up to this size
 TOY_MAX_ENTRIES = 64     # and at most this many scalar entries in all
+TOY_MAX_DEPTH = 24       # and nesting a person can follow (SymPy is slow on deep towers of functions)
 
 
 def _toy_size_guard(shapes):
@@ -470,6 +471,14 @@ TOY_MAX_OPS = 400        # operations in the expanded scalar function
 def _toy_ops_guard(e):
     """A toy example is for expressions a person can read: refuse the ones that expand into a page."""
     import sympy as sp
+    depth, stack = 0, [(e, 1)]
+    while stack:                                      # iterative: the expression may be deep
+        node, d = stack.pop()
+        depth = max(depth, d)
+        if depth > TOY_MAX_DEPTH:
+            raise NotImplementedError(f"the scalar function is nested more than {TOY_MAX_DEPTH} deep, too deep to "
+                                      "follow by hand")
+        stack.extend((a, d + 1) for a in node.args)
     ops = sp.count_ops(e)
     if ops > TOY_MAX_OPS:
         raise NotImplementedError(f"with every dimension 2 the scalar function has {ops} operations, too many to "
