@@ -208,3 +208,23 @@ def test_openapi_contract_with_schemathesis():
         run()
         checked += 1
     assert checked == 4
+
+
+def test_a_chunked_body_is_refused_while_it_is_read():
+    sent = []
+
+    def chunks():                       # 1 MB without a Content-Length, counted as it is pulled
+        for _ in range(1000):
+            sent.append(1)
+            yield b" " * 1000
+    quiet = TestClient(create_app(), raise_server_exceptions=False)
+    r = quiet.post("/api/derive", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "too large" in r.json()["error"]
+    assert r.headers["x-frame-options"] == "DENY"
+
+
+def test_every_error_answers_error_with_the_security_headers():
+    quiet = TestClient(create_app(), raise_server_exceptions=False)
+    for r in (quiet.get("/no/such/page"), quiet.put("/api/derive", json={})):
+        assert "error" in r.json() and "detail" not in r.json(), r.json()
+        assert r.headers["content-security-policy"] and r.headers["x-content-type-options"] == "nosniff"

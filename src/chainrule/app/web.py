@@ -12,6 +12,7 @@ from typing import Optional, Union
 import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -148,6 +149,44 @@ SECURITY_HEADERS = {
 }
 
 
+class BodyTooLarge(Exception):
+    """A request body past MAX_BODY, found while it is read (a chunked body has no Content-Length)."""
+
+
+class _LimitBody:
+    """ASGI middleware: count a request body's bytes as they arrive and stop past MAX_BODY."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        seen = 0
+
+        async def limited():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > MAX_BODY:
+                    raise BodyTooLarge()
+            return message
+        await self.app(scope, limited, send)
+
+
+def _caused_by_size(exc):
+    """Is this BodyTooLarge, or an exception group (anyio's task groups) holding one?"""
+    if isinstance(exc, BodyTooLarge):
+        return True
+    return isinstance(exc, BaseExceptionGroup) and any(_caused_by_size(e) for e in exc.exceptions)
+
+
+def _too_large():
+    return JSONResponse({"error": f"request body too large (limit {MAX_BODY:,} bytes)"}, status_code=413,
+                        headers=SECURITY_HEADERS)
+
+
 def create_app():
     app = FastAPI(title="chainrule", version="0.1.0", docs_url=None, redoc_url=None,
                   description="Matrix calculus in matrix notation: derive, backprop, explain, check.")
@@ -174,9 +213,20 @@ def create_app():
         where = ".".join(str(x) for x in first.get("loc", ()) if x != "body")
         return JSONResponse({"error": f"{where}: {first.get('msg', 'invalid request')}"}, status_code=422)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):   # 404, 405, a body that failed to read
+        if _caused_by_size(exc.__cause__):
+            return _too_large()
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=SECURITY_HEADERS)
+
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception):       # never a traceback to the client
-        return JSONResponse({"error": f"internal error ({type(exc).__name__})"}, status_code=500)
+        if _caused_by_size(exc):
+            return _too_large()
+        return JSONResponse({"error": f"internal error ({type(exc).__name__})"}, status_code=500,
+                            headers=SECURITY_HEADERS)
+
+    app.add_middleware(_LimitBody)
 
     @app.post("/api/derive", summary="Derivative of an expression (gradient, Jacobian, Hessian)")
     async def derive_api(req: DeriveIn):
