@@ -678,6 +678,14 @@ def matfn(name, arg, arg_idx, idx=()):
     return atom(MatFn(name, arg, tuple(arg_idx), tuple(idx)))
 
 
+def single_atom(expr):
+    """The atom an expression is (1 × atom¹, nothing summed), or None."""
+    if len(expr.terms) == 1 and expr.terms[0].coef == 1 and not expr.terms[0].summed and len(expr.terms[0].factors) == 1:
+        atom, e = expr.terms[0].factors[0]
+        return atom if e == 1 else None
+    return None
+
+
 def walk_atoms(expr):
     """Every atom in an expression, nested ones included."""
     for t in expr.terms:

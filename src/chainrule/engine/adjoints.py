@@ -120,10 +120,10 @@ class Backprop:
 
     def _activation_of(self, name):
         for a in self.steps:
-            atom = _single_atom(self.lowered[a.name][0])
+            atom = T.single_atom(self.lowered[a.name][0])
             if not (isinstance(atom, T.Func) and ELEMENTWISE[atom.name].activation and not atom.params):
                 continue
-            var = _single_atom(atom.arg)
+            var = T.single_atom(atom.arg)
             if isinstance(var, T.Var) and var.name == name:
                 fn = ELEMENTWISE[atom.name]
                 form = S.parse_expression(fn.activation)
@@ -404,14 +404,6 @@ def inline(node, mapping):
     if isinstance(node, S.Call):
         changes["args"] = tuple(inline(a, mapping) for a in node.args)
     return dataclasses.replace(node, **changes) if changes else node
-
-
-def _single_atom(expr):
-    """The atom an expression is (1 × atom¹, nothing summed), or None."""
-    if len(expr.terms) == 1 and expr.terms[0].coef == 1 and not expr.terms[0].summed and len(expr.terms[0].factors) == 1:
-        atom, e = expr.terms[0].factors[0]
-        return atom if e == 1 else None
-    return None
 
 
 def _example_dim(model, loss_expr):

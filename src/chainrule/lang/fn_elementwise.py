@@ -236,18 +236,15 @@ def _truth(ce):
 
 
 def _is_indicator(ce):
-    if len(ce.terms) == 1 and ce.terms[0].coef == 1 and len(ce.terms[0].factors) == 1 and not ce.terms[0].summed:
-        atom, e = ce.terms[0].factors[0]
-        return isinstance(atom, T.Func) and e == 1 and ELEMENTWISE[atom.name].style == "indicator"
-    return False
+    atom = T.single_atom(ce)
+    return isinstance(atom, T.Func) and ELEMENTWISE[atom.name].style == "indicator"
 
 
 def _complement(ce):
-    if len(ce.terms) == 1 and ce.terms[0].coef == 1 and len(ce.terms[0].factors) == 1 and not ce.terms[0].summed:
-        atom, e = ce.terms[0].factors[0]
-        if isinstance(atom, T.Func) and e == 1 and ELEMENTWISE[atom.name].style == "indicator":
-            other = indicator(">=" if ELEMENTWISE[atom.name].op == ">" else ">")
-            return T.func(other.name, -atom.arg)
+    if _is_indicator(ce):
+        atom = T.single_atom(ce)
+        other = indicator(">=" if ELEMENTWISE[atom.name].op == ">" else ">")
+        return T.func(other.name, -atom.arg)
     return 1 - ce
 
 

@@ -2,7 +2,7 @@
 from fractions import Fraction
 
 from ..core import tensor as T
-from .printing import latex_name
+from .printing import latex_name, params_text
 from ..core.rules import CONSTANTS, ELEMENTWISE, MATRIX_FUNCTIONS
 
 OUT_NAMES = "ijkl"
@@ -54,7 +54,7 @@ class IndexPrinter:
     def func(self, fn, inner, params):
         if fn.style == "bars":
             return f"|{inner}|"
-        return f"{fn.text}({inner}{''.join(', ' + _param(p) for p in params)})"
+        return f"{fn.text}({inner}{params_text(params)})"
 
     def indicator(self, inner, op):
         return f"[{inner} {op.replace('>=', '≥')} 0]"
@@ -164,7 +164,7 @@ class IndexLatexPrinter(IndexPrinter):
     def func(self, fn, inner, params):
         if fn.style == "bars":
             return rf"\left|{inner}\right|"
-        return rf"{fn.latex}\left({inner}{''.join(', ' + _param(p) for p in params)}\right)"
+        return rf"{fn.latex}\left({inner}{params_text(params)}\right)"
 
     def indicator(self, inner, op):
         return f"[{inner} " + (">" if op == ">" else r"\ge") + " 0]"
@@ -177,10 +177,6 @@ class IndexLatexPrinter(IndexPrinter):
 
     def paren(self, s):
         return rf"\left({s}\right)"
-
-
-def _param(p):
-    return "None" if p is None else (str(p.numerator) if p.denominator == 1 else str(float(p)))
 
 
 def index_text(expr, out, wrt_idx, label):
