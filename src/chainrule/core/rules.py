@@ -250,11 +250,12 @@ def code_for(fn, target, x, wrapped, params=()):
     """An element-wise function's code for a target: `x` is the argument's code, `wrapped` the same in
     parentheses when it is compound (used where the template negates or powers it)."""
     template = fn.code[target]
-    values = {f"p{k}": ("None" if v is None else _number_code(v)) for k, v in enumerate(params)}
+    values = {f"p{k}": ("None" if v is None else number_code(v)) for k, v in enumerate(params)}
     return template.format(x=wrapped if "-{x}" in template else x, **values)
 
 
-def _number_code(v):
+def number_code(v):
+    """A constant as Python code: 3, 0.5."""
     v = Fraction(v)
     return str(v.numerator) if v.denominator == 1 else repr(float(v))
 

@@ -14,7 +14,7 @@ from ..core.matrix import M, MFunc, MPow, MVar, canon
 from ..core.tensor import work_budget
 from ..render.numpy_code import NumpyPrinter
 from ..lang.functions import FUNCTIONS
-from ..core.rules import ELEMENTWISE, code_for
+from ..core.rules import ELEMENTWISE, code_for, number_code
 from ..numeric.evaluate import evaluate_tree
 
 TARGETS = ("numpy", "jax", "torch")
@@ -179,7 +179,7 @@ class TreeCode:
             return n.id, 9
         if isinstance(n, S.Const):
             v = n.value
-            return (str(v.numerator) if v.denominator == 1 else repr(float(v))), (9 if v >= 0 else 3)
+            return number_code(v), (9 if v >= 0 else 3)
         if isinstance(n, S.Neg):
             return "-" + self.wrap(n.operand, 3), 3
         if isinstance(n, S.Transpose):

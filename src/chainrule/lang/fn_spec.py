@@ -124,7 +124,3 @@ def latex_call(head, args, extra=""):
 def latex_wrap(pair, prec):
     s, p = pair
     return rf"\left({s}\right)" if p < prec else s
-
-
-def number_code(v):
-    return str(v.numerator) if v.denominator == 1 else repr(float(v))
