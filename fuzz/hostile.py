@@ -13,6 +13,7 @@ it through the public API (printing every form of the result, as a user would) a
 the outcome. `case(seed, k)` is deterministic: case k of seed s is the same on every machine, so a
 campaign's failure is replayed from (seed, k) alone. The generator only builds strings for the API;
 nothing here evaluates them."""
+import json
 import random
 import re
 
@@ -790,10 +791,38 @@ def run_inprocess(c):
     return classify(c, None)
 
 
-def signature(outcome, detail):
-    """A failure class: the outcome plus the message with numbers, names and quoted parts blurred."""
+def feature(c):
+    """What makes a case costly, in a few words (slow and killed inputs are classed by it)."""
+    a, t = c["args"], _text(c)
+    order = a.get("order", 1)
+    if t.count("@") > 15:
+        what = "long @ chain"
+    elif t.count("\n") > 40:
+        what = "long or wide model"
+    elif re.search(r"\b(maximum|minimum|logaddexp)\(", t):
+        what = "nested maximum/minimum/logaddexp"
+    elif re.search(r"\b\d{5,7}\b", json.dumps(a)):
+        what = "huge dims"
+    elif isinstance(order, int) and order >= 2:
+        what = f"derivative of order {order}"
+    elif _depth(t) > 30:
+        what = "deep nesting"
+    elif len(_CALL.findall(t)) > 4 and _COSTLY.search(t):
+        what = "nested cosh/sinh/softplus/sqrt/log"
+    elif t.count("+") > 30 or t.count("*") > 30:
+        what = "long sum or product"
+    else:
+        what = "other"
+    return f"{c['family']}/{c['api']}: {what}"
+
+
+def signature(outcome, detail, c=None):
+    """A failure class: the outcome plus the message with numbers, names and quoted parts blurred (for
+    slow and killed inputs: what makes the input costly)."""
     if outcome in ("ok", "error"):
         return outcome
+    if outcome in ("slow", "killed") and c is not None:
+        return f"{outcome} | {feature(c)}"
     d = detail.split("\n")[0]
     d = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", d)
     d = re.sub(r"\d+(\.\d+)?", "N", d)

@@ -1,6 +1,7 @@
 """Run the hostile generator (fuzz/hostile.py): every case in a child process, so its time and memory are
 measured and a runaway is killed. Outcomes: ok, error (a ChainruleError with a position), error-unpositioned,
-crash:<ExceptionType>, slow (over 2 s of CPU), killed (still running after the hard limit, 10 s wall),
+crash:<ExceptionType>, slow (over 2 s of CPU), killed (still running after the hard limit: 10 s of CPU, or
+30 s of wall time),
 memory (peak RSS over 1 GB, or a MemoryError), died (the child ended by a signal).
 
 Workers are forked from a parent that has already imported and warmed the engine, run cases one at a
@@ -13,7 +14,10 @@ import argparse
 import collections
 import json
 import multiprocessing as mp
+import math
 import os
+import re
+import signal
 import resource
 import sys
 import time
@@ -31,7 +35,8 @@ sys.path.insert(0, str(HERE.parent / "src"))
 import hostile  # noqa: E402
 
 SLOW = 2.0              # seconds of CPU: over it the case is 'slow'
-HARD = 10.0             # seconds of wall time: the child is killed
+HARD = 10.0             # seconds of CPU: the child is killed (RLIMIT_CPU, SIGXCPU)
+WALL = 3                # ... and at WALL × HARD seconds of wall time, whatever it is doing
 GIB = 1 << 30
 MEMORY = GIB            # peak RSS over it: 'memory'
 FAILURES = ("error-unpositioned", "slow", "killed", "memory", "died")
@@ -76,6 +81,7 @@ def worker(conn, recycle):
             return
         resettable = _reset_peak()
         t, cpu = time.perf_counter(), _cpu()
+        resource.setrlimit(resource.RLIMIT_CPU, (math.ceil(cpu + HARD), resource.RLIM_INFINITY))
         try:
             hostile.execute(c)
             exc = None
@@ -152,7 +158,7 @@ def campaign(cases, jobs, recycle=200, progress=None):
             if not busy:
                 return
             now = time.perf_counter()
-            timeout = max(0.01, min(s.started + HARD - now for s in busy))
+            timeout = max(0.01, min(s.started + WALL * HARD - now for s in busy))
             ready = wait([s.conn for s in busy], timeout)
             now = time.perf_counter()
             for s in busy:
@@ -162,7 +168,10 @@ def campaign(cases, jobs, recycle=200, progress=None):
                     except (EOFError, OSError):
                         s.proc.join()
                         code = s.proc.exitcode
-                        yield s.case, "died", f"child exited with {code}", now - s.started, None, None
+                        if code == -signal.SIGXCPU:
+                            yield s.case, "killed", f"over {HARD:.0f} s of CPU: killed", now - s.started, None, None
+                        else:
+                            yield s.case, "died", f"child exited with {code}", now - s.started, None, None
                         s.kill()
                         s.spawn()
                         continue
@@ -171,8 +180,8 @@ def campaign(cases, jobs, recycle=200, progress=None):
                     if last:
                         s.kill()
                         s.spawn()
-                elif now - s.started > HARD:
-                    yield s.case, "killed", f"still running after {HARD:.0f} s: killed", now - s.started, None, None
+                elif now - s.started > WALL * HARD:
+                    yield s.case, "killed", f"still running after {WALL * HARD:.0f} s: killed", now - s.started, None, None
                     s.kill()
                     s.spawn()
     finally:
@@ -209,7 +218,7 @@ class Tally:
             self.peak[fam] = (peak, c["seed"], c["k"])
         if outcome == "ok" or outcome == "error":
             return
-        sig = hostile.signature(outcome, detail)
+        sig = hostile.signature(outcome, detail, c)
         row = {"seed": c["seed"], "k": c["k"], "family": fam, "api": c["api"], "outcome": outcome,
                "detail": detail, "wall": round(wall, 3), "cpu": None if cpu is None else round(cpu, 3),
                "peak_mb": None if not peak else round(peak / 2**20, 1)}
@@ -277,7 +286,70 @@ class Tally:
                        "classes": classes}, f, indent=1, ensure_ascii=True, default=str)
 
 
+# ------------------------------------------------------------------------------------------ shrink
+_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*|\d+(?:\.\d*)?(?:e[-+]?\d+)?|\*\*|\S|\s+")
+
+
+def _candidates(text):
+    """Smaller variants of a text: whole lines dropped (models), then chunks of tokens, halves first."""
+    lines = text.split("\n")
+    if len(lines) > 2:
+        for size in (len(lines) // 2, len(lines) // 4, 1):
+            for i in range(0, len(lines), max(1, size)):
+                if size:
+                    yield "\n".join(lines[:i] + lines[i + size:])
+    toks = _TOKEN.findall(text)
+    n = len(toks)
+    size = n // 2
+    while size >= 1:
+        for i in range(0, n - size + 1, size):
+            yield "".join(toks[:i] + toks[i + size:])
+        size //= 2
+
+
+def shrink(c, signature, jobs=2, budget=60.0):
+    """The smallest variant of case c (its longest text field cut down) with the same failure signature."""
+    best, t, tried = c, time.time(), set()
+    while time.time() - t < budget:
+        key = max((k for k in ("expr", "model", "claim") if isinstance(best["args"].get(k), str)),
+                  key=lambda k: len(best["args"][k]), default=None)
+        if key is None:
+            return best
+        todo = []
+        for text in _candidates(best["args"][key]):
+            if text not in tried:
+                tried.add(text)
+                todo.append(dict(best, args=dict(best["args"], **{key: text})))
+        found = None
+        for i in range(0, len(todo), jobs * 2):
+            if time.time() - t > budget:
+                break
+            for cand, outcome, detail, *_ in campaign(todo[i:i + jobs * 2], jobs):
+                if hostile.signature(outcome, detail, cand) == signature and size(cand) < size(found or best):
+                    found = cand
+            if found:
+                break
+        if not found:
+            return best
+        best = found
+    return best
+
+
+def shrink_file(path, jobs, budget):
+    data = json.load(open(path))
+    for k in data["classes"]:
+        m = k["minimal"]
+        if k["outcome"] == "killed":
+            continue                                    # each attempt would take the full hard limit
+        small = shrink(m["case"], k["signature"], jobs, budget)
+        if small is not m["case"]:
+            k["shrunk"] = small
+            print(f"{k['signature'][:70]}: {size(m['case'])} → {size(small)} characters", flush=True)
+    json.dump(data, open(path, "w"), indent=1, ensure_ascii=True, default=str)
+
+
 def main(argv=None):
+    global HARD
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--count", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=1)
@@ -289,11 +361,18 @@ def main(argv=None):
     ap.add_argument("--rows", default="/tmp/hostile_failures_rows.jsonl", help="every failing input, one a line")
     ap.add_argument("--report", default=None, help="also write the markdown summary here")
     ap.add_argument("--examples", type=int, default=3)
+    ap.add_argument("--hard", type=float, default=HARD, help="seconds of CPU before a case is killed")
     ap.add_argument("--replay", default=None, help="SEED:K — run one case and print it")
+    ap.add_argument("--shrink", default=None, help="a failures JSON file: cut each class's minimal repro down")
+    ap.add_argument("--budget", type=float, default=60.0, help="seconds of shrinking per class")
     a = ap.parse_args(argv)
     if not 1 <= a.jobs <= 4:
         ap.error("--jobs must be 1 … 4 (the machine is shared)")
+    HARD = a.hard
     warm()
+    if a.shrink:
+        shrink_file(a.shrink, a.jobs, a.budget)
+        return 0
     if a.replay:
         seed, k = (int(v) for v in a.replay.split(":"))
         c = hostile.case(seed, k, a.family)
