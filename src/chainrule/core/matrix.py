@@ -3,14 +3,17 @@
 Nodes carry their exact NumPy shape, so the NumPy printer can emit code that is right for 1-D
 vectors, columns and matrices alike; the math printers show 1-D vectors as columns. Constructors
 (`mat_*` functions) apply the simplifications a person would: (Aᵀ)ᵀ = A, (AB)ᵀ = BᵀAᵀ, I A = A.
+A derived shape is computed once per node (cached_property): recomputed, a chain of n products
+would ask its operands' shapes 2ⁿ times.
 """
 from dataclasses import dataclass
+from functools import cached_property
 from fractions import Fraction
 
 
 @dataclass(frozen=True)
 class M:
-    @property
+    @cached_property
     def ndim(self):
         return len(self.shape)
 
@@ -39,7 +42,7 @@ class MNamed(M):
 class MIdentity(M):
     n: object
 
-    @property
+    @cached_property
     def shape(self):
         return (self.n, self.n)
 
@@ -65,7 +68,7 @@ class MScale(M):
     coef: Fraction
     x: M
 
-    @property
+    @cached_property
     def shape(self):
         return self.x.shape
 
@@ -75,7 +78,7 @@ class MMatMul(M):
     a: M
     b: M
 
-    @property
+    @cached_property
     def shape(self):
         return self.a.shape[:-1] + (self.b.shape[1:] if self.b.ndim == 2 else ())
 
@@ -91,7 +94,7 @@ class MPow(M):
     x: M
     e: Fraction
 
-    @property
+    @cached_property
     def shape(self):
         return self.x.shape
 
@@ -100,7 +103,7 @@ class MPow(M):
 class MT(M):
     x: M
 
-    @property
+    @cached_property
     def shape(self):
         return tuple(reversed(self.x.shape))
 
@@ -112,7 +115,7 @@ class MFunc(M):
     x: M
     params: tuple = ()
 
-    @property
+    @cached_property
     def shape(self):
         return self.x.shape
 
@@ -123,7 +126,7 @@ class MSum(M):
     axis: object = None
     keepdims: bool = False
 
-    @property
+    @cached_property
     def shape(self):
         if self.axis is None:
             return tuple(1 for _ in self.x.shape) if self.keepdims else ()
@@ -142,7 +145,7 @@ class MMatFn(M):
     name: str          # inv | det | logdet
     x: M
 
-    @property
+    @cached_property
     def shape(self):
         return self.x.shape if self.name == "inv" else ()
 
@@ -151,7 +154,7 @@ class MMatFn(M):
 class MDiag(M):
     v: M
 
-    @property
+    @cached_property
     def shape(self):
         return (self.v.shape[0], self.v.shape[0])
 
@@ -160,7 +163,7 @@ class MDiag(M):
 class MDiagPart(M):
     x: M
 
-    @property
+    @cached_property
     def shape(self):
         return (self.x.shape[0],)
 
@@ -170,7 +173,7 @@ class MOuter(M):
     u: M
     v: M
 
-    @property
+    @cached_property
     def shape(self):
         return (self.u.shape[0], self.v.shape[0])
 
@@ -180,7 +183,7 @@ class MExpand(M):
     x: M
     axis: int
 
-    @property
+    @cached_property
     def shape(self):
         s = list(self.x.shape)
         s.insert(self.axis, 1)
@@ -192,7 +195,7 @@ class MSqueeze(M):
     x: M
     axis: int
 
-    @property
+    @cached_property
     def shape(self):
         return tuple(d for k, d in enumerate(self.x.shape) if k != self.axis)
 
@@ -203,7 +206,7 @@ class MSoftmax(M):
     x: M
     axis: object = None
 
-    @property
+    @cached_property
     def shape(self):
         return self.x.shape
 

@@ -21,7 +21,8 @@ def fmt_shape(shape):
 
 
 def normalize_shapes(shapes):
-    """{"A": ("n", "n"), "x": "n", "t": ()} → {name: tuple of int|str}; dimension names checked."""
+    """{"A": ("n", "n"), "B": "n, m", "x": "n", "t": ()} → {name: tuple of int|str}; dimension names
+    checked."""
     if shapes is None:
         return {}
     if not isinstance(shapes, dict):
@@ -32,8 +33,11 @@ def normalize_shapes(shapes):
             raise ChainruleError(f"bad variable name {name!r} in shapes")
         if reserved_problem(name):
             raise ChainruleError(reserved_problem(name), kind="reserved")
-        if isinstance(shape, (int, str)) and not isinstance(shape, bool):
-            shape = (shape,) if shape != "" else ()
+        if isinstance(shape, str):          # "n", "n, m", "(n, m)" as the model language writes them
+            inner = shape.strip().removeprefix("(").removesuffix(")").strip()
+            shape = tuple(d for d in inner.split(",") if d.strip()) if inner else ()
+        elif isinstance(shape, int) and not isinstance(shape, bool):
+            shape = (shape,)
         try:
             dims = tuple(shape)
         except TypeError:

@@ -98,6 +98,17 @@ def names(node):
         yield from names(a)
 
 
+def children(node):
+    """The sub-expressions of a node, in order."""
+    out = [getattr(node, f) for f in ("operand", "left", "right") if getattr(node, f, None) is not None]
+    return out + list(getattr(node, "args", ()))
+
+
+def depth(node):
+    """Levels of the tree (a name is 1)."""
+    return 1 + max((depth(c) for c in children(node)), default=0)
+
+
 _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**", ast.MatMult: "@"}
 _CMPOPS = {ast.Gt: ">", ast.GtE: ">=", ast.Lt: "<", ast.LtE: "<="}
 

@@ -9,10 +9,10 @@ from ..lang.functions import FUNCTIONS
 from ..core.errors import ChainruleError
 from ..core.rules import numpy_namespace
 from .matrix_eval import evaluate_matrix
+from . import cost
 
 SIZES = (3, 4, 2, 5, 6, 7)
 MAX_PERTURBED = 400              # entries of the variable perturbed by a finite-difference check
-MAX_CHECK_ENTRIES = 4_000_000    # data and result entries a numeric check may allocate
 
 
 def concrete_dims(shapes, sizes=SIZES):
@@ -112,16 +112,14 @@ def finite_difference_error(result, seed=0, eps=1e-6, domain=None):
     parsed = result.parsed
     rng = np.random.default_rng(seed)
     dims = concrete_dims(parsed.shapes)
-    for name, shape in list(parsed.shapes.items()) + [("the result", result.shape)]:
-        size = int(np.prod(_concrete(shape, dims))) if shape else 1
-        if size > MAX_CHECK_ENTRIES:
-            raise ChainruleError(f"too large for a numeric check: {name} has shape {tuple(_concrete(shape, dims))} "
-                                 f"(limit {MAX_CHECK_ENTRIES:,} entries); use named or smaller dimensions")
     doms = dict(domains(parsed.tree), **(domain or {}))
     base_expr, base_out = parsed.expr, tuple(parsed.idx)
     for p in result.wrt_idx[:-1]:
         base_expr = diff(base_expr, result.wrt, p)
         base_out = base_out + tuple(p)
+    one = cost.of_tree(parsed.tree, parsed.shapes, dims) if result.order == 1 else cost.of_index(base_expr, base_out, dims)
+    cost.require(one + cost.of_matrix(result.matrix, dims, "the derivative"), "a numeric check")
+    wanted = cost.perturbations(one, MAX_PERTURBED, "a numeric check")
 
     def value(env):
         """The (order−1)th derivative: order 1 reads the parsed text itself (independent of lowering)."""
@@ -142,10 +140,7 @@ def finite_difference_error(result, seed=0, eps=1e-6, domain=None):
         got = np.asarray(eval(result.numpy, {"__builtins__": {}}, namespace), dtype=float)   # generated code only
     x0 = np.asarray(env[result.wrt], dtype=float)
     got = got.reshape(f0.shape + x0.shape)
-    positions = list(np.ndindex(*x0.shape)) if x0.shape else [()]
-    if len(positions) > MAX_PERTURBED:             # a large variable: a random sample of its entries
-        keep = rng.choice(len(positions), MAX_PERTURBED, replace=False)
-        positions = [positions[k] for k in sorted(keep)]
+    positions = _sample_positions(x0.shape, wanted, rng)
     worst, scale = 0.0, 1.0
     for pos in positions:
         column = np.zeros(f0.shape)
@@ -163,6 +158,15 @@ def finite_difference_error(result, seed=0, eps=1e-6, domain=None):
             raise ChainruleError("no numeric check: the derivative or its finite difference is not finite on "
                                  "random data (an overflow, or data at the edge of the domain)", kind="numeric")
     return worst / scale
+
+
+def _sample_positions(shape, wanted, rng):
+    """Every entry of an array of this shape, or a random sample of `wanted` of them (sorted)."""
+    total = int(np.prod(shape)) if shape else 1
+    if total <= wanted:
+        return list(np.ndindex(*shape)) if shape else [()]
+    keep = np.sort(rng.choice(total, wanted, replace=False))
+    return [tuple(int(k) for k in np.unravel_index(flat, shape)) for flat in keep]
 
 
 def sample_model(model, dims, rng, data_scale=0.5):
@@ -186,6 +190,10 @@ def check_backprop(result, seed=0, eps=1e-6, only=None, code=None):
     model = result.model
     rng = np.random.default_rng(seed)
     dims = concrete_dims(result.shapes)
+    forward = model_cost(result, dims, "a numeric check")
+    checked = 1 if only is not None else max(1, len(result.gradients))
+    wanted = cost.perturbations(cost.Cost(forward.largest, forward.what, forward.node, forward.work * checked),
+                                MAX_PERTURBED, "a numeric check")
     env = result.forward(sample_model(model, dims, rng), dims)
     names = dict(env, **numpy_namespace(), **dims)
     loss = model.loss.name
@@ -200,10 +208,7 @@ def check_backprop(result, seed=0, eps=1e-6, only=None, code=None):
         x0 = np.asarray(env[g.of], dtype=float)
         after = g.of if g.of in assigned else None
         want = np.zeros(x0.shape)
-        positions = list(np.ndindex(*x0.shape)) if x0.shape else [()]
-        if len(positions) > MAX_PERTURBED:         # a large array: a random sample of its entries
-            keep = rng.choice(len(positions), MAX_PERTURBED, replace=False)
-            positions = [positions[k] for k in sorted(keep)]
+        positions = _sample_positions(x0.shape, wanted, rng)
         for pos in positions:
             for sign in (1, -1):
                 x = x0.copy()
@@ -223,11 +228,23 @@ def check_backprop(result, seed=0, eps=1e-6, only=None, code=None):
     return errors
 
 
+def model_cost(result, dims, purpose):
+    """The cost of one forward pass of a model, checked against the limits together with its printed
+    adjoints (numeric.cost)."""
+    forward = cost.of_model(result.model, dims)
+    total = forward
+    for g in result.gradients:
+        total = total + cost.of_matrix(g.matrix, dims, g.name)
+    cost.require(total, purpose)
+    return forward
+
+
 def adjoint_values(result, seed=0, sizes=SIZES, data_scale=0.5):
     """Random data for the model, its forward values and every adjoint (its matrix IR evaluated):
     {name: value} with the dimension sizes, and the sizes."""
     rng = np.random.default_rng(seed)
     dims = concrete_dims(result.shapes, sizes)
+    model_cost(result, dims, "the numeric checks")
     values = dict(result.forward(sample_model(result.model, dims, rng, data_scale), dims), **dims)
     for g in result.gradients:
         values[g.name] = np.asarray(evaluate_matrix(g.matrix, values, dims), dtype=float)

@@ -87,19 +87,27 @@ def _atom(a, env, dims):
 # A second, independent reading of the language (NumPy / SciPy semantics), so that checks also
 # catch mistakes in lowering and in the normal form. It walks our own syntax tree; nothing is eval'd.
 
-def evaluate_tree(node, env, dims):
+def evaluate_tree(node, env, dims, memo=None):
     """The value of a parsed expression for concrete arrays, with NumPy's own semantics (each
-    function's `value` in the registry)."""
-    return _TreeValue(env, dims)(node)
+    function's `value` in the registry). `memo` (node → value, for one env) is read and filled:
+    trees that share subtrees — the one-edit variants of a claim — evaluate each shared one once."""
+    return _TreeValue(env, dims, memo)(node)
 
 
 class _TreeValue:
     """evaluate_tree's walk; the registry's `value(ev, call)` parts call it back for arguments."""
 
-    def __init__(self, env, dims):
-        self.env, self.dims = env, dims
+    def __init__(self, env, dims, memo=None):
+        self.env, self.dims, self.memo = env, dims, memo
 
     def __call__(self, node):
+        if self.memo is None:
+            return self._value(node)
+        if node not in self.memo:                # syntax nodes hash by identity
+            self.memo[node] = self._value(node)
+        return self.memo[node]
+
+    def _value(self, node):
         if isinstance(node, S.Const):
             return float(node.value)
         if isinstance(node, S.Name):

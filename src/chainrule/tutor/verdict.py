@@ -86,6 +86,9 @@ def _split_claim(claim):
     return name, expr
 
 
+MAX_EDIT_NODES = 20_000     # nodes the one-edit search may build: each edit rebuilds its path to the root
+
+
 class _Judge:
     def __init__(self, result, g, tree, claim):
         from ..numeric.checks import adjoint_values
@@ -96,6 +99,7 @@ class _Judge:
         self.shapes = dict(self.model.shapes(), **{e.name: e.shape for e in result.gradients})
         self._known_names()
         self.draws = [adjoint_values(result, seed, SIZES, data_scale=1.5) for seed in DRAWS]
+        self.memos = [{} for _ in self.draws]      # subtree values per draw, shared by the claim's edits
         self.values, self.dims = self.draws[0]
         self.want = self.values[self.target]
 
@@ -114,11 +118,28 @@ class _Judge:
     # -- evaluation on every draw -------------------------------------------------------------
     def value(self, tree, k=0):
         values, dims = self.draws[k]
+        if tree is self.tree and self._too_costly(tree, dims):
+            return None
         try:
             with np.errstate(all="ignore"):
-                return np.asarray(evaluate_tree(tree, values, dims), dtype=float)
+                return np.asarray(evaluate_tree(tree, values, dims, self.memos[k]), dtype=float)
         except Exception:          # noqa: BLE001 — a part or an edit that does not evaluate
             return None
+
+    def _too_costly(self, tree, dims):
+        """Would evaluating this expression (the claim, or an edit of it) pass numeric.cost's limits?"""
+        from ..numeric import cost
+        known = self.__dict__.setdefault("_costly", {})
+        if tree not in known:                        # syntax nodes hash by identity
+            known[tree] = None
+            try:
+                cost.require(cost.of_tree(tree, self.shapes, dims), "evaluating the claim")
+            except ChainruleError as e:
+                if e.kind == "too-large":
+                    known[tree] = e
+        if known[tree] is not None and tree is self.tree:
+            raise known[tree]
+        return known[tree] is not None
 
     def right(self, tree):
         """Does this expression equal the target on every draw?"""
@@ -403,9 +424,14 @@ class _Judge:
         later = self._downstream()
         arrays = [n for n, v in self.values.items() if isinstance(v, np.ndarray) and v.ndim > 0]
         candidates = [n for n in arrays if n not in later]
-        for description, why, edited, toggled in _edits(self.tree, arrays, candidates, self.model):
+        checker = ShapeChecker(self.shapes, FUNCTIONS)    # its memo of node shapes is shared by the edits
+        most = MAX_EDIT_NODES // S.depth(self.tree)        # each edit rebuilds its path to the root
+        for tried, (description, why, edited, toggled) in enumerate(_edits(self.tree, arrays, candidates, self.model)):
+            if tried >= most:
+                return None
             try:
-                ShapeChecker(self.shapes, FUNCTIONS).check(edited)
+                if checker.visit(edited) is None:
+                    continue
             except ChainruleError:
                 continue
             if self.right(edited):
