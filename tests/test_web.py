@@ -13,7 +13,8 @@ fastapi = pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
 import chainrule  # noqa: E402
-from chainrule.app.web import create_app  # noqa: E402
+from chainrule.app.pool import InProcess  # noqa: E402
+from chainrule.app.web import create_app, server_options  # noqa: E402
 
 client = TestClient(create_app())
 OUT = Path(__file__).resolve().parent.parent / "test-output"
@@ -98,7 +99,7 @@ def server():
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
-    srv = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
+    srv = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, **server_options()))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     for _ in range(100):
@@ -172,8 +173,8 @@ def test_oversized_and_malformed_requests():
 
 def test_no_internal_detail_reaches_a_client(monkeypatch):
     import chainrule.app.web as web
-    monkeypatch.setattr(web, "_derive", lambda req: 1 / 0)
-    r = TestClient(web.create_app(), raise_server_exceptions=False).post(
+    monkeypatch.setattr(web, "_derive", lambda req: 1 / 0)          # patched here: the work runs in this process
+    r = TestClient(web.create_app(executor=InProcess()), raise_server_exceptions=False).post(
         "/api/derive", json={"expr": "x", "wrt": "x", "shapes": {"x": "n"}})
     assert r.status_code == 500 and r.json() == {"error": "internal error (ZeroDivisionError)"}
     assert "/work" not in r.text and "site-packages" not in r.text
@@ -183,7 +184,7 @@ def test_time_limit(monkeypatch):
     import chainrule.app.web as web
     monkeypatch.setattr(web, "TIME_LIMIT", 0.2)
     monkeypatch.setattr(web, "_derive", lambda req: time.sleep(1))
-    r = TestClient(web.create_app()).post("/api/derive", json={"expr": "x", "wrt": "x", "shapes": {"x": "n"}})
+    r = TestClient(web.create_app(executor=InProcess())).post("/api/derive", json={"expr": "x", "wrt": "x", "shapes": {"x": "n"}})
     assert r.status_code == 504 and "longer than" in r.json()["error"]
 
 

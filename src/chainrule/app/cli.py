@@ -195,13 +195,20 @@ def cmd_serve(args, console):
         raise ChainruleError(f"--port must be 0 … 65535, got {args.port}")
     if not 1 <= args.workers <= 64:
         raise ChainruleError(f"--workers must be 1 … 64, got {args.workers}")
+    if args.pool is not None and not 1 <= args.pool <= 64:
+        raise ChainruleError(f"--pool must be 1 … 64, got {args.pool}")
+    if args.time_limit is not None and not 0.1 <= args.time_limit <= 3600:
+        raise ChainruleError(f"--time-limit must be 0.1 … 3600 seconds, got {args.time_limit:g}")
+    if args.memory_limit is not None and not (args.memory_limit == 0 or 200 <= args.memory_limit <= 1_000_000):
+        raise ChainruleError(f"--memory-limit must be 200 … 1,000,000 MB (or 0: none), got {args.memory_limit:g}")
     import socket
     try:
         socket.getaddrinfo(args.host, args.port)
     except (socket.gaierror, UnicodeError) as e:
         raise ChainruleError(f"--host {args.host!r} is not an address this machine can listen on ({e})") from None
     console.print(f"chainrule: http://{args.host}:{args.port}/  (API docs at /docs; Ctrl-C stops)", markup=False)
-    serve(args.host, args.port, args.workers)
+    serve(args.host, args.port, args.workers, pool=args.pool, time_limit=args.time_limit,
+          memory_limit=args.memory_limit)
     return 0
 
 
@@ -289,6 +296,13 @@ def build_parser():
     w.add_argument("--host", default="127.0.0.1")
     w.add_argument("--port", type=int, default=8000)
     w.add_argument("--workers", type=int, default=1, help="server processes (default 1; use the number of cores)")
+    w.add_argument("--pool", type=int, metavar="N",
+                   help="worker processes per server process for derive/backprop/explain/check "
+                        "(default: the cores shared out among --workers, 1 … 4)")
+    w.add_argument("--time-limit", type=float, metavar="SECONDS",
+                   help="per request, waiting included; past it 504 and the work is killed (default 20)")
+    w.add_argument("--memory-limit", type=float, metavar="MB",
+                   help="address space of each worker process (default 1500; 0: no limit)")
     w.set_defaults(run=cmd_serve)
     t = sub.add_parser("train", help="batch gradient descent with the derived gradients (cost, accuracy, plots)")
     t.add_argument("model", nargs="?", help="a model file (default: --example two-layer)")
