@@ -384,18 +384,29 @@ def main(argv=None):
     tally = Tally()
     t = time.time()
     gen = (hostile.case(a.seed, k, a.family) for k in range(a.start, a.start + a.count))
-    step = max(500, a.count // 20)
+    step = max(500, min(2000, a.count // 20))
     rows = open(a.rows, "w")
-    for n, (c, outcome, detail, wall, cpu, peak) in enumerate(campaign(gen, a.jobs, a.recycle), 1):
-        tally.add(c, outcome, detail, wall, cpu, peak)
-        if outcome not in ("ok", "error"):
-            rows.write(json.dumps(tally.rows[-1], ensure_ascii=True) + "\n")
-        if n % step == 0:
-            rows.flush()
-            print(f"… {n} inputs, {time.time() - t:.0f} s, {len(tally.rows)} failures", flush=True)
-            tally.dump(a.json)
-            if a.report:
-                Path(a.report).write_text(tally.markdown(f"hostile fuzz, seed {a.seed} (in progress)", time.time() - t))
+
+    def stop(*_):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, stop)         # SIGTERM or Ctrl-C: stop and report what was run
+    last = a.start - 1
+    try:
+        for n, (c, outcome, detail, wall, cpu, peak) in enumerate(campaign(gen, a.jobs, a.recycle), 1):
+            tally.add(c, outcome, detail, wall, cpu, peak)
+            last = max(last, c["k"])
+            if outcome not in ("ok", "error"):
+                rows.write(json.dumps(tally.rows[-1], ensure_ascii=True) + "\n")
+            if n % step == 0:
+                rows.flush()
+                print(f"… {n} inputs, {time.time() - t:.0f} s, {len(tally.rows)} failures", flush=True)
+                tally.dump(a.json)
+                if a.report:
+                    Path(a.report).write_text(tally.markdown(f"hostile fuzz, seed {a.seed} (in progress)",
+                                                             time.time() - t))
+    except KeyboardInterrupt:
+        print(f"stopped after {tally.total} inputs", flush=True)
+        a.count = last - a.start + 1
     rows.close()
     elapsed = time.time() - t
     tally.dump(a.json)

@@ -4,8 +4,9 @@ cheap cases (hostile.cheap: decided from the text, before running) among the fir
 "slice", run in-process: each must end in a result or a ChainruleError with a position — a caret,
 the model line, or the argument it is about. No wall-clock limits: slow inputs are the campaign's.
 
-KNOWN lists the cases the engine does not handle yet, each with its failure; they are
-xfail(strict=True), so a fix makes the test fail until its entry is removed here."""
+REPROS adds the minimal repros of the campaign's failure classes that are fast. KNOWN lists the cases
+the engine does not handle yet, each with its failure; they are xfail(strict=True), so a fix makes
+the test fail until its entry is removed here."""
 import sys
 import warnings
 from pathlib import Path
@@ -17,40 +18,49 @@ import hostile  # noqa: E402
 
 SEED, CANDIDATES = "slice", 500
 
-NOT_FINITE = "numeric check: 'the expression is not finite on random data', no position (the sub-expression is not named)"
-SINGULAR = "numeric check: 'a matrix function met a singular matrix', no position (which inv/det is not named)"
+# Minimal repros of the campaign's failure classes (fuzz/hostile_run.py, shrunk by hand or --shrink),
+# each a fast case: they run with the slice.
+TWO_LAYER = hostile.example("two-layer")
+REPROS = {
+    "dim-named-np": ("backprop+check", {"model": "X: n_x, np data\nW: 1, n_x\nJ = -1/np * sum(W @ X)\n"}),
+    "dim-named-np-tiny": ("backprop+check", {"model": "Y: np\nb2:\nZ2 = b2\n"}),
+    "hidden-dim-named-np": ("backprop+check", {"model": TWO_LAYER.replace("n_h", "np")}),
+    "parameter-named-like-adjoint": ("backprop+check", {"model": TWO_LAYER.replace("W1", "dZ1").replace("A1", "dZ2")}),
+    "explain-power-tower": ("explain", {"expr": "sum(" + "(" * 16 + "x" + ") ** 2" * 16 + ")", "wrt": "x",
+                                        "shapes": {"x": ["n"]}}),
+    "explain-empty-target": ("explain", {"model": TWO_LAYER, "target": ""}),
+}
+
+# The cases the engine does not handle yet (slice index or repro name -> the failure seen).
 KNOWN = {
-    26: NOT_FINITE,         # log(det(A * 0))
-    130: NOT_FINITE,        # sum(exp(3.0 ** 64 * x))
-    154: NOT_FINITE,        # sum(log(0) * x)
-    165: NOT_FINITE,        # sum(x ** 0.5) + sum((-x * x) ** 0.5), order 2
-    210: NOT_FINITE,        # sum(x ** 0.5) + sum((-x * x) ** 0.5)
-    425: NOT_FINITE,        # log(det(A * 0))
-    499: NOT_FINITE,        # sum(log(-exp(x))), shapes 3
-    232: SINGULAR,          # sum(inv(A * 0) @ x)
-    283: SINGULAR,          # sum(inv(outer(x, x)))
-    392: SINGULAR,          # sum(inv(A) @ inv(A - A) @ x), order 2
+    "dim-named-np": "TypeError: dict() got multiple values for keyword argument 'np' (the numeric check)",
+    "dim-named-np-tiny": "TypeError: dict() got multiple values for keyword argument 'np' (the numeric check)",
+    "hidden-dim-named-np": "TypeError: dict() got multiple values for keyword argument 'np' (the numeric check)",
+    "parameter-named-like-adjoint": "ValueError: operands could not be broadcast together (the check mixes the "
+                                    "parameter dZ1 with the adjoint dZ1)",
+    "explain-power-tower": "OverflowError: absolute value too large (the toy example of x ** 65536)",
 }
 
 
+def _param(c, name):
+    marks = [pytest.mark.xfail(strict=True, reason=KNOWN[name])] if name in KNOWN else []
+    return pytest.param(c, id=f"{c['family']}-{name}-{c['api']}", marks=marks)
+
+
 def _slice():
-    out = []
-    for k in range(CANDIDATES):
-        c = hostile.case(SEED, k)
-        if hostile.cheap(c):
-            marks = [pytest.mark.xfail(strict=True, reason=KNOWN[k])] if k in KNOWN else []
-            out.append(pytest.param(c, id=f"{c['family']}-{k}-{c['api']}", marks=marks))
-    return out
+    return [_param(c, c["k"]) for c in (hostile.case(SEED, k) for k in range(CANDIDATES)) if hostile.cheap(c)]
 
 
 SLICE = _slice()
+FOUND = [_param({"family": "repro", "api": api, "args": args, "seed": None, "k": name}, name)
+         for name, (api, args) in REPROS.items()]
 
 
 def test_slice_is_a_few_hundred_cases_of_every_family():
     families = {p.values[0]["family"] for p in SLICE}
     assert 300 <= len(SLICE) <= 600, len(SLICE)
     assert families == set(hostile.FAMILIES), set(hostile.FAMILIES) - families
-    assert set(KNOWN) <= {p.values[0]["k"] for p in SLICE}, "a KNOWN case is no longer in the slice"
+    assert set(KNOWN) <= {p.values[0]["k"] for p in SLICE} | set(REPROS), "a KNOWN case is no longer run"
 
 
 def test_cases_are_deterministic():
@@ -58,7 +68,7 @@ def test_cases_are_deterministic():
     assert hostile.case(3, 5) != hostile.case(3, 6)
 
 
-@pytest.mark.parametrize("case", SLICE)
+@pytest.mark.parametrize("case", SLICE + FOUND)
 def test_hostile_case(case):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")         # NumPy's overflow warnings on extreme data are not failures
