@@ -15,6 +15,7 @@ counts from when the job is submitted (waiting included), so no answer takes lon
 `fn` and its arguments travel by pickle: `fn` must be a module-level function the workers can import.
 """
 import asyncio
+import collections
 import concurrent.futures
 import ctypes
 import multiprocessing
@@ -170,6 +171,7 @@ class ProcessPool:
         self._cond = threading.Condition()
         self._start_lock = threading.Lock()
         self._idle, self._all = [], set()
+        self._waiting = collections.deque()        # jobs waiting for a worker, oldest first
         self._pending = 0
         self._started = self._closed = False
         self._threads = concurrent.futures.ThreadPoolExecutor(size + queue, thread_name_prefix="chainrule-pool")
@@ -329,26 +331,33 @@ class ProcessPool:
                 self._pending -= 1
 
     def _acquire(self, job, deadline):
+        """A worker for the job, first come first served (a job arriving later never takes the worker
+        an earlier one waits for)."""
         with self._cond:
-            while True:
-                if self._closed:
-                    raise Closed()
-                if job.cancelled:
-                    raise _Cancelled()
-                if self._idle:
-                    job.worker = self._idle.pop()
-                    return job.worker
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimedOut()
-                self._cond.wait(remaining)
+            self._waiting.append(job)
+            try:
+                while True:
+                    if self._closed:
+                        raise Closed()
+                    if job.cancelled:
+                        raise _Cancelled()
+                    if self._idle and self._waiting[0] is job:
+                        job.worker = self._idle.pop()
+                        return job.worker
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise TimedOut()
+                    self._cond.wait(remaining)
+            finally:
+                self._waiting.remove(job)
+                self._cond.notify_all()             # the next in line may go
 
     def _release(self, worker, job):
         with self._cond:
             job.worker = None                       # a late cancel must not kill the worker's next job
             if worker in self._all:
                 self._idle.append(worker)
-                self._cond.notify()
+                self._cond.notify_all()
 
     def _replace(self, worker, job):
         """Kill the worker (if it still runs) and put a fresh one in its place."""
@@ -371,7 +380,7 @@ class ProcessPool:
                 closing = False
                 self._all.add(fresh)
                 self._idle.append(fresh)
-                self._cond.notify()
+                self._cond.notify_all()
         if closing:
             self._stop(fresh)
 
