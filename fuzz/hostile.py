@@ -762,7 +762,8 @@ def positioned(err, c):
             named.extend(v if isinstance(v, list) else [v])
     for n in named:
         t = str(n).strip()
-        if f"{n!r}" in s or f"{t!r}" in s or (t and re.search(rf"(^|[\s(]){re.escape(t)}(\b|$)", s)):
+        quoted = isinstance(n, str) and (f"{n!r}" in s or f"{t!r}" in s)
+        if quoted or (t and re.search(rf"(^|[\s(=]){re.escape(t)}($|[\s)'\",:;])", s)):
             return "argument"
     return None
 

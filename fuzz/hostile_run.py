@@ -104,6 +104,19 @@ def worker(conn, recycle):
             return
 
 
+def _child_usage(pid):
+    """(CPU seconds, peak RSS bytes) of a running child, from /proc (0 when unreadable)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        with open(f"/proc/{pid}/status") as f:
+            peak = next((int(ln.split()[1]) * 1024 for ln in f if ln.startswith("VmHWM:")), 0)
+        return cpu, peak
+    except (OSError, ValueError, IndexError):
+        return 0.0, 0
+
+
 class Slot:
     def __init__(self, ctx, recycle):
         self.ctx, self.recycle = ctx, recycle
@@ -118,6 +131,7 @@ class Slot:
 
     def give(self, c):
         self.case, self.started = c, time.perf_counter()
+        self.cpu0 = _child_usage(self.proc.pid)[0]
         self.conn.send(c)
 
     def kill(self):
@@ -181,7 +195,10 @@ def campaign(cases, jobs, recycle=200, progress=None):
                         s.kill()
                         s.spawn()
                 elif now - s.started > WALL * HARD:
-                    yield s.case, "killed", f"still running after {WALL * HARD:.0f} s: killed", now - s.started, None, None
+                    cpu, peak = _child_usage(s.proc.pid)
+                    cpu -= s.cpu0
+                    yield s.case, "killed", f"still running after {WALL * HARD:.0f} s ({cpu:.1f} s of CPU): killed", \
+                        now - s.started, cpu, peak
                     s.kill()
                     s.spawn()
     finally:
