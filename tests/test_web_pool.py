@@ -201,6 +201,21 @@ def test_slow_clients_are_cut_off(live):
     assert data.startswith(b"HTTP/1.1 200") and b"HTTP/1.1 408" in data
 
 
+def test_past_the_connection_limit_a_connection_gets_503(live, monkeypatch):
+    monkeypatch.setattr(web, "MAX_CONNECTIONS", 2)
+    monkeypatch.setattr(web, "HEADER_TIMEOUT", 60)                    # the two held connections stay open
+    held = [socket.create_connection(("127.0.0.1", live), timeout=30) for _ in range(2)]
+    try:
+        assert eventually(lambda: exchange(live).startswith(b"HTTP/1.1 503"))
+        status, _, body = answer(exchange(live))
+        assert status == 503 and "too many open connections" in body["error"]
+    finally:
+        for s in held:
+            s.close()
+    assert eventually(lambda: answer(exchange(live, b"GET /api/examples HTTP/1.1\r\nHost: x\r\n"
+                                                    b"Connection: close\r\n\r\n"))[0] == 200)
+
+
 def test_the_server_leaves_no_worker_behind():
     """`chainrule serve --workers 2`: two server processes, each with its pool; a shutdown (SIGTERM)
     ends every process it started."""
