@@ -620,9 +620,12 @@ def test_caret_position_with_leading_blanks_and_newlines(expr, underlined):
 
 
 def test_unpositioned_errors_have_no_stray_caret():
-    for err in (derive_error("x", "x", order=0), derive_error("x", "x", ["x"]), derive_error("x", "q"),
-                derive_error(None)):
-        assert not any(CARET_LINE.match(line) for line in str(err).splitlines()), str(err)
+    assert not any(CARET_LINE.match(line) for line in str(derive_error(None)).splitlines())
+    # an argument given beside the text is shown as `argument=value`, the caret under the value
+    for err, shown in ((derive_error("x", "x", order=0), "order=0"), (derive_error("x", "x", ["x"]), "shapes=['x']"),
+                       (derive_error("x", "q"), "wrt='q'")):
+        lines = str(err).splitlines()
+        assert lines[1].strip() == shown and lines[2].strip() == "^" * (len(shown) - shown.index("=") - 1), str(err)
     assert derive_error("   ").start is not None                  # empty input: placed at its start
 
 
@@ -758,3 +761,49 @@ def test_files_are_written_only_where_the_user_says(tmp_path, capsys):
     assert not target.exists() and "symbolic link" in capsys.readouterr().err
     page = tmp_path / "catalog.md"
     assert chainrule.main(["identities", "--markdown", str(page)]) == 0 and page.read_text().startswith("#")
+
+
+@pytest.mark.parametrize("call, shown", [
+    (lambda: chainrule.derive("sum(x)", "dZ", {"x": "n"}), "wrt='dZ'"),
+    (lambda: chainrule.derive("sum(x)", "x", {"x": "n"}, order=9), "order=9"),
+    (lambda: chainrule.derive("sum(x)", "x", {"x": "n, n, n"}), "shapes['x']="),
+    (lambda: chainrule.derive("sum(x)", "x", {"np": "n", "x": "n"}), "shapes={'np': 'n'}"),
+    (lambda: chainrule.explain(chainrule.example("two-layer"), "dZ9"), "target='dZ9'"),
+    (lambda: chainrule.explain(chainrule.example("two-layer"), ""), "target=''"),
+    (lambda: chainrule.backprop(chainrule.example("two-layer"), "row-major"), "convention='row-major'"),
+])
+def test_an_argument_error_shows_the_argument_with_a_caret(call, shown):
+    err = derive_error_of(call)
+    assert err.source.startswith(shown) and err.start == err.source.index("=") + 1
+    assert any(CARET_LINE.match(line) for line in str(err).splitlines()), str(err)
+
+
+def derive_error_of(call):
+    with pytest.raises(ChainruleError) as info:
+        call()
+    return info.value
+
+
+@pytest.mark.parametrize("expr, wrt, underlined", [
+    ("sum(log(x - x))", "x", "log(x - x)"),
+    ("sum(inv(A * 0) @ x)", "A", "inv(A * 0)"),
+    ("sum(x) / (1e-320) * 2", "x", "sum(x) / (1e-320)"),
+])
+def test_a_numeric_check_that_cannot_run_points_at_the_sub_expression(expr, wrt, underlined):
+    err = derive_error_of(lambda: chainrule.derive(expr, wrt, {"x": "n", "A": "n, n"}).check())
+    assert err.kind == "numeric" and err.source[err.start:err.end] == underlined, str(err)
+
+
+def test_a_model_whose_forward_pass_is_not_finite_points_at_the_line():
+    model = "X: n, m data\nW: n, n\nZ = W @ X\nA = log(Z * 0)\nJ = sum(A) / m"
+    for call in (lambda: chainrule.backprop(model).check(), lambda: chainrule.check(model, "dZ = 0 * Z")):
+        err = derive_error_of(call)
+        assert err.kind == "numeric" and err.line == 4 and "log(Z * 0) is not finite" in err.message, str(err)
+    e = chainrule.explain(model, "dW")
+    assert "No numeric check here: log(Z * 0) is not finite" in e.markdown
+
+
+def test_the_cli_refuses_a_model_file_it_cannot_read_whole():
+    out = subprocess.run([sys.executable, "-m", "chainrule", "backprop", "/dev/zero"], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 2 and "too large" in out.stderr + out.stdout and "Traceback" not in out.stderr

@@ -9,6 +9,7 @@ import pytest
 
 import chainrule
 import chainrule.core.matrix
+import chainrule.engine.adjoints
 import chainrule.numeric.checks
 import chainrule.numeric.evaluate
 import chainrule.tutor.verdict
@@ -123,3 +124,32 @@ def test_a_long_wrong_claim_is_judged_with_a_bounded_edit_search(monkeypatch):
     # each edit rebuilds its path to the root; the search stops at MAX_EDIT_NODES such nodes, so a
     # claim 8 times longer does not try 8 times more edits
     assert counts[1] < 4 * counts[0] + 100, counts
+
+
+def _deep_model(layers):
+    lines, prev = ["X: 3, m data", "Y: 1, m data binary"], "X"
+    for i in range(1, layers + 1):
+        lines += [f"W{i}: 3, 3", f"b{i}: 3, 1", f"Z{i} = W{i} @ {prev} + b{i}", f"A{i} = tanh(Z{i})"]
+        prev = f"A{i}"
+    lines += [f"W{layers + 1}: 1, 3", f"A{layers + 1} = sigmoid(W{layers + 1} @ {prev})",
+              f"J = -1/m * sum(Y * log(A{layers + 1}) + (1 - Y) * log(1 - A{layers + 1}))"]
+    return "\n".join(lines)
+
+
+def test_a_long_model_is_checked_with_fewer_perturbations_or_refused(monkeypatch):
+    calls = collections.Counter()
+    forward = chainrule.engine.adjoints.Backprop.forward
+
+    def counted(self, *args, **kwargs):
+        calls["forward"] += 1
+        return forward(self, *args, **kwargs)
+    monkeypatch.setattr(chainrule.engine.adjoints.Backprop, "forward", counted)
+    r = chainrule.backprop(_deep_model(30))
+    errors = r.check()
+    assert max(errors.values()) < 1e-5
+    # 122 adjoints of up to 9 entries: about 2,000 forward passes unbounded; measured 733 (3 entries each)
+    assert calls["forward"] < 1 + 2 * 3 * len(r.gradients) + 10
+    long = chainrule.backprop(_deep_model(120))
+    err = _error(long.check)
+    assert err.kind == "too-large" and "one adjoint at a time" in str(err) and err.line == long.model.loss.line
+    assert long.check(only="dW1")["dW1"] < 1e-5

@@ -80,6 +80,9 @@ def cmd_demo(args, console):
     return 0 if ok else 1
 
 
+MAX_MODEL_FILE = 1_000_000      # characters of a model file (the model itself allows 2,000 lines)
+
+
 def read_model(args):
     from ..lang.model import example
     if args.model and args.example:
@@ -87,11 +90,14 @@ def read_model(args):
     if args.model:
         try:
             with open(args.model, encoding="utf-8") as f:
-                return f.read()
+                text = f.read(MAX_MODEL_FILE + 1)        # /dev/zero or a huge file: never read whole
         except OSError as e:
             raise ChainruleError(f"cannot read the model file {args.model!r}: {e.strerror}") from None
         except UnicodeDecodeError:
             raise ChainruleError(f"the model file {args.model!r} is not UTF-8 text") from None
+        if len(text) > MAX_MODEL_FILE:
+            raise ChainruleError(f"the model file {args.model!r} is too large (limit {MAX_MODEL_FILE:,} characters)")
+        return text
     return example(args.example or "two-layer")
 
 

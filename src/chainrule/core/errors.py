@@ -49,6 +49,14 @@ class ChainruleError(ValueError):
         return (self.line, self.start)
 
 
+def argument_error(message, argument, value, hint=None, *, kind=None):
+    """A ChainruleError about an argument given beside the text (wrt=, order=, target=, shapes=): shown
+    as `argument=value` with the caret under the value."""
+    import reprlib
+    shown = f"{argument}={reprlib.repr(value)}"        # a huge value is shown cut short
+    return ChainruleError(message, shown, len(argument) + 1, len(shown), None, hint, kind=kind)
+
+
 def fail(message, node=None, source=None, hint=None):
     """Raise a ChainruleError positioned at a syntax node (anything with start/end/line)."""
     if node is not None and getattr(node, "start", None) is not None:

@@ -407,26 +407,34 @@ def split_coef(m):
     return (m.coef, m.x) if isinstance(m, MScale) else (Fraction(1), m)
 
 
-def mat_map(m, fn, before=None):
+def mat_map(m, fn, before=None, _memo=None):
     """Rebuild m bottom-up, applying fn to every node after its children. `before(node)`, when given,
-    is asked first: a node it returns (not None) replaces the subtree as it is, children unvisited."""
+    is asked first: a node it returns (not None) replaces the subtree as it is, children unvisited.
+    A subtree shared by several parents (the same object) is rebuilt once: `fn` must be pure."""
     import dataclasses
+    memo = {} if _memo is None else _memo
+    hit = memo.get(id(m))
+    if hit is not None:
+        return hit[1]
     if before is not None:
         replaced = before(m)
         if replaced is not None:
+            memo[id(m)] = (m, replaced)
             return replaced
     changes = {}
     for f in m.__dataclass_fields__:
         v = getattr(m, f)
         if isinstance(v, M):
-            nv = mat_map(v, fn, before)
+            nv = mat_map(v, fn, before, memo)
             if nv is not v:
                 changes[f] = nv
         elif isinstance(v, tuple) and v and all(isinstance(x, M) for x in v):
-            nv = tuple(mat_map(x, fn, before) for x in v)
+            nv = tuple(mat_map(x, fn, before, memo) for x in v)
             if any(a is not b for a, b in zip(nv, v)):
                 changes[f] = nv
-    return fn(dataclasses.replace(m, **changes) if changes else m)
+    out = fn(dataclasses.replace(m, **changes) if changes else m)
+    memo[id(m)] = (m, out)                 # m kept alive with its result: ids stay unique
+    return out
 
 
 def column(x):

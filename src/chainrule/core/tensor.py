@@ -17,7 +17,7 @@ from .errors import ChainruleError
 
 _counter = itertools.count()
 MAX_TERMS = 4000
-MAX_WORK = 60_000       # terms built by one derivation (a 50-layer backprop builds 3,500; explain ≤ 2,000)
+MAX_WORK = 25_000       # terms built by one derivation (a 50-layer backprop builds 3,500; explain ≤ 2,000)
 _WORK = contextvars.ContextVar("chainrule_work", default=None)
 RECURSION_LIMIT = 2500  # the syntax's nesting limit (200) needs about 2,000 frames in the deepest walks
 
@@ -40,6 +40,17 @@ def work_budget(limit=MAX_WORK):
                              kind="depth") from None
     finally:
         _WORK.reset(token)
+
+
+def spend(units=1):
+    """Charge the current request's budget (a term built, a term converted to matrix notation)."""
+    work = _WORK.get()
+    if work is not None:
+        work[0] += units
+        if work[0] > work[1]:
+            raise ChainruleError(f"too much algebra: this derivation built more than {work[1]:,} terms (its "
+                                 "size grows exponentially with the nesting); simplify or split the expression",
+                                 kind="budget")
 
 
 class Facts:
@@ -279,13 +290,7 @@ class Term(Keyed):
     @staticmethod
     def make(coef, factors, summed=frozenset()):
         """Normal form: contract deltas, merge equal factors, account for unused summed indices."""
-        work = _WORK.get()
-        if work is not None:
-            work[0] += 1
-            if work[0] > work[1]:
-                raise ChainruleError(f"too much algebra: this derivation built more than {work[1]:,} terms (its "
-                                     "size grows exponentially with the nesting); simplify or split the expression",
-                                     kind="budget")
+        spend()
         coef = Fraction(coef) if not isinstance(coef, Fraction) else coef
         if coef == 0:
             return None

@@ -16,7 +16,7 @@ import numpy as np
 from ..lang import syntax as S
 from ..core import tensor as T
 from ..core.differentiate import Trace, diff
-from ..core.errors import ChainruleError
+from ..core.errors import ChainruleError, argument_error
 from ..numeric.evaluate import evaluate, evaluate_tree
 from ..lang.functions import FUNCTIONS
 from ..lang.lower import Lowering, fresh_idx
@@ -172,7 +172,8 @@ def backprop(text, convention="course"):
 
 def _backprop(text, convention="course"):
     if convention not in CONVENTIONS:
-        raise ChainruleError(f"convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
+        raise argument_error(f"convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}", "convention",
+                             convention)
     model = parse_model(text)
     if not model.parameters:
         names = ", ".join(model.declarations) or "none"

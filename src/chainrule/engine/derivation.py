@@ -3,7 +3,7 @@ import json
 
 from ..core import tensor as T
 from ..core.differentiate import Trace, diff
-from ..core.errors import ChainruleError
+from ..core.errors import ChainruleError, argument_error
 from ..lang.functions import FUNCTIONS
 from ..render.index_notation import index_text
 from ..lang.lower import Lowering, fresh_idx
@@ -88,12 +88,12 @@ def derive(expr, wrt, shapes=None, order=1):
 
 def _derive(expr, wrt, shapes=None, order=1):
     if not isinstance(order, int) or isinstance(order, bool) or not 1 <= order <= MAX_ORDER:
-        raise ChainruleError(f"order must be an integer from 1 to {MAX_ORDER}, got {order!r}")
+        raise argument_error(f"order must be an integer from 1 to {MAX_ORDER}, got {order!r}", "order", order)
     parsed = Parsed(expr, shapes)
     if not isinstance(wrt, str) or wrt not in parsed.shapes:
         declared = ", ".join(sorted(parsed.shapes)) or "none"
-        raise ChainruleError(f"cannot differentiate with respect to {wrt!r}: it is not a declared variable "
-                             f"(declared: {declared})")
+        raise argument_error(f"cannot differentiate with respect to {wrt!r}: it is not a declared variable "
+                             f"(declared: {declared})", "wrt", wrt, kind="unknown-name")
     e, out = parsed.expr, tuple(parsed.idx)
     trace = Trace()
     wrt_idx = []

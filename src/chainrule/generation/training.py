@@ -43,6 +43,14 @@ def dataset(name="planar", seed=1, m=400):
         Y = np.r_[np.zeros(per), np.ones(m - per)][None, :]
         return X.T, Y
     if isinstance(name, str) and name.lower().endswith(".csv"):
+        import os
+        import stat
+        try:
+            info = os.stat(name)
+        except OSError as e:
+            raise ChainruleError(f"cannot read {name!r}: {e.strerror}") from None
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_CSV_BYTES:
+            raise ChainruleError(f"{name!r} is not a regular file of at most {MAX_CSV_BYTES // 10**6} MB")
         try:
             data = np.loadtxt(name, delimiter=",", ndmin=2)
         except (OSError, ValueError) as e:
@@ -51,6 +59,9 @@ def dataset(name="planar", seed=1, m=400):
             raise ChainruleError(f"{name!r}: need feature columns and a last label column")
         return data[:, :-1].T, data[:, -1:].T
     raise ChainruleError(f"unknown data set {name!r}: choose {', '.join(DATASETS)} or a .csv file")
+
+
+MAX_CSV_BYTES = 200_000_000      # a data file for train (a device such as /dev/zero is refused)
 
 
 class Training:

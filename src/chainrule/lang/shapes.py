@@ -2,7 +2,7 @@
 import re
 
 from . import syntax as S
-from ..core.errors import ChainruleError
+from ..core.errors import ChainruleError, argument_error
 
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 # names the generated code and the numeric checks use for libraries and helpers: not for arrays
@@ -26,13 +26,13 @@ def normalize_shapes(shapes):
     if shapes is None:
         return {}
     if not isinstance(shapes, dict):
-        raise ChainruleError("shapes must be a dict such as {'A': ('n', 'n'), 'x': ('n',)}")
+        raise argument_error("shapes must be a dict such as {'A': ('n', 'n'), 'x': ('n',)}", "shapes", shapes)
     out = {}
     for name, shape in shapes.items():
         if not isinstance(name, str) or not NAME_RE.match(name):
-            raise ChainruleError(f"bad variable name {name!r} in shapes")
+            raise argument_error(f"bad variable name {name!r} in shapes", "shapes", {name: shape})
         if reserved_problem(name):
-            raise ChainruleError(reserved_problem(name), kind="reserved")
+            raise argument_error(reserved_problem(name), "shapes", {name: shape}, kind="reserved")
         if isinstance(shape, str):          # "n", "n, m", "(n, m)" as the model language writes them
             inner = shape.strip().removeprefix("(").removesuffix(")").strip()
             shape = tuple(d for d in inner.split(",") if d.strip()) if inner else ()
@@ -41,26 +41,29 @@ def normalize_shapes(shapes):
         try:
             dims = tuple(shape)
         except TypeError:
-            raise ChainruleError(f"shape of {name} must be a tuple of dimensions, got {shape!r}") from None
+            raise argument_error(f"shape of {name} must be a tuple of dimensions, got {shape!r}", f"shapes[{name!r}]",
+                                 shape) from None
         if len(dims) > 2:
-            raise ChainruleError(f"{name} has {len(dims)} axes: chainrule handles scalars, vectors and matrices")
+            raise argument_error(f"{name} has {len(dims)} axes: chainrule handles scalars, vectors and matrices",
+                                 f"shapes[{name!r}]", shape)
         norm = []
         for d in dims:
             if isinstance(d, bool) or not isinstance(d, (int, str)):
-                raise ChainruleError(f"dimension {d!r} of {name} must be an int or a name")
+                raise argument_error(f"dimension {d!r} of {name} must be an int or a name", f"shapes[{name!r}]", shape)
             if isinstance(d, str):
                 d = d.strip()
                 if d.isdigit():
                     d = int(d)
                 elif not NAME_RE.match(d):
-                    raise ChainruleError(f"bad dimension name {d!r} in the shape of {name}")
+                    raise argument_error(f"bad dimension name {d!r} in the shape of {name}", f"shapes[{name!r}]", shape)
             if isinstance(d, int) and not 1 <= d <= 10 ** 6:
-                raise ChainruleError(f"dimension {d} of {name} must be between 1 and 1e6")
+                raise argument_error(f"dimension {d} of {name} must be between 1 and 1e6", f"shapes[{name!r}]", shape)
             norm.append(d)
         out[name] = tuple(norm)
     clash = sorted(dim_names(out) & set(out))
     if clash:
-        raise ChainruleError(f"{clash[0]} is both a variable and a dimension name: rename one of them")
+        raise argument_error(f"{clash[0]} is both a variable and a dimension name: rename one of them", "shapes",
+                             shapes)
     return out
 
 

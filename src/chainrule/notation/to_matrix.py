@@ -12,6 +12,9 @@ Each reduction is recorded (rule, before, after) so an explanation can show why 
 ⊙ appears. A term that does not reduce (more than two indices on one factor, three-way sharing)
 has no matrix form: the whole expression then falls back to an einsum.
 """
+import contextlib
+import contextvars
+
 from ..core import tensor as T
 from .collect import collect
 from ..numeric.evaluate import einsum_letters
@@ -37,6 +40,9 @@ class Factor:
 
 def to_matrix(expr, out, log=None):
     """Matrix notation for `expr` with axes `out` (a tuple of indices); raises NoMatrixForm."""
+    if _CONVERTED.get() is None:                   # the outermost call: its memo of converted arguments
+        with _converting():
+            return to_matrix(expr, out, log)
     shape = tuple(i.dim for i in out)
     core = tuple(i for i in out if i.dim != 1 or i in expr.free)
     if len(core) > 2:
@@ -72,12 +78,12 @@ def _atom(a, e, log):
         m, idx = MIdentity(a.a.dim), (a.a, a.b)
     elif isinstance(a, T.Func):
         order = a.arg.natural_order()
-        m, idx = MFunc(a.name, to_matrix(a.arg, order, log), a.params), order
+        m, idx = MFunc(a.name, _shared(a.arg, order, log), a.params), order
     elif isinstance(a, T.Named):
         m, idx = MNamed(a.name), ()
     elif isinstance(a, T.Group):
         order = a.expr.natural_order()
-        m, idx = to_matrix(a.expr, order, log), order
+        m, idx = _shared(a.expr, order, log), order
     elif isinstance(a, T.MatFn):
         m = MMatFn(a.name, to_matrix(a.arg, a.arg_idx, log))
         idx = a.idx
@@ -89,7 +95,34 @@ def _atom(a, e, log):
     return Factor(mat_pow(m, e), idx)
 
 
+_CONVERTED = contextvars.ContextVar("converted", default=None)
+
+
+@contextlib.contextmanager
+def _converting():
+    """The memo of converted function arguments, for one outermost conversion."""
+    token = _CONVERTED.set({})
+    try:
+        yield
+    finally:
+        _CONVERTED.reset(token)
+
+
+def _shared(expr, order, log):
+    """to_matrix of a function's argument, once per argument (up to the names of its indices) within
+    the outermost conversion: a chain rule through n nested functions repeats each inner argument in n
+    factors, which would make the conversion quadratic."""
+    memo = _CONVERTED.get()
+    if memo is None:                               # an atom converted on its own (to_einsum's factors)
+        return to_matrix(expr, order, log)
+    key = expr.key({ix: f"⟨{k}⟩" for k, ix in enumerate(order)})    # the same up to renaming indices
+    if key not in memo:
+        memo[key] = to_matrix(expr, order, log)
+    return memo[key]
+
+
 def _term(t, out, log):
+    T.spend()                                       # a conversion costs about what building a term does
     factors = [_atom(a, e, log) for a, e in _complements(t.factors)]
     summed = set(t.summed)
     scalars = []
@@ -382,6 +415,9 @@ def _outer(factors, summed, log):
 
 def to_einsum(expr, out):
     """np.einsum form of any expression (used where no matrix form exists)."""
+    if _CONVERTED.get() is None:
+        with _converting():
+            return to_einsum(expr, out)
     shape = tuple(i.dim for i in out)
     terms = []
     for t in expr.terms:

@@ -8,7 +8,7 @@ from .evaluate import evaluate, evaluate_tree
 from ..lang.functions import FUNCTIONS
 from ..core.errors import ChainruleError
 from ..core.rules import numpy_namespace
-from .matrix_eval import evaluate_matrix
+from .matrix_eval import evaluate_matrix, variables
 from . import cost
 
 SIZES = (3, 4, 2, 5, 6, 7)
@@ -118,23 +118,39 @@ def finite_difference_error(result, seed=0, eps=1e-6, domain=None):
         base_expr = diff(base_expr, result.wrt, p)
         base_out = base_out + tuple(p)
     one = cost.of_tree(parsed.tree, parsed.shapes, dims) if result.order == 1 else cost.of_index(base_expr, base_out, dims)
-    cost.require(one + cost.of_matrix(result.matrix, dims, "the derivative"), "a numeric check")
-    wanted = cost.perturbations(one, MAX_PERTURBED, "a numeric check")
+    cost.require(one, "a numeric check", parsed.tree)
+    cost.require(one + cost.of_matrix(result.matrix, dims, "the derivative"), "a numeric check", parsed.tree)
+    wanted = cost.perturbations(one, MAX_PERTURBED, "a numeric check", parsed.tree)
 
     def value(env):
         """The (order−1)th derivative: order 1 reads the parsed text itself (independent of lowering)."""
         if result.order == 1:
             return np.asarray(evaluate_tree(parsed.tree, env, dims), dtype=float)
         return evaluate(base_expr, base_out, env, dims)
+    needed = _read(parsed.tree) | {result.wrt} | set(variables(result.matrix)) | \
+        {code.split(".")[0] for code in parsed.dim_code().values()}      # the generated code's names
+    drawn = {n: s for n, s in parsed.shapes.items() if n in needed}     # a declared, unused array: not drawn
+    cost.require(cost.of_declared(drawn, dims), "a numeric check", parsed.tree)
     for attempt in range(5):
-        env = sample(parsed.shapes, dims, doms if attempt < 3 else {k: "positive" for k in parsed.shapes}, rng)
-        with np.errstate(all="ignore"):
-            f0 = value(env)
+        env = sample(drawn, dims, doms if attempt < 3 else {k: "positive" for k in drawn}, rng)
+        try:
+            with np.errstate(all="ignore"):
+                f0 = value(env)
+        except np.linalg.LinAlgError:
+            f0 = np.nan
         if np.all(np.isfinite(f0)):
             break
     else:
-        raise ChainruleError("no numeric check: the expression is not finite on random data (five draws, "
-                             "positive ones included) — is it defined anywhere?", kind="numeric")
+        raise undefined(parsed.tree, env, dims, "the expression")
+    try:
+        return _compare(result, value, env, f0, wanted, rng, eps)
+    except np.linalg.LinAlgError:
+        raise undefined(parsed.tree, env, dims, "the derivative") from None
+
+
+def _compare(result, value, env, f0, wanted, rng, eps):
+    """finite_difference_error's comparison at the drawn point `env` (where the expression is finite)."""
+    parsed = result.parsed
     namespace = dict(env, **numpy_namespace())
     with np.errstate(all="ignore"):
         got = np.asarray(eval(result.numpy, {"__builtins__": {}}, namespace), dtype=float)   # generated code only
@@ -156,8 +172,47 @@ def finite_difference_error(result, seed=0, eps=1e-6, domain=None):
             scale = max(scale, float(np.max(np.abs(column))))
         if not (np.all(np.isfinite(column)) and np.all(np.isfinite(got[(Ellipsis,) + pos]))):
             raise ChainruleError("no numeric check: the derivative or its finite difference is not finite on "
-                                 "random data (an overflow, or data at the edge of the domain)", kind="numeric")
+                                 "random data (an overflow, or data at the edge of the domain)", parsed.text, 0,
+                                 len(parsed.text), 1, kind="numeric")
     return worst / scale
+
+
+def _read(tree):
+    return {n.id for n in S.names(tree)}
+
+
+def undefined(tree, env, dims, what, draws="five draws, positive ones included"):
+    """The error for an expression that is not finite (or meets a singular matrix) on random data,
+    positioned at the smallest sub-expression that is: evaluated bottom-up, each node once."""
+    memo, culprit = {}, [None, ""]
+
+    def visit(node):
+        for child in S.children(node):
+            if visit(child):
+                return True
+        try:
+            with np.errstate(all="ignore"):
+                v = np.asarray(evaluate_tree(node, env, dims, memo), dtype=float)
+            bad = not np.all(np.isfinite(v))
+            culprit[1] = "is not finite"
+        except np.linalg.LinAlgError:
+            bad, culprit[1] = True, "meets a singular matrix"
+        except Exception:          # noqa: BLE001 — any other failure of NumPy here: this node is the cause
+            bad, culprit[1] = True, "cannot be evaluated"
+        if bad:
+            culprit[0] = node
+        return bad
+    visit(tree)
+    node, how = culprit
+    if node is None:                  # the expression is fine: its derivative meets the singular matrix
+        text = getattr(tree, "source", "")
+        return ChainruleError(f"no numeric check: {what} meets a singular matrix on random data", text, 0,
+                              max(1, len(text)), 1, kind="numeric")
+    singular = "singular" in how
+    return ChainruleError(f"no numeric check: {node.text or what} {how} on random data"
+                          + (f" ({draws}) — is it defined anywhere?" if not singular
+                             else " — is its argument singular for every value?"),
+                          node.source, node.start, node.end, node.line, kind="numeric")
 
 
 def _sample_positions(shape, wanted, rng):
@@ -190,11 +245,13 @@ def check_backprop(result, seed=0, eps=1e-6, only=None, code=None):
     model = result.model
     rng = np.random.default_rng(seed)
     dims = concrete_dims(result.shapes)
-    forward = model_cost(result, dims, "a numeric check")
-    checked = 1 if only is not None else max(1, len(result.gradients))
-    wanted = cost.perturbations(cost.Cost(forward.largest, forward.what, forward.node, forward.work * checked),
-                                MAX_PERTURBED, "a numeric check")
-    env = result.forward(sample_model(model, dims, rng), dims)
+    model_cost(result, dims, "a numeric check")
+    steps = cost.of_steps(model, dims)
+    rerun = {name: sum(c.work for _, c in steps[k + 1:]) for k, (name, _) in enumerate(steps)}
+    per_entry = sum(rerun[g.of if g.of in rerun else None] for g in result.gradients
+                    if only is None or g.name == only)
+    wanted = cost.shared_perturbations(per_entry, MAX_PERTURBED, "a numeric check", (model.text, model.loss.line))
+    env = finite_forward(result, sample_model(model, dims, rng), dims)
     names = dict(env, **numpy_namespace(), **dims)
     loss = model.loss.name
     assigned = {a.name for a in model.assignments}
@@ -228,6 +285,22 @@ def check_backprop(result, seed=0, eps=1e-6, only=None, code=None):
     return errors
 
 
+def finite_forward(result, values, dims):
+    """The model's forward values from `values`; a line whose value is not finite (or meets a singular
+    matrix) is an error at its smallest sub-expression that is not."""
+    try:
+        with np.errstate(all="ignore"):
+            env = result.forward(values, dims)
+    except np.linalg.LinAlgError:
+        env = None
+    for a in result.model.assignments:
+        if env is None or a.name not in env or not np.all(np.isfinite(env[a.name])):
+            known = dict(values) if env is None else env
+            raise undefined(a.tree, dict(known, **dims), dims, a.name, "data drawn for every declared name")
+        values = env
+    return env
+
+
 def model_cost(result, dims, purpose):
     """The cost of one forward pass of a model, checked against the limits together with its printed
     adjoints (numeric.cost)."""
@@ -235,7 +308,7 @@ def model_cost(result, dims, purpose):
     total = forward
     for g in result.gradients:
         total = total + cost.of_matrix(g.matrix, dims, g.name)
-    cost.require(total, purpose)
+    cost.require(total, purpose, (result.model.text, result.model.loss.line))
     return forward
 
 
@@ -245,7 +318,7 @@ def adjoint_values(result, seed=0, sizes=SIZES, data_scale=0.5):
     rng = np.random.default_rng(seed)
     dims = concrete_dims(result.shapes, sizes)
     model_cost(result, dims, "the numeric checks")
-    values = dict(result.forward(sample_model(result.model, dims, rng, data_scale), dims), **dims)
+    values = dict(finite_forward(result, sample_model(result.model, dims, rng, data_scale), dims), **dims)
     for g in result.gradients:
         values[g.name] = np.asarray(evaluate_matrix(g.matrix, values, dims), dtype=float)
     return values, dims

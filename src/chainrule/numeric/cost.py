@@ -20,9 +20,10 @@ from ..lang import syntax as S
 
 MAX_ARRAY = 4_000_000            # entries of any one array (32 MB of float64)
 MAX_EVALUATION = 200_000_000     # entries and multiply-adds of one evaluation, all arrays together
-MAX_CHECK = 400_000_000          # of a whole finite-difference check (every evaluation it makes)
+MAX_CHECK = 1_000_000_000        # of a whole finite-difference check (every evaluation it makes): about 1 s
 MIN_PERTURBED = 8                # a check perturbs at least this many entries, or is refused
 BLAS_SPEEDUP = 10                # a matrix product's multiply-add costs about a tenth of an element-wise entry
+NODE_COST = 6_000                # and each node evaluated costs a few microseconds of Python, as 6,000 entries
 
 
 @dataclass
@@ -82,34 +83,51 @@ def of_tree(tree, shapes, dims):
         if shape is None:
             continue
         entries = size(shape, dims)
-        work = entries
+        work = entries + NODE_COST
         if isinstance(node, S.Binary) and node.op == "@":
             left = checker.of.get(node.left) or ()
-            work = entries + entries * (size(left[-1:], dims) if left else 1) // BLAS_SPEEDUP
+            work += entries * (size(left[-1:], dims) if left else 1) // BLAS_SPEEDUP
         cost.add(entries, lambda node=node, shape=shape: f"{node.text or 'a value'} ({_fmt(shape, dims)})", node, work)
     return cost
 
 
+def of_declared(shapes, dims):
+    """The arrays drawn for these declared names."""
+    c = Cost()
+    for name, shape in shapes.items():
+        c.add(size(shape, dims), lambda name=name, shape=shape: f"{name} ({_fmt(shape, dims)})")
+    return c
+
+
 def of_model(model, dims):
     """One forward pass of a model: its data and every assignment's arrays."""
+    total = Cost()
+    for _, c in of_steps(model, dims):
+        total += c
+    return total
+
+
+def of_steps(model, dims):
+    """[(name, Cost)]: the declared arrays (drawn once), then each assignment's evaluation, in order."""
     shapes = {n: d.shape for n, d in model.declarations.items()}
-    cost = Cost()
+    drawn = Cost()
     for name, shape in shapes.items():
         line = model.declarations[name].line
-        cost.add(size(shape, dims), f"{name} ({_fmt(shape, dims)})", (model.text, line))
+        drawn.add(size(shape, dims), lambda name=name, shape=shape: f"{name} ({_fmt(shape, dims)})", (model.text, line))
+    steps = [(None, drawn)]
     for a in model.assignments:
-        cost += of_tree(a.tree, shapes, dims)
+        steps.append((a.name, of_tree(a.tree, shapes, dims)))
         shapes[a.name] = a.shape
-    return cost
+    return steps
 
 
-def of_matrix(m, dims, what="the formula"):
+def of_matrix(m, dims, what="the formula", stop=MAX_EVALUATION):
     """One evaluation of matrix notation (the printed NumPy code, evaluate_matrix); shared subtrees
-    count once, as evaluate_matrix computes them once."""
+    count once, as evaluate_matrix computes them once. Counting stops once the work passes `stop`."""
     cost, seen = Cost(), set()
 
     def visit(node):
-        if id(node) in seen:
+        if id(node) in seen or cost.work > stop:
             return
         seen.add(id(node))
         for f in node.__dataclass_fields__:
@@ -118,14 +136,12 @@ def of_matrix(m, dims, what="the formula"):
                 if isinstance(child, M.M):
                     visit(child)
         entries = size(node.shape, dims)
-        work = entries
+        work = entries + NODE_COST
         if isinstance(node, M.MMatMul):
-            work = entries + entries * size(node.a.shape[-1:], dims) // BLAS_SPEEDUP
+            work += entries * size(node.a.shape[-1:], dims) // BLAS_SPEEDUP
         elif isinstance(node, M.MEinsum):
-            work, biggest = _einsum_plan(node, dims)
-            entries = max(entries, biggest)
-        elif isinstance(node, M.MDiag):
-            entries = work = size(node.shape, dims)
+            flops, biggest = _einsum_plan(node, dims)
+            work, entries = work + flops, max(entries, biggest)
         cost.add(entries, lambda shape=node.shape: f"an array of {what} ({_fmt(shape, dims)})", None, work)
     visit(m)
     return cost
@@ -155,7 +171,7 @@ def of_index(expr, out, dims):
         loop = 1
         for i in set(t.free) | set(t.summed):
             loop *= size([i.dim], dims)
-        cost.add(0, "", None, loop)
+        cost.add(0, "", None, loop + NODE_COST * len(t.factors))
         for a, _ in t.factors:
             if isinstance(a, (T.Func, T.Group, T.MatFn)):
                 inner = a.arg if isinstance(a, (T.Func, T.MatFn)) else a.expr
@@ -165,37 +181,51 @@ def of_index(expr, out, dims):
     return cost
 
 
-def require(cost, purpose):
-    """Refuse an evaluation past the limits, naming its largest array (positioned when it is a node
-    of the source)."""
+def require(cost, purpose, whole=None):
+    """Refuse an evaluation past the limits, naming its largest array: positioned at it when it is a
+    node of the source, else at `whole` (the expression, or a model line)."""
+    where = cost.node if cost.node is not None else whole
     if cost.largest > MAX_ARRAY:
-        _refuse(f"too large for {purpose}: {cost.what} has {cost.largest:,} entries (limit {MAX_ARRAY:,})", cost.node)
+        _refuse(f"too large for {purpose}: {cost.what} has {cost.largest:,} entries (limit {MAX_ARRAY:,})", where)
     if cost.work > MAX_EVALUATION:
         _refuse(f"too large for {purpose}: one evaluation takes about {cost.work:,} operations "
-                f"(limit {MAX_EVALUATION:,}; the largest array is {cost.what})", cost.node)
+                f"(limit {MAX_EVALUATION:,}; the largest array is {cost.what})", where)
     return cost
 
 
 HINT = "hint: declare the dimensions by name (n, m) and chainrule chooses small sizes for its checks"
 
 
-def _refuse(message, where):
+def _refuse(message, where, hint=HINT):
     """The error, at a syntax node or a (model text, line) when the array is one of the source's."""
     if isinstance(where, S.Node):
-        raise ChainruleError(message, where.source, where.start, where.end, where.line, HINT, kind="too-large")
+        raise ChainruleError(message, where.source, where.start, where.end, where.line, hint, kind="too-large")
     if isinstance(where, tuple):
         text, line = where
         row = text.splitlines()[line - 1] if 0 < line <= len(text.splitlines()) else ""
-        raise ChainruleError(f"line {line}: {message}", text, 0, max(1, len(row)), line, HINT, kind="too-large")
-    raise ChainruleError(message, hint=HINT, kind="too-large")
+        raise ChainruleError(f"line {line}: {message}", text, 0, max(1, len(row)), line, hint, kind="too-large")
+    raise ChainruleError(message, hint=hint, kind="too-large")
 
 
-def perturbations(cost, wanted, purpose):
+def shared_perturbations(work, wanted, purpose, where=None):
+    """Entries to perturb in each of several arrays whose finite differences cost `work` in all per
+    perturbed entry (a model's adjoints: each perturbation re-runs the forward pass after its array):
+    `wanted` when it fits within MAX_CHECK, fewer when not, an error below one."""
+    allowed = MAX_CHECK // max(1, 2 * work)
+    if allowed < 1:
+        _refuse(f"too large for {purpose}: perturbing one entry of each array takes about {2 * work:,} operations "
+                f"(limit {MAX_CHECK:,})", where, "hint: check one adjoint at a time (result.check(only='dW1')), "
+                "or a shorter model")
+    return min(wanted, allowed)
+
+
+def perturbations(cost, wanted, purpose, whole=None):
     """How many entries a finite-difference check may perturb (two evaluations each) within MAX_CHECK:
     `wanted` when it fits, fewer for costly evaluations, and an error below MIN_PERTURBED."""
     per = max(1, cost.work) * 2
     allowed = MAX_CHECK // per
     if allowed < min(wanted, MIN_PERTURBED):
         _refuse(f"too large for {purpose}: {min(wanted, MIN_PERTURBED)} perturbed entries would take about "
-                f"{per * min(wanted, MIN_PERTURBED):,} operations (limit {MAX_CHECK:,})", cost.node)
+                f"{per * min(wanted, MIN_PERTURBED):,} operations (limit {MAX_CHECK:,})",
+                cost.node if cost.node is not None else whole)
     return min(wanted, allowed)

@@ -31,7 +31,12 @@ class NumpyPrinter:
         return f"({s})" if q < prec else s
 
     def p(self, m):
-        return getattr(self, "p_" + type(m).__name__)(m)
+        """(text, precedence) of a node; a node met again (a shared or repeated subtree) is printed once."""
+        memo = self.__dict__.setdefault("_printed", {})
+        hit = memo.get(id(m))
+        if hit is None:
+            hit = memo[id(m)] = (m, getattr(self, "p_" + type(m).__name__)(m))    # m kept alive: ids unique
+        return hit[1]
 
     def p_MVar(self, m):
         return (self.dim(m.name) if m.is_dim else m.name), PY_ATOM

@@ -151,8 +151,12 @@ class TextPrinter:
         return f"({s})" if q < prec else s
 
     def p(self, m):
-        meth = getattr(self, "p_" + type(m).__name__)
-        return meth(m)
+        """(text, precedence) of a node; a node met again (a shared or repeated subtree) is printed once."""
+        memo = self.__dict__.setdefault("_printed", {})
+        hit = memo.get(id(m))
+        if hit is None:
+            hit = memo[id(m)] = (m, getattr(self, "p_" + type(m).__name__)(m))    # m kept alive: ids unique
+        return hit[1]
 
     def p_MVar(self, m):
         return m.name, ATOM
