@@ -26,8 +26,9 @@ REPROS = {
     "dim-named-np-tiny": ("backprop+check", {"model": "Y: np\nb2:\nZ2 = b2\n"}),
     "hidden-dim-named-np": ("backprop+check", {"model": TWO_LAYER.replace("n_h", "np")}),
     "parameter-named-like-adjoint": ("backprop+check", {"model": TWO_LAYER.replace("W1", "dZ1").replace("A1", "dZ2")}),
-    "explain-power-tower": ("explain", {"expr": "sum(" + "(" * 16 + "x" + ") ** 2" * 16 + ")", "wrt": "x",
+    "explain-power-tower": ("explain", {"expr": "sum(" + "(" * 11 + "x" + ") ** 2" * 11 + ")", "wrt": "x",
                                         "shapes": {"x": ["n"]}}),
+    "constant-underflow-check": ("derive+check", {"expr": "sum(x) * (1e-296) ** 2", "wrt": "x", "shapes": {"x": ["n"]}}),
     "explain-empty-target": ("explain", {"model": TWO_LAYER, "target": ""}),
 }
 
@@ -38,7 +39,9 @@ KNOWN = {
     "hidden-dim-named-np": "TypeError: dict() got multiple values for keyword argument 'np' (the numeric check)",
     "parameter-named-like-adjoint": "ValueError: operands could not be broadcast together (the check mixes the "
                                     "parameter dZ1 with the adjoint dZ1)",
-    "explain-power-tower": "OverflowError: absolute value too large (the toy example of x ** 65536)",
+    "explain-power-tower": "OverflowError: absolute value too large (the toy example of x ** 2048)",
+    "constant-underflow-check": "'no numeric check: a constant is beyond floating point (about 1.8e308)': no position, "
+                                "and the constant is 1e-592 (an underflow)",
 }
 
 
