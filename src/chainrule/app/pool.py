@@ -393,7 +393,7 @@ class InProcess:
     """The same interface in a thread of this process — for tests that patch the work functions. It
     cannot stop work that overruns (the thread runs on after TimedOut); never use it to serve."""
 
-    size = queue = 0
+    size = queue = memory_limit = 0
     closed = False
 
     def start(self):

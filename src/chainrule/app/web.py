@@ -153,8 +153,8 @@ async def _run(executor, time_limit, fn, req):
     except work_pool.TimedOut:
         return _error(504, f"the request took longer than {time_limit:g} s and was stopped")
     except work_pool.OutOfMemory:
-        return _error(507, f"the request needed more than the memory limit ({executor.memory_limit / 1e6:,.0f} MB) "
-                           "and was stopped")
+        limit = f" ({executor.memory_limit / 1e6:,.0f} MB)" if executor.memory_limit else ""
+        return _error(507, f"the request needed more than the memory limit{limit} and was stopped")
     except work_pool.Busy:
         return _error(503, f"the server is busy ({executor.size + executor.queue} requests running or waiting); "
                            "try again in a few seconds", {"Retry-After": "5"})
