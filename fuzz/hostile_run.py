@@ -365,6 +365,31 @@ def shrink_file(path, jobs, budget):
     json.dump(data, open(path, "w"), indent=1, ensure_ascii=True, default=str)
 
 
+def recheck(a):
+    """Run the failing inputs of an earlier campaign again; a table of old -> new outcomes and a Tally."""
+    old = [json.loads(line) for line in open(a.recheck)]
+    was = {(r["seed"], r["k"]): r for r in old}
+    cases = (hostile.case(r["seed"], r["k"], None) for r in old)
+    tally, moves, t = Tally(), collections.Counter(), time.time()
+    for c, outcome, detail, wall, cpu, peak in campaign(cases, a.jobs, a.recycle):
+        tally.add(c, outcome, detail, wall, cpu, peak)
+        r = was[(c["seed"], c["k"])]
+        moves[(hostile.signature(r["outcome"], r["detail"], c), outcome)] += 1
+    print(f"{tally.total} failing inputs run again in {time.time() - t:.0f} s")
+    print("| was | count | now ok | now error | still failing |\n|---|---|---|---|---|")
+    by = collections.defaultdict(collections.Counter)
+    for (sig, now), n in moves.items():
+        by[sig]["ok" if now == "ok" else "error" if now == "error" else "fail"] += n
+    for sig, n in sorted(by.items(), key=lambda kv: -sum(kv[1].values())):
+        print(f"| {sig[:100]} | {sum(n.values())} | {n['ok']} | {n['error']} | {n['fail']} |")
+    tally.dump(a.json)
+    md = tally.markdown(f"recheck of {a.recheck}", time.time() - t, a.examples)
+    if a.report:
+        Path(a.report).write_text(md)
+    print(md)
+    return 1 if tally.rows else 0
+
+
 def main(argv=None):
     global HARD
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -380,6 +405,8 @@ def main(argv=None):
     ap.add_argument("--examples", type=int, default=3)
     ap.add_argument("--hard", type=float, default=HARD, help="seconds of CPU before a case is killed")
     ap.add_argument("--replay", default=None, help="SEED:K — run one case and print it")
+    ap.add_argument("--recheck", default=None, help="a failing-rows file (--rows): run those inputs again and "
+                    "tabulate old outcome -> new outcome (after an engine fix)")
     ap.add_argument("--shrink", default=None, help="a failures JSON file: cut each class's minimal repro down")
     ap.add_argument("--budget", type=float, default=60.0, help="seconds of shrinking per class")
     a = ap.parse_args(argv)
@@ -390,6 +417,8 @@ def main(argv=None):
     if a.shrink:
         shrink_file(a.shrink, a.jobs, a.budget)
         return 0
+    if a.recheck:
+        return recheck(a)
     if a.replay:
         seed, k = (int(v) for v in a.replay.split(":"))
         c = hostile.case(seed, k, a.family)
