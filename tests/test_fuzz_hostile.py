@@ -28,6 +28,9 @@ REPROS = {
     "parameter-named-like-adjoint": ("backprop+check", {"model": TWO_LAYER.replace("W1", "dZ1").replace("A1", "dZ2")}),
     "explain-power-tower": ("explain", {"expr": "sum(" + "(" * 11 + "x" + ") ** 2" * 11 + ")", "wrt": "x",
                                         "shapes": {"x": ["n"]}}),
+    "superscript-dimension-model": ("backprop", {"model": "W: 2\u00b2\nJ = sum(W)\n"}),
+    "superscript-dimension-shapes": ("derive", {"expr": "sum(x)", "wrt": "x", "shapes": {"x": ["\u00b2"]}}),
+    "explain-sinh-6": ("explain", {"expr": "sum(" + "sinh(" * 6 + "x" + ")" * 6 + ")", "wrt": "x", "shapes": {"x": ["n"]}}),
     "constant-underflow-check": ("derive+check", {"expr": "sum(x) * (1e-296) ** 2", "wrt": "x", "shapes": {"x": ["n"]}}),
     "explain-empty-target": ("explain", {"model": TWO_LAYER, "target": ""}),
 }
@@ -40,6 +43,9 @@ KNOWN = {
     "parameter-named-like-adjoint": "ValueError: operands could not be broadcast together (the check mixes the "
                                     "parameter dZ1 with the adjoint dZ1)",
     "explain-power-tower": "OverflowError: absolute value too large (the toy example of x ** 2048)",
+    "superscript-dimension-model": "ValueError: invalid literal for int() with base 10: '2²' ('²'.isdigit() is True)",
+    "superscript-dimension-shapes": "ValueError: invalid literal for int() with base 10: '²'",
+    "explain-sinh-6": "MemoryError from mpmath (SymPy's evalf of sinh of a huge number in the toy example)",
     "constant-underflow-check": "'no numeric check: a constant is beyond floating point (about 1.8e308)': no position, "
                                 "and the constant is 1e-592 (an underflow)",
 }
