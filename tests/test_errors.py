@@ -807,3 +807,35 @@ def test_the_cli_refuses_a_model_file_it_cannot_read_whole():
     out = subprocess.run([sys.executable, "-m", "chainrule", "backprop", "/dev/zero"], capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 2 and "too large" in out.stderr + out.stdout and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("call, kind, underlined", [
+    # a dimension named like a library the generated code uses
+    (lambda: chainrule.backprop("Y: np\nb2:\nZ2 = b2\nJ = sum(Z2)").check(), None, "np"),
+    (lambda: chainrule.derive("sum(x)", "x", {"x": "np"}), "reserved", None),
+    # a parameter named like another name's adjoint: the checks evaluate adjoints by name
+    (lambda: chainrule.backprop(chainrule.example("two-layer").replace("A1", "dZ2")).check(), "name-clash", "dZ2"),
+    # a constant a float cannot hold: named, for an underflow too
+    (lambda: chainrule.derive("sum(x) * (1e-296) ** 2", "x", {"x": "n"}).check(), "numeric", "(1e-296) ** 2"),
+    # the work budget met after lowering (a long product of one matrix): at the expression
+    (lambda: chainrule.derive("sum(" + " @ ".join(["A"] * 200) + ")", "A", {"A": "n, n"}), "budget", None),
+])
+def test_hostile_inputs_end_in_a_positioned_error(call, kind, underlined):
+    err = derive_error_of(call)
+    assert err.start is not None and err.source, str(err)
+    assert kind is None or err.kind == kind, (err.kind, str(err))
+    assert underlined is None or err.source.splitlines()[(err.line or 1) - 1][err.start:err.end] == underlined, str(err)
+
+
+def test_a_constant_to_a_tiny_power_stays_exact_and_quick():
+    # 2 ** 1e-20 once looked for an integer 10²⁰-th root by computing 2 ** 10²⁰ (it never ended)
+    r = chainrule.derive("2 ** 1e-20 * sum(x)", "x", {"x": "n"})
+    assert r.text == "2^(1e-20) 𝟏" and r.check() < 1e-9
+
+
+def test_the_toy_example_stays_a_toy():
+    deep = "sum(" + "(" * 11 + "x" + ") ** 2" * 11 + ")"           # x ** 2048: past a float at 1.7
+    e = chainrule.explain(expr=deep, wrt="x", shapes={"x": ("n",)})
+    assert "All 2 entries agree: yes" in e.markdown
+    e = chainrule.explain(expr="u.T @ inv(inv(S).T @ S) @ u", wrt="S", shapes={"S": (4, 4), "u": (4,)})
+    assert "applies inv to matrices up to 3×3; here 4×4" in e.markdown and "(agrees)" in e.markdown

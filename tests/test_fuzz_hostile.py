@@ -37,17 +37,6 @@ REPROS = {
 
 # The cases the engine does not handle yet (slice index or repro name -> the failure seen).
 KNOWN = {
-    "dim-named-np": "TypeError: dict() got multiple values for keyword argument 'np' (the numeric check)",
-    "dim-named-np-tiny": "TypeError: dict() got multiple values for keyword argument 'np' (the numeric check)",
-    "hidden-dim-named-np": "TypeError: dict() got multiple values for keyword argument 'np' (the numeric check)",
-    "parameter-named-like-adjoint": "ValueError: operands could not be broadcast together (the check mixes the "
-                                    "parameter dZ1 with the adjoint dZ1)",
-    "explain-power-tower": "OverflowError: absolute value too large (the toy example of x ** 2048)",
-    "superscript-dimension-model": "ValueError: invalid literal for int() with base 10: '2²' ('²'.isdigit() is True)",
-    "superscript-dimension-shapes": "ValueError: invalid literal for int() with base 10: '²'",
-    "explain-sinh-6": "MemoryError from mpmath (SymPy's evalf of sinh of a huge number in the toy example)",
-    "constant-underflow-check": "'no numeric check: a constant is beyond floating point (about 1.8e308)': no position, "
-                                "and the constant is 1e-592 (an underflow)",
 }
 
 

@@ -306,7 +306,7 @@ def create_app(executor=None, time_limit=None, pool=None, memory_limit=None, que
     async def _guard(request: Request, call_next):
         """Reject oversized bodies before reading them; every response carries the security headers."""
         length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+        if length is not None and (not (length.isascii() and length.isdigit()) or int(length) > MAX_BODY):
             response = _refused(BodyTooLarge())
         else:
             response = await call_next(request)

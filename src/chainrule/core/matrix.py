@@ -244,7 +244,16 @@ def canon(m):
 
 
 def is_symmetric(m):
-    """Is this square matrix expression symmetric whatever its variables (XᵀX, A + Aᵀ, diag(v), …)?"""
+    """Is this square matrix expression symmetric whatever its variables (XᵀX, A + Aᵀ, diag(v), …)?
+    Cached per node: transposing a chain of n products asks it of every sub-chain."""
+    cached = m.__dict__.get("_symmetric")
+    if cached is None:
+        cached = _symmetric(m)
+        object.__setattr__(m, "_symmetric", cached)          # a cache, not a field: equality is unaffected
+    return cached
+
+
+def _symmetric(m):
     if m.ndim != 2:
         return False
     if isinstance(m, (MIdentity, MDiag)):

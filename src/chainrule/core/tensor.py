@@ -48,9 +48,9 @@ def spend(units=1):
     if work is not None:
         work[0] += units
         if work[0] > work[1]:
-            raise ChainruleError(f"too much algebra: this derivation built more than {work[1]:,} terms (its "
-                                 "size grows exponentially with the nesting); simplify or split the expression",
-                                 kind="budget")
+            raise ChainruleError(f"too much algebra: more than {work[1]:,} steps (terms built or converted to "
+                                 "matrix notation; deep nesting can grow them exponentially, long products "
+                                 "quadratically); simplify or split the expression", kind="budget")
 
 
 class Facts:
@@ -433,6 +433,8 @@ def _iroot(n, k):
     """The integer r with r ** k == n, or None."""
     if n < 2:
         return n
+    if k > n.bit_length():                      # r ≥ 2 would make r ** k > n (and 2 ** 10²⁰ never ends)
+        return None
     r = round(n ** (1 / k)) if n < 2 ** 1000 else None
     if r is None:
         return None

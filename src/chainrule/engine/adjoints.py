@@ -331,6 +331,18 @@ class _Pass:
         return after
 
     def adjoint(self, name, readers):
+        try:
+            return self._adjoint(name, readers)
+        except ChainruleError as e:                 # the algebra's own errors (the work budget): at name's line
+            if e.start is not None:
+                raise
+            decl = self.model.declarations.get(name)
+            line = decl.line if decl else next(a.line for a in self.model.assignments if a.name == name)
+            row = self.model.text.splitlines()[line - 1]
+            raise ChainruleError(f"line {line}: deriving d{name}: {e.message}", self.model.text, 0, max(1, len(row)),
+                                 line, e.hint, kind=e.kind) from None
+
+    def _adjoint(self, name, readers):
         shape, s = self.shapes[name], self.scale(name)
         total, p, trace = self.vjp(name, [(r, self.lowered_steps[r]) for r in readers])
         log = []

@@ -87,6 +87,15 @@ def derive(expr, wrt, shapes=None, order=1):
 
 
 def _derive(expr, wrt, shapes=None, order=1):
+    try:
+        return _derive_positioned(expr, wrt, shapes, order)
+    except ChainruleError as e:               # the algebra's own errors (the work budget): at the expression
+        if e.start is not None or not isinstance(expr, str) or not expr.strip():
+            raise
+        raise ChainruleError(e.message, expr, 0, len(expr), 1, e.hint, kind=e.kind) from None
+
+
+def _derive_positioned(expr, wrt, shapes=None, order=1):
     if not isinstance(order, int) or isinstance(order, bool) or not 1 <= order <= MAX_ORDER:
         raise argument_error(f"order must be an integer from 1 to {MAX_ORDER}, got {order!r}", "order", order)
     parsed = Parsed(expr, shapes)

@@ -28,7 +28,8 @@ class Lowering:
             return self._visit(node)
         except ChainruleError as e:
             if e.start is None and getattr(node, "start", None) is not None:
-                raise ChainruleError(e.message, node.source, node.start, node.end, node.line, e.hint) from None
+                raise ChainruleError(e.message, node.source, node.start, node.end, node.line, e.hint,
+                                     kind=e.kind) from None
             raise
 
     def _visit(self, node):

@@ -116,8 +116,11 @@ def _declaration(model, code, number, seen):
                        model.text, number, code.index(tok), code.index(tok) + len(tok))
         elif tok == "scalar":
             continue
-        elif tok.isdigit() and 1 <= int(tok) <= 10 ** 6:
+        elif tok.isascii() and tok.isdigit() and 1 <= int(tok) <= 10 ** 6:
             dims.append(int(tok))
+        elif NAME_RE.match(tok) and reserved_problem(tok):
+            raise _err(reserved_problem(tok).replace("a reserved name", "a reserved dimension name"),
+                       model.text, number, code.index(tok), code.index(tok) + len(tok))
         elif NAME_RE.match(tok):
             dims.append(tok)
         else:

@@ -52,10 +52,13 @@ def normalize_shapes(shapes):
                 raise argument_error(f"dimension {d!r} of {name} must be an int or a name", f"shapes[{name!r}]", shape)
             if isinstance(d, str):
                 d = d.strip()
-                if d.isdigit():
+                if d.isascii() and d.isdigit():
                     d = int(d)
                 elif not NAME_RE.match(d):
                     raise argument_error(f"bad dimension name {d!r} in the shape of {name}", f"shapes[{name!r}]", shape)
+                elif reserved_problem(d):
+                    raise argument_error(reserved_problem(d).replace("a reserved name", "a reserved dimension name"),
+                                         f"shapes[{name!r}]", shape, kind="reserved")
             if isinstance(d, int) and not 1 <= d <= 10 ** 6:
                 raise argument_error(f"dimension {d} of {name} must be between 1 and 1e6", f"shapes[{name!r}]", shape)
             norm.append(d)
@@ -75,7 +78,8 @@ def parse_shape(text):
     dims = dims.strip().strip("()")
     if dims in ("", "scalar"):
         return name.strip(), ()
-    return name.strip(), tuple(int(d) if d.strip().isdigit() else d.strip() for d in dims.split(",") if d.strip())
+    items = [d.strip() for d in dims.split(",") if d.strip()]
+    return name.strip(), tuple(int(d) if d.isascii() and d.isdigit() else d for d in items)   # '²'.isdigit() too
 
 
 def dim_names(shapes):

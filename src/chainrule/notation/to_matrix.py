@@ -241,6 +241,7 @@ def _reduce(factors, scalars, summed, out, log):
     """Apply the reduction rules until one factor (or none) remains."""
     factors = list(factors)
     for _ in range(1000):
+        T.spend(len(factors) // 8)                 # a step's cost grows with the factors left (long products)
         for f in [f for f in factors if not f.idx]:
             factors.remove(f)
             scalars.append(f.m)
@@ -274,8 +275,12 @@ def _trace_or_diag(factors, scalars, summed, log):
 
 
 def _sum_out(factors, scalars, summed, log):
+    holders = {}                                   # index → the factors carrying it (one pass, not one per index)
+    for f in factors:
+        for i in set(f.idx):
+            holders.setdefault(i, []).append(f)
     for i in sorted(summed, key=lambda i: i.n):
-        fs = _count(factors, i)
+        fs = holders.get(i, [])
         if len(fs) != 1:
             continue
         f = fs[0]
@@ -306,20 +311,25 @@ def _aligned(g, idx):
 
 
 def _hadamard(factors, log, summed):
-    for a in range(len(factors)):
-        for b in range(a + 1, len(factors)):
-            f, g = factors[a], factors[b]
-            if len(f.idx) == 1 and f.idx == g.idx and f.idx[0] in summed and len(_count(factors, f.idx[0])) == 2:
+    by_indices = {}                                # factors grouped by their set of indices: linear, not quadratic
+    for k, f in enumerate(factors):
+        if f.idx and len(set(f.idx)) == len(f.idx):
+            by_indices.setdefault(frozenset(f.idx), []).append(k)
+    for a, f in enumerate(factors):
+        for b in by_indices.get(frozenset(f.idx), ()) if f.idx else ():
+            if b <= a:
+                continue
+            g = factors[b]
+            if len(f.idx) == 1 and f.idx[0] in summed and len(_count(factors, f.idx[0])) == 2:
                 continue                           # Σᵢ a[i] x[i] reads better as the inner product aᵀx
-            if f.idx and set(f.idx) == set(g.idx) and len(set(f.idx)) == len(f.idx):
-                m = mat_had([f.m, _aligned(g, f.idx)], f.m.shape)
-                factors[a] = Factor(m, f.idx)
-                del factors[b]
-                if _recording(log):
-                    _note(log, "Hadamard", f"{_show(f.m)} and {_show(g.m)} carry the same indices, entry for "
-                          f"entry (nothing is summed between them): an entry-wise product, {_show(m)}"
-                          + (" (the second transposed: its indices are swapped)" if g.idx != f.idx else ""))
-                return True
+            m = mat_had([f.m, _aligned(g, f.idx)], f.m.shape)
+            factors[a] = Factor(m, f.idx)
+            del factors[b]
+            if _recording(log):
+                _note(log, "Hadamard", f"{_show(f.m)} and {_show(g.m)} carry the same indices, entry for "
+                      f"entry (nothing is summed between them): an entry-wise product, {_show(m)}"
+                      + (" (the second transposed: its indices are swapped)" if g.idx != f.idx else ""))
+            return True
     return False
 
 

@@ -84,6 +84,25 @@ def sample(shapes, dims, doms, rng):
     return env
 
 
+def _beyond_floating_point(result):
+    """The first constant of a derivation's expression or a model's lines that a float cannot hold."""
+    trees = [result.parsed.tree] if hasattr(result, "parsed") else [a.tree for a in result.model.assignments]
+
+    def visit(node):
+        if isinstance(node, S.Const) and node.value:
+            try:
+                if float(node.value) == 0:
+                    return node
+            except OverflowError:
+                return node
+        for child in S.children(node):
+            found = visit(child)
+            if found is not None:
+                return found
+        return None
+    return next((n for n in map(visit, trees) if n is not None), None)
+
+
 def _numerically_guarded(check):
     """A numeric check meeting a matrix that random data cannot make invertible (inv(A * 0)), or a constant
     beyond floating point, reports it as an input error, not a crash."""
@@ -95,8 +114,10 @@ def _numerically_guarded(check):
             raise ChainruleError(f"on random data a matrix function met a {str(e).lower()} (is its argument "
                                  "singular for every value?)", kind="numeric") from None
         except OverflowError:
-            raise ChainruleError("no numeric check: a constant is beyond floating point (about 1.8e308)",
-                                 kind="numeric") from None
+            node = _beyond_floating_point(args[0])
+            where = (node.source, node.start, node.end, node.line) if node is not None else ()
+            raise ChainruleError("no numeric check: a constant is beyond floating point (its magnitude is past "
+                                 "1.8e308, or below 5e-324 but not zero)", *where, kind="numeric") from None
         except (SyntaxError, RecursionError):           # Python's parser stops at 200 nested parentheses
             raise ChainruleError("no numeric check: the formula is nested too deeply for Python to evaluate",
                                  kind="numeric") from None
@@ -301,9 +322,25 @@ def finite_forward(result, values, dims):
     return env
 
 
+def distinct_names(result):
+    """Adjoints are evaluated by name next to the model's own names: a model name that is also an
+    adjoint's (a parameter called dZ1 beside a Z1) would be overwritten, so it is an error at its line."""
+    model = result.model
+    lines = dict({n: d.line for n, d in model.declarations.items()}, **{a.name: a.line for a in model.assignments})
+    for g in result.gradients:
+        if g.name in lines:
+            line = lines[g.name]
+            row = model.text.splitlines()[line - 1]
+            start = row.index(g.name) if g.name in row else 0
+            raise ChainruleError(f"line {line}: {g.name} is also the name of {g.of}'s adjoint, which the numeric "
+                                 f"checks evaluate by name: rename {g.name}", model.text, start,
+                                 start + len(g.name), line, kind="name-clash")
+
+
 def model_cost(result, dims, purpose):
     """The cost of one forward pass of a model, checked against the limits together with its printed
     adjoints (numeric.cost)."""
+    distinct_names(result)
     forward = cost.of_model(result.model, dims)
     total = forward
     for g in result.gradients:

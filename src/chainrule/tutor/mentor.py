@@ -454,7 +454,7 @@ def _toy_lhs(x, first, readers):
 # what ends a toy expansion early (it is an illustration; the numeric check still runs): a form the
 # toy cannot expand, SymPy missing, or SymPy failing on an unusual expression
 TOY_LIMITS = (NotImplementedError, ImportError, ChainruleError, KeyError, ValueError, TypeError, ZeroDivisionError,
-              RecursionError, SyntaxError)
+              RecursionError, SyntaxError, OverflowError, MemoryError)   # MemoryError: mpmath's precision at huge values
 TOY_MAX_DIM = 4          # a toy example keeps numeric dimensions up to this size
 TOY_MAX_ENTRIES = 64     # and at most this many scalar entries in all
 TOY_MAX_DEPTH = 24       # and nesting a person can follow (SymPy is slow on deep towers of functions)
