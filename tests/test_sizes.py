@@ -147,8 +147,10 @@ def test_a_long_model_is_checked_with_fewer_perturbations_or_refused(monkeypatch
     r = chainrule.backprop(_deep_model(30))
     errors = r.check()
     assert max(errors.values()) < 1e-5
-    # 122 adjoints of up to 9 entries: about 2,000 forward passes unbounded; measured 733 (3 entries each)
-    assert calls["forward"] < 1 + 2 * 3 * len(r.gradients) + 10
+    # 122 adjoints of up to 9 entries: 1,813 forward passes unbounded; measured 1,093 (5 entries each)
+    dims = chainrule.numeric.checks.concrete_dims(r.shapes)
+    unbounded = 1 + 2 * sum(cost.size(g.shape, dims) for g in r.gradients)
+    assert calls["forward"] < 0.7 * unbounded, (calls, unbounded)
     long = chainrule.backprop(_deep_model(120))
     err = _error(long.check)
     assert err.kind == "too-large" and "one adjoint at a time" in str(err) and err.line == long.model.loss.line

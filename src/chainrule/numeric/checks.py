@@ -267,7 +267,7 @@ def check_backprop(result, seed=0, eps=1e-6, only=None, code=None):
     rng = np.random.default_rng(seed)
     dims = concrete_dims(result.shapes)
     model_cost(result, dims, "a numeric check")
-    steps = cost.of_steps(model, dims)
+    steps = cost.of_steps(model, dims, result.lowered)
     rerun = {name: sum(c.work for _, c in steps[k + 1:]) for k, (name, _) in enumerate(steps)}
     per_entry = sum(rerun[g.of if g.of in rerun else None] for g in result.gradients
                     if only is None or g.name == only)
@@ -341,7 +341,7 @@ def model_cost(result, dims, purpose):
     """The cost of one forward pass of a model, checked against the limits together with its printed
     adjoints (numeric.cost)."""
     distinct_names(result)
-    forward = cost.of_model(result.model, dims)
+    forward = cost.of_model(result.model, dims, result.lowered)
     total = forward
     for g in result.gradients:
         total = total + cost.of_matrix(g.matrix, dims, g.name)

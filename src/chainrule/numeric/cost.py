@@ -23,6 +23,7 @@ MAX_EVALUATION = 200_000_000     # entries and multiply-adds of one evaluation, 
 MAX_CHECK = 1_000_000_000        # of a whole finite-difference check (every evaluation it makes): about 1 s
 MIN_PERTURBED = 8                # a check perturbs at least this many entries, or is refused
 BLAS_SPEEDUP = 10                # a matrix product's multiply-add costs about a tenth of an element-wise entry
+EINSUM_LOOP = 3                  # einsum without a plan (index form): 3 entries per iteration and operand
 NODE_COST = 6_000                # and each node evaluated costs a few microseconds of Python, as 6,000 entries
 
 
@@ -99,16 +100,18 @@ def of_declared(shapes, dims):
     return c
 
 
-def of_model(model, dims):
+def of_model(model, dims, lowered=None):
     """One forward pass of a model: its data and every assignment's arrays."""
     total = Cost()
-    for _, c in of_steps(model, dims):
+    for _, c in of_steps(model, dims, lowered):
         total += c
     return total
 
 
-def of_steps(model, dims):
-    """[(name, Cost)]: the declared arrays (drawn once), then each assignment's evaluation, in order."""
+def of_steps(model, dims, lowered=None):
+    """[(name, Cost)]: the declared arrays (drawn once), then each assignment's evaluation, in order —
+    of its index form when `lowered` (name → (expression, indices)) gives it (a model's forward pass
+    evaluates those), else of its syntax."""
     shapes = {n: d.shape for n, d in model.declarations.items()}
     drawn = Cost()
     for name, shape in shapes.items():
@@ -116,7 +119,14 @@ def of_steps(model, dims):
         drawn.add(size(shape, dims), lambda name=name, shape=shape: f"{name} ({_fmt(shape, dims)})", (model.text, line))
     steps = [(None, drawn)]
     for a in model.assignments:
-        steps.append((a.name, of_tree(a.tree, shapes, dims)))
+        if lowered is not None:
+            expr, idx = lowered[a.name]
+            step = of_index(expr, tuple(idx), dims)
+            if step.node is None:
+                step.node = (model.text, a.line)
+        else:
+            step = of_tree(a.tree, shapes, dims)
+        steps.append((a.name, step))
         shapes[a.name] = a.shape
     return steps
 
@@ -171,7 +181,7 @@ def of_index(expr, out, dims):
         loop = 1
         for i in set(t.free) | set(t.summed):
             loop *= size([i.dim], dims)
-        cost.add(0, "", None, loop + NODE_COST * len(t.factors))
+        cost.add(0, "", None, EINSUM_LOOP * loop * max(1, len(t.factors)) + NODE_COST * len(t.factors))
         for a, _ in t.factors:
             if isinstance(a, (T.Func, T.Group, T.MatFn)):
                 inner = a.arg if isinstance(a, (T.Func, T.MatFn)) else a.expr

@@ -219,29 +219,38 @@ def matrix_to_sympy(m, env, dims):
 
 
 def same(a, b, trials=3, seed=0):
-    """Do two SymPy expressions agree? Tested at random points (a zero-equivalence test) by substituting
-    numbers, which is quick where simplify() or code generation can take seconds on nested functions.
-    A point where the values are too large for mpmath (sinh nested 6 deep at 1.7) is retried nearer 0;
-    where no point can be evaluated, the comparison is not possible (NotImplementedError), not "different"."""
+    """Do two SymPy expressions agree? Tested at random points (a zero-equivalence test) with mpmath at 30
+    digits — quick where simplify(), or evalf's adaptive precision on nested complex logarithms (seconds
+    per point), is not; mpmath has no float overflow (x ** 2048 is 1e472 at 1.7). A point where the
+    values are too large even so (sinh nested 6 deep at 1.7) is retried nearer 0; where no point can be
+    evaluated, the comparison is not possible (NotImplementedError), not "different"."""
     import random
+    import mpmath
     sp = _sympy()
     a, b = sp.sympify(a), sp.sympify(b)
     free = sorted(a.free_symbols | b.free_symbols, key=str)
+    try:            # generated from chainrule's own SymPy expressions: entry symbols are plain identifiers
+        fa, fb = sp.lambdify(free, a, "mpmath"), sp.lambdify(free, b, "mpmath")
+    except Exception:              # noqa: BLE001 — a function mpmath lacks: SymPy's own evaluation
+        fa = fb = None
     rng = random.Random(seed)
     for _ in range(trials if free else 1):
         for low, high in ((0.3, 1.7), (0.05, 0.3), (0.01, 0.05)):
-            point = {s: sp.Float(rng.uniform(low, high), 30) for s in free}
-            try:        # SymPy's numbers: no float overflow (x ** 2048 is 1e472 at 1.7)
-                va, vb = a.xreplace(point).evalf(30), b.xreplace(point).evalf(30)
-                if not (va.is_number and vb.is_number):
-                    return False
-                if bool(sp.Abs(va - vb) > 1e-9 * (1 + sp.Abs(va))):
-                    return False
+            values = [rng.uniform(low, high) for _ in free]
+            try:
+                with mpmath.workdps(30):
+                    try:
+                        va, vb = fa(*map(mpmath.mpf, values)), fb(*map(mpmath.mpf, values))
+                    except (TypeError, NameError, AttributeError):      # a function mpmath lacks (DiracDelta)
+                        point = {s: sp.Float(v, 30) for s, v in zip(free, values)}
+                        va, vb = complex(a.xreplace(point).evalf(30)), complex(b.xreplace(point).evalf(30))
+                    if abs(va - vb) > 1e-9 * (1 + abs(va)):
+                        return False
                 break
             except ZeroDivisionError:
                 return False
-            except (TypeError, ValueError, OverflowError, MemoryError):   # mpmath at huge values: nearer 0
-                continue
+            except (TypeError, ValueError, OverflowError, MemoryError):
+                continue                   # too large at this point: nearer 0
         else:
             raise NotImplementedError("the toy entries are too large to compare at any sample point")
     return True
