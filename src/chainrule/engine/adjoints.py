@@ -223,7 +223,9 @@ class _Pass:
         return out
 
     def _lower(self, tree):
-        checker = ShapeChecker(self.shapes, FUNCTIONS)
+        if "_dims" not in self.__dict__:
+            self._dims = {d for shape in self.shapes.values() for d in shape if isinstance(d, str)}
+        checker = ShapeChecker(self.shapes, FUNCTIONS, self._dims)
         checker.check(tree)
         return Lowering(checker).visit(tree)
 

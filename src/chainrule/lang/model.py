@@ -46,7 +46,12 @@ class Model:
 
     @property
     def parameters(self):
-        return [d.name for d in self.declarations.values() if not d.is_data]
+        """The declared names that are not data (computed once per number of declarations)."""
+        cached = self.__dict__.get("_parameters")
+        if cached is None or cached[0] != len(self.declarations):
+            cached = (len(self.declarations), [d.name for d in self.declarations.values() if not d.is_data])
+            self.__dict__["_parameters"] = cached
+        return list(cached[1])
 
     def shapes(self):
         out = {n: d.shape for n, d in self.declarations.items()}
@@ -168,7 +173,7 @@ def _check_shapes(model):
                 raise ChainruleError(f"line {node.line}: {msg}", node.source, node.start, node.end, node.line)
         if a.name in dims:
             raise _err(f"{a.name} is a dimension name; choose another name", model.text, a.line)
-        checker = ShapeChecker(shapes, FUNCTIONS)
+        checker = ShapeChecker(shapes, FUNCTIONS, dims)
         a.shape = checker.check(a.tree)
         a.uses = tuple(dict.fromkeys(n.id for n in S.names(a.tree) if n.id in shapes))
         shapes[a.name] = a.shape

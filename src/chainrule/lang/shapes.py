@@ -115,9 +115,9 @@ def matmul_shape(a, b):
 class ShapeChecker:
     """Computes the shape of every node; infers undeclared names from element-wise partners."""
 
-    def __init__(self, shapes, functions):
+    def __init__(self, shapes, functions, dims=None):
         self.shapes = dict(shapes)
-        self.dims = dim_names(shapes)
+        self.dims = dim_names(shapes) if dims is None else dims      # given: a model's, computed once
         self.functions = functions
         self.of = {}
 
