@@ -31,12 +31,21 @@ REPROS = {
     "superscript-dimension-model": ("backprop", {"model": "W: 2\u00b2\nJ = sum(W)\n"}),
     "superscript-dimension-shapes": ("derive", {"expr": "sum(x)", "wrt": "x", "shapes": {"x": ["\u00b2"]}}),
     "explain-sinh-6": ("explain", {"expr": "sum(" + "sinh(" * 6 + "x" + ")" * 6 + ")", "wrt": "x", "shapes": {"x": ["n"]}}),
+    "explain-constant-loss": ("explain", {"model": TWO_LAYER.replace(TWO_LAYER.splitlines()[-1], "J = -1"),
+                                          "target": "dZ2"}),
+    "subnormal-constant-check": ("derive+check", {"expr": "sum(x) * 1e-320", "wrt": "x", "shapes": {"x": ["n"]}}),
+    "subnormal-constant-model-check": ("backprop+check", {"model": "W: n\nJ = 1e-320 * sum(W ** 2)\n"}),
     "constant-underflow-check": ("derive+check", {"expr": "sum(x) * (1e-296) ** 2", "wrt": "x", "shapes": {"x": ["n"]}}),
     "explain-empty-target": ("explain", {"model": TWO_LAYER, "target": ""}),
 }
 
 # The cases the engine does not handle yet (slice index or repro name -> the failure seen).
 KNOWN = {
+    "explain-constant-loss": "AttributeError: 'int' object has no attribute 'args' (explain of a model whose loss "
+                             "is the constant -1, target dZ2)",
+    "subnormal-constant-check": "'no numeric check: a constant is beyond floating point (… below 5e-324 but not "
+                                "zero)': no position (1e-320 is not marked)",
+    "subnormal-constant-model-check": "the same, for a model: neither the line nor the constant is named",
 }
 
 
