@@ -41,11 +41,6 @@ REPROS = {
 
 # The cases the engine does not handle yet (slice index or repro name -> the failure seen).
 KNOWN = {
-    "explain-constant-loss": "AttributeError: 'int' object has no attribute 'args' (explain of a model whose loss "
-                             "is the constant -1, target dZ2)",
-    "subnormal-constant-check": "'no numeric check: a constant is beyond floating point (… below 5e-324 but not "
-                                "zero)': no position (1e-320 is not marked)",
-    "subnormal-constant-model-check": "the same, for a model: neither the line nor the constant is named",
 }
 
 

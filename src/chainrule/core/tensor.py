@@ -17,7 +17,7 @@ from .errors import ChainruleError
 
 _counter = itertools.count()
 MAX_TERMS = 4000
-MAX_WORK = 25_000       # terms built by one derivation (a 50-layer backprop builds 3,500; explain ≤ 2,000)
+MAX_WORK = 20_000       # steps of one request (a 50-layer backprop spends 4,055, 250 layers 19,800)
 _WORK = contextvars.ContextVar("chainrule_work", default=None)
 RECURSION_LIMIT = 2500  # the syntax's nesting limit (200) needs about 2,000 frames in the deepest walks
 
@@ -290,11 +290,11 @@ class Term(Keyed):
     @staticmethod
     def make(coef, factors, summed=frozenset()):
         """Normal form: contract deltas, merge equal factors, account for unused summed indices."""
-        spend()
+        factors = list(factors)
+        spend(1 + len(factors) // 8)               # a long product (a chain rule 100 deep) costs more
         coef = Fraction(coef) if not isinstance(coef, Fraction) else coef
         if coef == 0:
             return None
-        factors = list(factors)
         summed = set(summed)
         changed = True
         while changed:

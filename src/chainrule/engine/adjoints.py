@@ -179,8 +179,15 @@ def _backprop(text, convention="course"):
         names = ", ".join(model.declarations) or "none"
         raise ChainruleError(f"the model has no parameters: every declared name ({names}) is data, so there is "
                              "nothing to differentiate — declare the weights without 'data'", text, 0, 1, 1)
-    result = _Pass(model, convention).run()
-    if not any(g.of in model.parameters for g in result.gradients):
+    reads = {a.name: set(a.uses) for a in model.assignments}
+    reached, todo = set(), [model.loss.name]
+    while todo:                                     # everything the loss depends on, through the lines
+        for n in reads.get(todo.pop(), ()):
+            if n not in reached:
+                reached.add(n)
+                todo.append(n)
+    result = _Pass(model, convention).run() if reached & set(model.parameters) else None
+    if result is None or not any(g.of in model.parameters for g in result.gradients):
         loss = model.loss
         row = text.splitlines()[loss.line - 1]
         raise ChainruleError(f"line {loss.line}: the loss {loss.name} does not depend on any parameter "

@@ -84,6 +84,15 @@ def sample(shapes, dims, doms, rng):
     return env
 
 
+def _whole(result):
+    """(source, start, end, line) of a derivation's whole expression, or of a model's loss line."""
+    if hasattr(result, "parsed"):
+        return result.parsed.text, 0, max(1, len(result.parsed.text)), 1
+    model = result.model
+    row = model.text.splitlines()[model.loss.line - 1]
+    return model.text, 0, max(1, len(row)), model.loss.line
+
+
 def _beyond_floating_point(result):
     """The first constant of a derivation's expression or a model's lines that a float cannot hold."""
     trees = [result.parsed.tree] if hasattr(result, "parsed") else [a.tree for a in result.model.assignments]
@@ -91,7 +100,7 @@ def _beyond_floating_point(result):
     def visit(node):
         if isinstance(node, S.Const) and node.value:
             try:
-                if float(node.value) == 0:
+                if not 1e-307 < abs(float(node.value)) < 1e308:     # past a float, or its reciprocal is
                     return node
             except OverflowError:
                 return node
@@ -115,12 +124,12 @@ def _numerically_guarded(check):
                                  "singular for every value?)", kind="numeric") from None
         except OverflowError:
             node = _beyond_floating_point(args[0])
-            where = (node.source, node.start, node.end, node.line) if node is not None else ()
+            where = (node.source, node.start, node.end, node.line) if node is not None else _whole(args[0])
             raise ChainruleError("no numeric check: a constant is beyond floating point (its magnitude is past "
-                                 "1.8e308, or below 5e-324 but not zero)", *where, kind="numeric") from None
+                                 "1.8e308, or so small that its reciprocal is)", *where, kind="numeric") from None
         except (SyntaxError, RecursionError):           # Python's parser stops at 200 nested parentheses
             raise ChainruleError("no numeric check: the formula is nested too deeply for Python to evaluate",
-                                 kind="numeric") from None
+                                 *_whole(args[0]), kind="numeric") from None
     return guarded
 
 

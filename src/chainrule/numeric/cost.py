@@ -23,6 +23,7 @@ MAX_EVALUATION = 200_000_000     # entries and multiply-adds of one evaluation, 
 MAX_CHECK = 1_000_000_000        # of a whole finite-difference check (every evaluation it makes): about 1 s
 MIN_PERTURBED = 8                # a check perturbs at least this many entries, or is refused
 BLAS_SPEEDUP = 10                # a matrix product's multiply-add costs about a tenth of an element-wise entry
+FUNCTION_ENTRY = 4               # an element-wise function (exp, tanh, …) costs about 4 entries per entry
 EINSUM_LOOP = 3                  # einsum without a plan (index form): 3 entries per iteration and operand
 NODE_COST = 6_000                # and each node evaluated costs a few microseconds of Python, as 6,000 entries
 
@@ -84,7 +85,7 @@ def of_tree(tree, shapes, dims):
         if shape is None:
             continue
         entries = size(shape, dims)
-        work = entries + NODE_COST
+        work = entries * (FUNCTION_ENTRY if isinstance(node, S.Call) else 1) + NODE_COST
         if isinstance(node, S.Binary) and node.op == "@":
             left = checker.of.get(node.left) or ()
             work += entries * (size(left[-1:], dims) if left else 1) // BLAS_SPEEDUP
@@ -185,7 +186,10 @@ def of_index(expr, out, dims):
         for a, _ in t.factors:
             if isinstance(a, (T.Func, T.Group, T.MatFn)):
                 inner = a.arg if isinstance(a, (T.Func, T.MatFn)) else a.expr
-                cost += of_index(inner, inner.natural_order() if not isinstance(a, T.MatFn) else a.arg_idx, dims)
+                order = inner.natural_order() if not isinstance(a, T.MatFn) else a.arg_idx
+                cost += of_index(inner, order, dims)
+                if isinstance(a, T.Func):
+                    cost.add(0, "", None, FUNCTION_ENTRY * size([i.dim for i in order], dims))
             elif isinstance(a, T.Delta):
                 cost.add(size([a.a.dim, a.b.dim], dims), "an identity matrix")
     return cost

@@ -13,6 +13,7 @@ from ..core.matrix import MAdd, MHad, MMatMul, MT, MVar, mat_map, mat_mul
 from ..numeric.matrix_eval import variables
 from ..render.numpy_code import to_numpy
 from ..render.printing import CourseTextPrinter, latex_name, to_latex
+from .toy import TOY_MAX_DEPTH
 from ..lang.shapes import broadcast, fmt_shape, matmul_shape
 
 TITLES = ("Setup", "Chain of derivatives", "Index form", "Matrix form", "Shapes", "Toy example", "Numeric check")
@@ -457,7 +458,6 @@ TOY_LIMITS = (NotImplementedError, ImportError, ChainruleError, KeyError, ValueE
               RecursionError, SyntaxError, OverflowError, MemoryError)   # MemoryError: mpmath's precision at huge values
 TOY_MAX_DIM = 4          # a toy example keeps numeric dimensions up to this size
 TOY_MAX_ENTRIES = 64     # and at most this many scalar entries in all
-TOY_MAX_DEPTH = 24       # and nesting a person can follow (SymPy is slow on deep towers of functions)
 
 
 def _toy_size_guard(shapes):
@@ -528,7 +528,7 @@ def _toy_section(x):
             return values[name][0, 0]                                  # the loss itself
         cot, out = env["d" + name], values[name]
         return sum(cot[i, j] * out[i, j] for i in range(out.rows) for j in range(out.cols)) / scale_of(name)
-    link = sum(contribution(r.name) for r in x.readers)
+    link = sp.sympify(sum(contribution(r.name) for r in x.readers))
     _toy_ops_guard(link)
     target = env[x.g.of]
     scale = scale_of(x.g.of)

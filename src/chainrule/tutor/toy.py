@@ -3,10 +3,12 @@ expanded into scalar equations with named entries, one entry differentiated by s
 (SymPy), shown equal to the matrix formula's entry, then every entry checked."""
 import re
 
+from ..lang import syntax as S
 from ..lang.fn_array import softmax_sympy
 from ..lang.functions import FUNCTIONS
 from ..core.rules import CONSTANTS, ELEMENTWISE, MATRIX_FUNCTIONS
 
+TOY_MAX_DEPTH = 24      # functions nested (a person can follow fewer; SymPy is slow on deep towers)
 TOY_MAX_MATFN = 3       # inv, det, logdet of matrices up to 3×3 (SymPy's 4×4 inverses, nested, take minutes)
 
 
@@ -47,8 +49,24 @@ def _broadcast(a, b):
 
 def tree_to_sympy(node, env, dims, shapes=None):
     """The parsed expression on SymPy matrices; env maps names to matrices. A 1-D array is held as a
-    column but broadcast as NumPy does, as a row, against a matrix (its ndim comes from `shapes`)."""
+    column but broadcast as NumPy does, as a row, against a matrix (its ndim comes from `shapes`).
+    Functions nested past TOY_MAX_DEPTH are refused before SymPy builds them (its assumption queries
+    on towers such as sinh(sin(erf(…))) take seconds while the expression is built)."""
+    if _call_depth(node) > TOY_MAX_DEPTH:
+        raise NotImplementedError(f"the scalar function is nested more than {TOY_MAX_DEPTH} deep, too deep to "
+                                  "follow by hand")
     return _Toy(env, dims, shapes or {}).rec(node)[0]
+
+
+def _call_depth(node):
+    """Function calls nested along the deepest path of a syntax tree (iterative: the tree may be deep)."""
+    deepest, stack = 0, [(node, 0)]
+    while stack:
+        n, d = stack.pop()
+        d += isinstance(n, S.Call)
+        deepest = max(deepest, d)
+        stack.extend((c, d) for c in S.children(n))
+    return deepest
 
 
 def _ndim_of(m):
@@ -82,7 +100,6 @@ class _Toy:
         return out, 2 if nb == 2 else 1
 
     def rec(self, node):
-        from ..lang import syntax as S
         sp = _sympy()
         if isinstance(node, S.Const):
             return sp.Matrix([[sp.Rational(node.value.numerator, node.value.denominator)]]), 0
