@@ -433,12 +433,13 @@ def main(argv=None):
     step = max(500, min(2000, a.count // 20))
     rows = open(a.rows, "w")
 
-    def stop(*_):
-        raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, stop)         # SIGTERM or Ctrl-C: stop and report what was run
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))    # SIGTERM or Ctrl-C: stop and report
     last = a.start - 1
     try:
         for n, (c, outcome, detail, wall, cpu, peak) in enumerate(campaign(gen, a.jobs, a.recycle), 1):
+            if stopping:
+                raise KeyboardInterrupt
             tally.add(c, outcome, detail, wall, cpu, peak)
             last = max(last, c["k"])
             if outcome not in ("ok", "error"):
