@@ -839,3 +839,17 @@ def test_the_toy_example_stays_a_toy():
     assert "All 2 entries agree: yes" in e.markdown
     e = chainrule.explain(expr="u.T @ inv(inv(S).T @ S) @ u", wrt="S", shapes={"S": (4, 4), "u": (4,)})
     assert "applies inv to matrices up to 3×3; here 4×4" in e.markdown and "(agrees)" in e.markdown
+
+
+def test_an_explanation_past_the_work_budget_points_at_the_line_that_grows():
+    model = "x: n, m data\nW: k, n\nZ1 = W @ x\nA1 = " + "sin(" * 60 + "Z1" + ")" * 60 + "\nJ = sum(A1)\n"
+    err = derive_error_of(lambda: chainrule.explain(model, "dZ1"))
+    assert err.kind == "budget" and err.line == 4 and "explaining dZ1" in err.message
+
+
+def test_the_toy_example_refuses_a_formula_too_long_to_follow():
+    nested = "x"                               # a tower the hostile generator made: explain took minutes
+    for fn in ("logaddexp", "logaddexp", "maximum", "logaddexp", "maximum"):
+        nested = f"{fn}({nested}, 1 - {nested})"
+    e = chainrule.explain(expr=f"sum({nested})", wrt="x", shapes={"x": "n"})
+    assert "more than 400 operations, too many to follow by hand" in e.steps[5].text and "(agrees)" in e.markdown

@@ -97,7 +97,17 @@ def _explain(model, target, *, expr, wrt, shapes, convention):
     if target not in names:
         raise argument_error(f"{target!r} is not an adjoint of this model (adjoints: {', '.join(names)})", "target",
                              target, kind="unknown-name")
-    return _ModelExplanation(result, names[target]).build()
+    try:
+        return _ModelExplanation(result, names[target]).build()
+    except ChainruleError as e:               # the algebra's own errors (the work budget): at the name's line
+        if e.start is not None:
+            raise
+        of = names[target].of                 # the longest line that reads it: where the algebra grows
+        readers = [a for a in result.model.assignments if of in a.uses]
+        line = max(readers, key=lambda a: len(a.text)).line if readers else result.model.declarations[of].line
+        row = text.splitlines()[line - 1]
+        raise ChainruleError(f"line {line}: explaining {target}: {e.message}", text, 0, max(1, len(row)), line,
+                             e.hint, kind=e.kind) from None
 
 
 class _ModelExplanation:
@@ -494,7 +504,8 @@ def _toy_ops_guard(e):
 def _toy_section(x):
     """Every dimension 2 (or 1), every equation expanded to scalars, one entry by scalar calculus."""
     import sympy as sp
-    from .toy import entry_symbols, latex as toy_latex, matrix_to_sympy, same, show, tree_to_sympy
+    from .toy import TOY_MAX_FORMULA, entry_symbols, formula_too_large, latex as toy_latex, matrix_to_sympy, same, \
+        show, tree_to_sympy
     shapes = x.result.shapes
     dims = {d: 2 for s in shapes.values() for d in s if isinstance(d, str)}
     toy_shape = lambda s: tuple(d if isinstance(d, int) else dims[d] for d in s)   # noqa: E731
@@ -541,6 +552,9 @@ def _toy_section(x):
             expanded[r.name] = values[r.name].xreplace(at)
             at.update({env[r.name][k]: expanded[r.name][k] for k in range(len(expanded[r.name]))})
     by_hand = (sp.diff(link, first) * scale).xreplace(at)
+    if formula_too_large(x.m):
+        raise NotImplementedError(f"the formula has more than {TOY_MAX_FORMULA} operations, too many to follow "
+                                  "by hand")
     matrix_value = matrix_to_sympy(x.m, _ForwardValues(x, dict(base, **expanded), dims), dims)
     all_equal = all(same((sp.diff(link, target[i, j]) * scale).xreplace(at), matrix_value[i, j])
                     for i in range(target.rows) for j in range(target.cols))
@@ -614,7 +628,8 @@ def _explain_derivative(expr, wrt, shapes):
 def _toy_derivative(r):
     """Every dimension 2, the expression expanded to scalars, the first entry by scalar calculus."""
     import sympy as sp
-    from .toy import entry_symbols, latex as toy_latex, matrix_to_sympy, same, show, tree_to_sympy
+    from .toy import TOY_MAX_FORMULA, entry_symbols, formula_too_large, latex as toy_latex, matrix_to_sympy, same, \
+        show, tree_to_sympy
     p = r.parsed
     dims = {d: 2 for sh in p.shapes.values() for d in sh if isinstance(d, str)}
     _toy_size_guard({n: tuple(d if isinstance(d, int) else 2 for d in sh) for n, sh in p.shapes.items()})
@@ -623,6 +638,9 @@ def _toy_derivative(r):
     if f.shape != (1, 1):
         raise NotImplementedError("the toy expansion is shown for scalar-valued expressions")
     _toy_ops_guard(f[0, 0])
+    if formula_too_large(r.matrix):
+        raise NotImplementedError(f"the formula has more than {TOY_MAX_FORMULA} operations, too many to follow "
+                                  "by hand")
     x = env[r.wrt]
     got = matrix_to_sympy(r.matrix, env, dims)
     by_hand = [sp.diff(f[0, 0], x[i, j]) for i in range(x.rows) for j in range(x.cols)]

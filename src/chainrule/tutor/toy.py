@@ -3,12 +3,15 @@ expanded into scalar equations with named entries, one entry differentiated by s
 (SymPy), shown equal to the matrix formula's entry, then every entry checked."""
 import re
 
+from ..core import matrix as X
 from ..lang import syntax as S
 from ..lang.fn_array import softmax_sympy
 from ..lang.functions import FUNCTIONS
 from ..core.rules import CONSTANTS, ELEMENTWISE, MATRIX_FUNCTIONS
 
 TOY_MAX_DEPTH = 24      # functions nested (a person can follow fewer; SymPy is slow on deep towers)
+TOY_MAX_TREE = 4_000    # nodes of a toy entry written out, for comparing two of them
+TOY_MAX_FORMULA = 400   # nodes of the matrix formula the toy example expands
 TOY_MAX_MATFN = 3       # inv, det, logdet of matrices up to 3×3 (SymPy's 4×4 inverses, nested, take minutes)
 
 
@@ -235,6 +238,32 @@ def matrix_to_sympy(m, env, dims):
     raise NotImplementedError(f"the toy example does not evaluate {type(m).__name__}")
 
 
+def formula_too_large(m):
+    """Is the matrix formula, written out, larger than TOY_MAX_FORMULA nodes (its toy expansion a page)?"""
+    count, stack = 0, [m]
+    while stack:
+        count += 1
+        if count > TOY_MAX_FORMULA:
+            return True
+        node = stack.pop()
+        for f in node.__dataclass_fields__:
+            v = getattr(node, f)
+            stack.extend(c for c in (v if isinstance(v, tuple) else (v,)) if isinstance(c, X.M))
+    return False
+
+
+def _larger_than(e, cap):
+    """Does the expression, written out as a tree (shared subexpressions repeated, as printing and
+    lambdify see it), have more than `cap` nodes? Stops counting at the cap."""
+    count, stack = 0, [e]
+    while stack:
+        count += 1
+        if count > cap:
+            return True
+        stack.extend(stack.pop().args)
+    return False
+
+
 def same(a, b, trials=3, seed=0):
     """Do two SymPy expressions agree? Tested at random points (a zero-equivalence test) with mpmath at 30
     digits — quick where simplify(), or evalf's adaptive precision on nested complex logarithms (seconds
@@ -245,9 +274,17 @@ def same(a, b, trials=3, seed=0):
     import mpmath
     sp = _sympy()
     a, b = sp.sympify(a), sp.sympify(b)
+    if _larger_than(a, TOY_MAX_TREE) or _larger_than(b, TOY_MAX_TREE):
+        raise NotImplementedError(f"the toy entries are expressions of more than {TOY_MAX_TREE:,} operations "
+                                  "written out (nesting that repeats its argument doubles them per level)")
     free = sorted(a.free_symbols | b.free_symbols, key=str)
+    # Heaviside, Max, Min and DiracDelta given directly: otherwise SymPy's printer rewrites them as
+    # Piecewise first, which took seconds for a few hundred nodes
+    modules = [{"Heaviside": lambda v, at0=0.5: mpmath.mpf(1 if v > 0 else 0 if v < 0 else at0),
+                "Max": max, "Min": min, "DiracDelta": lambda v, k=0: mpmath.mpf(0) if v != 0 else mpmath.inf},
+               "mpmath"]
     try:            # generated from chainrule's own SymPy expressions: entry symbols are plain identifiers
-        fa, fb = sp.lambdify(free, a, "mpmath"), sp.lambdify(free, b, "mpmath")
+        fa, fb = sp.lambdify(free, a, modules), sp.lambdify(free, b, modules)
     except Exception:              # noqa: BLE001 — a function mpmath lacks: SymPy's own evaluation
         fa = fb = None
     rng = random.Random(seed)
