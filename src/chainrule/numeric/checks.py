@@ -120,8 +120,8 @@ def _numerically_guarded(check):
         try:
             return check(*args, **kwargs)
         except np.linalg.LinAlgError as e:
-            raise ChainruleError(f"on random data a matrix function met a {str(e).lower()} (is its argument "
-                                 "singular for every value?)", kind="numeric") from None
+            raise ChainruleError(f"no numeric check: on random data a matrix function met a {str(e).lower()} (is "
+                                 "its argument singular for every value?)", *_whole(args[0]), kind="numeric") from None
         except OverflowError:
             node = _beyond_floating_point(args[0])
             where = (node.source, node.start, node.end, node.line) if node is not None else _whole(args[0])
@@ -327,7 +327,6 @@ def finite_forward(result, values, dims):
         if env is None or a.name not in env or not np.all(np.isfinite(env[a.name])):
             known = dict(values) if env is None else env
             raise undefined(a.tree, dict(known, **dims), dims, a.name, "data drawn for every declared name")
-        values = env
     return env
 
 
