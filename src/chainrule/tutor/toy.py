@@ -9,7 +9,9 @@ from ..lang.fn_array import softmax_sympy
 from ..lang.functions import FUNCTIONS
 from ..core.rules import CONSTANTS, ELEMENTWISE, MATRIX_FUNCTIONS
 
-TOY_MAX_DEPTH = 24      # functions nested (a person can follow fewer; SymPy is slow on deep towers)
+TOY_MAX_DEPTH = 24      # levels of the expanded scalar function (SymPy is slow on deep towers)
+TOY_MAX_CALLS = 8       # functions nested in the text: a person follows a few; SymPy's assumption queries
+                        # on towers of them (abs(tanh(log(…)))) take minutes while it differentiates
 TOY_MAX_TREE = 4_000    # nodes of a toy entry written out, for comparing two of them
 TOY_MAX_FORMULA = 400   # nodes of the matrix formula the toy example expands
 TOY_MAX_MATFN = 3       # inv, det, logdet of matrices up to 3×3 (SymPy's 4×4 inverses, nested, take minutes)
@@ -53,20 +55,20 @@ def _broadcast(a, b):
 def tree_to_sympy(node, env, dims, shapes=None):
     """The parsed expression on SymPy matrices; env maps names to matrices. A 1-D array is held as a
     column but broadcast as NumPy does, as a row, against a matrix (its ndim comes from `shapes`).
-    Functions nested past TOY_MAX_DEPTH are refused before SymPy builds them (its assumption queries
+    Functions nested past TOY_MAX_CALLS are refused before SymPy builds them (its assumption queries
     on towers such as sinh(sin(erf(…))) take seconds while the expression is built)."""
-    if _call_depth(node) > TOY_MAX_DEPTH:
-        raise NotImplementedError(f"the scalar function is nested more than {TOY_MAX_DEPTH} deep, too deep to "
-                                  "follow by hand")
+    if _call_depth(node) > TOY_MAX_CALLS:
+        raise NotImplementedError(f"functions are nested more than {TOY_MAX_CALLS} deep, too deep to follow by hand")
     return _Toy(env, dims, shapes or {}).rec(node)[0]
 
 
 def _call_depth(node):
-    """Function calls nested along the deepest path of a syntax tree (iterative: the tree may be deep)."""
+    """Element-wise functions nested along the deepest path of a syntax tree (sums and products do not
+    count: SymPy builds them as plain sums); iterative, the tree may be deep."""
     deepest, stack = 0, [(node, 0)]
     while stack:
         n, d = stack.pop()
-        d += isinstance(n, S.Call)
+        d += isinstance(n, S.Call) and n.fn in ELEMENTWISE
         deepest = max(deepest, d)
         stack.extend((c, d) for c in S.children(n))
     return deepest
@@ -264,6 +266,20 @@ def _larger_than(e, cap):
     return False
 
 
+def _fits_a_float(ga, gb, values):
+    """Raise OverflowError when either expression overflows a float at this point (then the point is
+    moved nearer 0); other float failures (a complex intermediate, a function math lacks) say nothing."""
+    for g in (ga, gb):
+        try:
+            v = g(*values)
+        except OverflowError:
+            raise
+        except Exception:          # noqa: BLE001 — math's domain (log of a negative), not a magnitude
+            continue
+        if isinstance(v, float) and v != v - 0.0 and v == v:   # ±inf
+            raise OverflowError("inf")
+
+
 def same(a, b, trials=3, seed=0):
     """Do two SymPy expressions agree? Tested at random points (a zero-equivalence test) with mpmath at 30
     digits — quick where simplify(), or evalf's adaptive precision on nested complex logarithms (seconds
@@ -283,15 +299,20 @@ def same(a, b, trials=3, seed=0):
     modules = [{"Heaviside": lambda v, at0=0.5: mpmath.mpf(1 if v > 0 else 0 if v < 0 else at0),
                 "Max": max, "Min": min, "DiracDelta": lambda v, k=0: mpmath.mpf(0) if v != 0 else mpmath.inf},
                "mpmath"]
+    floats = [{"Heaviside": lambda v, at0=0.5: 1.0 if v > 0 else 0.0 if v < 0 else at0, "Max": max, "Min": min,
+               "DiracDelta": lambda v, k=0: 0.0}, "math"]
     try:            # generated from chainrule's own SymPy expressions: entry symbols are plain identifiers
         fa, fb = sp.lambdify(free, a, modules), sp.lambdify(free, b, modules)
+        ga, gb = sp.lambdify(free, a, floats), sp.lambdify(free, b, floats)
     except Exception:              # noqa: BLE001 — a function mpmath lacks: SymPy's own evaluation
-        fa = fb = None
+        fa = fb = ga = gb = None
     rng = random.Random(seed)
     for _ in range(trials if free else 1):
         for low, high in ((0.3, 1.7), (0.05, 0.3), (0.01, 0.05)):
             values = [rng.uniform(low, high) for _ in free]
             try:
+                if ga is not None:
+                    _fits_a_float(ga, gb, values)   # exp(exp(exp(…))): mpmath's time grows with the magnitude
                 with mpmath.workdps(30):
                     try:
                         va, vb = fa(*map(mpmath.mpf, values)), fb(*map(mpmath.mpf, values))
