@@ -20,6 +20,9 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
 import chainrule.app.web as web  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+from bench_web import free_port  # noqa: E402  (one helper for a free loopback port)
 from chainrule.app import pool as work_pool  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -265,14 +268,6 @@ def test_a_busy_worker_does_not_outlive_a_killed_server():
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def backprop_ok(port):
