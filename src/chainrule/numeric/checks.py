@@ -275,8 +275,7 @@ def check_backprop(result, seed=0, eps=1e-6, only=None, code=None):
     model = result.model
     rng = np.random.default_rng(seed)
     dims = concrete_dims(result.shapes)
-    model_cost(result, dims, "a numeric check")
-    steps = cost.of_steps(model, dims, result.lowered)
+    steps = model_cost(result, dims, "a numeric check")
     rerun = {name: sum(c.work for _, c in steps[k + 1:]) for k, (name, _) in enumerate(steps)}
     per_entry = sum(rerun[g.of if g.of in rerun else None] for g in result.gradients
                     if only is None or g.name == only)
@@ -346,15 +345,17 @@ def distinct_names(result):
 
 
 def model_cost(result, dims, purpose):
-    """The cost of one forward pass of a model, checked against the limits together with its printed
-    adjoints (numeric.cost)."""
+    """The cost of each step of a model's forward pass (numeric.cost.of_steps), checked against the
+    limits together with its printed adjoints."""
     distinct_names(result)
-    forward = cost.of_model(result.model, dims, result.lowered)
-    total = forward
+    steps = cost.of_steps(result.model, dims, result.lowered)
+    total = cost.Cost()
+    for _, c in steps:
+        total += c
     for g in result.gradients:
-        total = total + cost.of_matrix(g.matrix, dims, g.name)
+        total += cost.of_matrix(g.matrix, dims, g.name)
     cost.require(total, purpose, (result.model.text, result.model.loss.line))
-    return forward
+    return steps
 
 
 def adjoint_values(result, seed=0, sizes=SIZES, data_scale=0.5):

@@ -101,14 +101,6 @@ def of_declared(shapes, dims):
     return c
 
 
-def of_model(model, dims, lowered=None):
-    """One forward pass of a model: its data and every assignment's arrays."""
-    total = Cost()
-    for _, c in of_steps(model, dims, lowered):
-        total += c
-    return total
-
-
 def of_steps(model, dims, lowered=None):
     """[(name, Cost)]: the declared arrays (drawn once), then each assignment's evaluation, in order —
     of its index form when `lowered` (name → (expression, indices)) gives it (a model's forward pass
