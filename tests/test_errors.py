@@ -813,8 +813,10 @@ def test_the_cli_refuses_a_model_file_it_cannot_read_whole():
     # a dimension named like a library the generated code uses
     (lambda: chainrule.backprop("Y: np\nb2:\nZ2 = b2\nJ = sum(Z2)").check(), None, "np"),
     (lambda: chainrule.derive("sum(x)", "x", {"x": "np"}), "reserved", None),
-    # a parameter named like another name's adjoint: the checks evaluate adjoints by name
-    (lambda: chainrule.backprop(chainrule.example("two-layer").replace("A1", "dZ2")).check(), "name-clash", "dZ2"),
+    # a name that is also another name's adjoint: the printed adjoints would be ambiguous
+    (lambda: chainrule.backprop(chainrule.example("two-layer").replace("A1", "dZ2")), "name-clash", "dZ2"),
+    (lambda: chainrule.explain(chainrule.example("two-layer").replace("A1", "dZ2"), target="dZ1"), "name-clash",
+     "dZ2"),
     # a constant a float cannot hold: named, for an underflow too
     (lambda: chainrule.derive("sum(x) * (1e-296) ** 2", "x", {"x": "n"}).check(), "numeric", "(1e-296) ** 2"),
     # the work budget met after lowering (a long product of one matrix): at the expression
@@ -842,7 +844,7 @@ def test_the_toy_example_stays_a_toy():
 
 
 def test_an_explanation_past_the_work_budget_points_at_the_line_that_grows():
-    model = "x: n, m data\nW: k, n\nZ1 = W @ x\nA1 = " + "sin(" * 60 + "Z1" + ")" * 60 + "\nJ = sum(A1)\n"
+    model = "x: n, m data\nW: k, n\nZ1 = W @ x\nA1 = " + "sin(" * 120 + "Z1" + ")" * 120 + "\nJ = sum(A1)\n"
     err = derive_error_of(lambda: chainrule.explain(model, "dZ1"))
     assert err.kind == "budget" and err.line == 4 and "explaining dZ1" in err.message
 
@@ -853,3 +855,12 @@ def test_the_toy_example_refuses_a_formula_too_long_to_follow():
         nested = f"{fn}({nested}, 1 - {nested})"
     e = chainrule.explain(expr=f"sum({nested})", wrt="x", shapes={"x": "n"})
     assert "more than 400 operations, too many to follow by hand" in e.steps[5].text and "(agrees)" in e.markdown
+
+
+def test_a_forward_value_named_like_the_losss_adjoint_is_explained_as_itself():
+    """dJ = W2 @ A1 + b2 beside a loss J: J's adjoint is never printed, so dJ is the model's own value
+    (the toy example once took J's 1×1 shape for it and crashed)."""
+    model = chainrule.example("two-layer").replace("Z2", "dJ")
+    assert "ddJ" in chainrule.backprop(model).text()
+    text = chainrule.explain(model, target="dZ1").text()
+    assert "dj_22" in text and "All 4 entries agree: yes" in text and "(agrees)" in text

@@ -193,7 +193,24 @@ def _backprop(text, convention="course"):
         raise ChainruleError(f"line {loss.line}: the loss {loss.name} does not depend on any parameter "
                              f"({', '.join(model.parameters)}): nothing to differentiate", text, 0,
                              max(1, len(row)), loss.line)
+    _distinct_names(result)
     return result
+
+
+def _distinct_names(result):
+    """A model name that is also a printed adjoint's (a line dA1 = … beside an A1) would make the result
+    ambiguous (dZ1 = dA1 ⊙ … reads which?) and the generated code and numeric checks, which evaluate
+    by name, overwrite one with the other: an error at that line."""
+    model = result.model
+    lines = dict({n: d.line for n, d in model.declarations.items()}, **{a.name: a.line for a in model.assignments})
+    for g in result.gradients:
+        if g.name in lines:
+            line = lines[g.name]
+            row = model.text.splitlines()[line - 1]
+            start = row.index(g.name) if g.name in row else 0
+            raise ChainruleError(f"line {line}: {g.name} is also the name of {g.of}'s adjoint, so the printed "
+                                 f"adjoints would be ambiguous: rename {g.name}", model.text, start,
+                                 start + len(g.name), line, kind="name-clash")
 
 
 class _Pass:

@@ -329,25 +329,9 @@ def finite_forward(result, values, dims):
     return env
 
 
-def distinct_names(result):
-    """Adjoints are evaluated by name next to the model's own names: a model name that is also an
-    adjoint's (a parameter called dZ1 beside a Z1) would be overwritten, so it is an error at its line."""
-    model = result.model
-    lines = dict({n: d.line for n, d in model.declarations.items()}, **{a.name: a.line for a in model.assignments})
-    for g in result.gradients:
-        if g.name in lines:
-            line = lines[g.name]
-            row = model.text.splitlines()[line - 1]
-            start = row.index(g.name) if g.name in row else 0
-            raise ChainruleError(f"line {line}: {g.name} is also the name of {g.of}'s adjoint, which the numeric "
-                                 f"checks evaluate by name: rename {g.name}", model.text, start,
-                                 start + len(g.name), line, kind="name-clash")
-
-
 def model_cost(result, dims, purpose):
     """The cost of each step of a model's forward pass (numeric.cost.of_steps), checked against the
     limits together with its printed adjoints."""
-    distinct_names(result)
     steps = cost.of_steps(result.model, dims, result.lowered)
     total = cost.Cost()
     for _, c in steps:

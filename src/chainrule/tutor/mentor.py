@@ -150,7 +150,7 @@ class _ModelExplanation:
 
     def _shape(self, n):
         shapes = self.result.shapes
-        return shapes[n[1:]] if n.startswith("d") and n[1:] in shapes else shapes[n]
+        return shapes[n] if n in shapes else shapes[n[1:]]      # a model's own dJ is its own, not J's adjoint
 
     def _equations(self):
         eqs = list(self.path)
@@ -518,7 +518,7 @@ def _toy_section(x):
             y = env[n]
             for j in range(y.cols):
                 y[y.rows - 1, j] = 1 - sum(y[i, j] for i in range(y.rows - 1))
-    adjoint_shapes = dict(shapes, **{f"d{n}": sh for n, sh in shapes.items()})
+    adjoint_shapes = {**{f"d{n}": sh for n, sh in shapes.items()}, **shapes}    # a model's own dJ is its own
     # each reader is expanded over the symbols, with the activation (one-step form) in terms of Z
     base = dict(env)
     if x.up:
