@@ -349,15 +349,17 @@ def _d_logdet(atom, d):
 
 # -- algebraic facts used by the normal form ------------------------------------------------
 
-def is_positive(a):
-    """Is this atom known to be > 0 everywhere (so that log and fractional powers split)?"""
+def is_positive(a, depth=4):
+    """Is this atom known to be > 0 everywhere (so that log and fractional powers split)? A group is
+    looked into `depth` levels deep, no further (a deeper one counts as unknown: asked of every
+    factor of every term built, an unbounded look costs the square of the nesting)."""
     if isinstance(a, T.Func):
         return ELEMENTWISE[a.name].sign == "positive"
     if isinstance(a, T.Named):
         return CONSTANTS[a.name].value > 0
-    if isinstance(a, T.Group):
+    if isinstance(a, T.Group) and depth > 0:
         return bool(a.expr.terms) and all(
-            t.coef > 0 and all(is_positive(b) or (isinstance(x, int) and x % 2 == 0) for b, x in t.factors)
+            t.coef > 0 and all(is_positive(b, depth - 1) or (isinstance(x, int) and x % 2 == 0) for b, x in t.factors)
             for t in a.expr.terms)
     return False
 

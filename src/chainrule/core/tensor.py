@@ -17,7 +17,7 @@ from .errors import ChainruleError
 
 _counter = itertools.count()
 MAX_TERMS = 4000
-MAX_WORK = 20_000       # steps of one request (a 50-layer backprop spends 4,055, 250 layers 19,800)
+MAX_WORK = 12_000       # steps of one request (benchmarks' 50-layer backprop spends 4,052: 140 layers fit)
 _WORK = contextvars.ContextVar("chainrule_work", default=None)
 RECURSION_LIMIT = 2500  # the syntax's nesting limit (200) needs about 2,000 frames in the deepest walks
 
@@ -43,13 +43,13 @@ def work_budget(limit=MAX_WORK):
 
 
 def spend(units=1):
-    """Charge the current request's budget (a term built, a term converted to matrix notation)."""
+    """Charge the current request's budget (a term built, converted to matrix notation or printed)."""
     work = _WORK.get()
     if work is not None:
         work[0] += units
         if work[0] > work[1]:
-            raise ChainruleError(f"too much algebra: more than {work[1]:,} steps (terms built or converted to "
-                                 "matrix notation; deep nesting can grow them exponentially, long products "
+            raise ChainruleError(f"too much algebra: more than {work[1]:,} steps (terms built, converted to "
+                                 "matrix notation or printed; deep nesting can grow them exponentially, long products "
                                  "quadratically); simplify or split the expression", kind="budget")
 
 
@@ -118,13 +118,21 @@ class Keyed:
     can see), so shared and nested sub-expressions are keyed once: no exponential recursion."""
 
     def key(self, names=None):
-        names = names or {}
-        visible = {ix: names[ix] for ix in self.free if ix in names}
-        r = tuple(sorted((ix.n, v) for ix, v in visible.items()))
-        cache = self._key_cache()
-        if r not in cache:
-            cache[r] = self._key(visible)
-        return cache[r]
+        visible, r = {}, ()
+        if names:                     # the hot path of the normal form: keep it lean
+            free = self.free
+            visible = {ix: v for ix, v in names.items() if ix in free} if len(names) <= len(free) else \
+                {ix: names[ix] for ix in free if ix in names}
+            if visible:
+                r = tuple(sorted((ix.n, v) for ix, v in visible.items()))
+        try:
+            cache = self._kc
+        except AttributeError:
+            cache = self._key_cache()
+        k = cache.get(r)
+        if k is None:
+            k = cache[r] = self._key(visible)
+        return k
 
     def _key_cache(self):
         try:
@@ -398,7 +406,9 @@ class Term(Keyed):
     def _key(self, names):
         """A canonical string, equal for terms equal up to renaming summed indices (coef excluded)."""
         labels, ordered = self.labels(names)
-        return "·".join(f"{a.key(labels)}^{e}" for a, e in ordered)
+        out = "·".join(f"{a.key(labels)}^{e}" for a, e in ordered)
+        spend(len(out) / 50_000)       # a shared argument is spelled out in full: nesting can grow keys ×3 a level
+        return out
 
     def indices(self):
         if self._idx is None:
@@ -531,9 +541,21 @@ class Expr(Keyed):
         return tuple(i for i in self.indices() if i in self.free)
 
     def rename(self, m):
-        if not m or not (self.free & set(m)):
+        if not m:
             return self
-        return Expr.make([t.rename(m) for t in self.terms])
+        hit = self.free & m.keys()
+        if not hit:
+            return self
+        key = tuple(sorted(((ix, m[ix]) for ix in hit), key=lambda p: p[0].n))
+        try:                         # a nested argument shared by many factors is renamed once
+            cache = self._rc
+        except AttributeError:
+            cache = {}
+            object.__setattr__(self, "_rc", cache)
+        out = cache.get(key)
+        if out is None:
+            out = cache[key] = Expr.make([t.rename(m) for t in self.terms])
+        return out
 
     def sum_over(self, indices):
         """Σ over the given free indices."""

@@ -20,7 +20,7 @@ from ..lang import syntax as S
 
 MAX_ARRAY = 4_000_000            # entries of any one array (32 MB of float64)
 MAX_EVALUATION = 200_000_000     # entries and multiply-adds of one evaluation, all arrays together
-MAX_CHECK = 1_000_000_000        # of a whole finite-difference check (every evaluation it makes): about 1 s
+MAX_CHECK = 500_000_000          # of a whole finite-difference check (every evaluation it makes): about 1 s
 MIN_PERTURBED = 8                # a check perturbs at least this many entries, or is refused
 BLAS_SPEEDUP = 10                # a matrix product's multiply-add costs about a tenth of an element-wise entry
 FUNCTION_ENTRY = 4               # an element-wise function (exp, tanh, …) costs about 4 entries per entry
@@ -85,7 +85,11 @@ def of_tree(tree, shapes, dims):
         if shape is None:
             continue
         entries = size(shape, dims)
-        work = entries * (FUNCTION_ENTRY if isinstance(node, S.Call) else 1) + NODE_COST
+        if isinstance(node, S.Call):       # a function reads all of its arguments (logsumexp(x): all of x)
+            read = sum(size(checker.of[a], dims) for a in node.args if checker.of.get(a) is not None)
+            work = max(entries, read) * FUNCTION_ENTRY + NODE_COST
+        else:
+            work = entries + NODE_COST
         if isinstance(node, S.Binary) and node.op == "@":
             left = checker.of.get(node.left) or ()
             work += entries * (size(left[-1:], dims) if left else 1) // BLAS_SPEEDUP

@@ -84,6 +84,7 @@ class IndexPrinter:
         return out
 
     def term(self, t):
+        T.spend(0.25 + len(t.factors) / 32)  # printing is work too (a quarter of building a term, as measured)
         summed = sorted((i for i in t.summed if i.dim != 1), key=lambda i: i.n)
         for i in summed:
             self.name(i)
