@@ -821,6 +821,9 @@ def test_the_cli_refuses_a_model_file_it_cannot_read_whole():
     (lambda: chainrule.derive("sum(x) * (1e-296) ** 2", "x", {"x": "n"}).check(), "numeric", "(1e-296) ** 2"),
     # the work budget met after lowering (a long product of one matrix): at the expression
     (lambda: chainrule.derive("sum(" + " @ ".join(["A"] * 200) + ")", "A", {"A": "n, n"}), "budget", None),
+    # and inside an explanation of an expression (its index-form sections are printed under the budget)
+    (lambda: chainrule.explain(expr="sum(" + "abs(" * 150 + "x" + ")" * 150 + ")", wrt="x", shapes={"x": "n"}),
+     "budget", None),
 ])
 def test_hostile_inputs_end_in_a_positioned_error(call, kind, underlined):
     err = derive_error_of(call)

@@ -90,7 +90,13 @@ def _explain(model, target, *, expr, wrt, shapes, convention):
     from ..engine.adjoints import backprop
     from ..lang.model import example
     if expr is not None:
-        return _explain_derivative(expr, wrt, shapes)
+        try:
+            return _explain_derivative(expr, wrt, shapes)
+        except ChainruleError as e:           # the algebra's own errors (the work budget): at the expression
+            if e.start is not None or not isinstance(expr, str) or not expr.strip():
+                raise
+            raise ChainruleError(f"explaining the derivative: {e.message}", expr, 0, len(expr), 1, e.hint,
+                                 kind=e.kind) from None
     text = model if model is not None else example("two-layer")
     result = backprop(text, convention)
     names = {g.name: g for g in result.gradients}
