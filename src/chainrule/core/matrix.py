@@ -409,6 +409,8 @@ def mat_pow(x, e):
         return x
     if isinstance(x, MPow) and (e.denominator == 1 or ((x.e * e).denominator == 1 and (x.e * e).numerator % 2 == 0)):
         return mat_pow(x.x, x.e * e)                 # (x^a)^e = x^(ae) unless that drops an |x|
+    if isinstance(x, (MSqueeze, MExpand)) and isinstance(x.x, MPow):
+        return type(x)(mat_pow(x.x, e), x.axis)      # entry-wise powers pass through a size-1 axis
     return MPow(x, e)
 
 

@@ -1,5 +1,6 @@
 """Recognising softmax in matrix notation: exp(x) / 𝟏ᵀexp(x) = softmax(x), and its column form."""
-from ..core.matrix import (MDiag, MFunc, MHad, MMatMul, MOuter, MPow, MSoftmax, MSum, canon, mat_had, mat_map, mat_mul)
+from ..core.matrix import (MDiag, MExpand, MFunc, MHad, MMatMul, MOuter, MPow, MSoftmax, MSum, canon, mat_had, mat_map,
+                           mat_mul)
 
 
 def recognize_softmax(m):
@@ -24,6 +25,9 @@ def _rewrite(m):
 
 def _in_product(m):
     factors = list(m.factors)
+    broadcast = _broadcast_form(m, factors)
+    if broadcast is not None:
+        return broadcast
     for n, f in enumerate(factors):
         found = _normaliser(f)
         if found is None or found[1] is not None:
@@ -65,3 +69,23 @@ def _column_form(m):
                 d = MDiag(mat_had(rest, diag_side.v.shape))
                 return mat_mul(s, d) if axis == 0 else mat_mul(d, s)
     return m
+
+
+def _broadcast_form(m, factors):
+    """exp(X) ⊙ (c ⊘ Σ_rows exp(X)) broadcast along the summed axis = softmax(X, axis) ⊙ c."""
+    for n, f in enumerate(factors):
+        if not isinstance(f, MExpand):
+            continue
+        parts = list(f.x.factors) if isinstance(f.x, MHad) else [f.x]
+        for p, part in enumerate(parts):
+            found = _normaliser(part)
+            if not found or found[1] != f.axis or found[2] != 1:
+                continue
+            e = canon(MFunc("exp", found[0]))
+            j = next((j for j, g in enumerate(factors) if j != n and canon(g) == e), None)
+            if j is None:
+                continue
+            rest = parts[:p] + parts[p + 1:]
+            new = [MSoftmax(found[0], f.axis)] + ([MExpand(mat_had(rest, f.x.shape), f.axis)] if rest else [])
+            return mat_had([h for i, h in enumerate(factors) if i not in (n, j)] + new, m.shape)
+    return None

@@ -6,7 +6,8 @@ rule at a time until a single factor over the output indices remains:
   sum out      Σ_j A[i,j]        → A𝟏 (a size-1 index is just dropped)
   Hadamard     A[i,j] B[i,j]     → A ⊙ B (B transposed if its indices are swapped)
   contract     Σ_k A[i,k] B[k,j] → A B (the position of k decides the transposes)
-  diag insert  Σ_k A[i,k] v[k] B[k,j] → A diag(v) B;  v[i] A[i,j] → diag(v) A
+  diag insert  Σ_k A[i,k] v[k] B[k,j] → A diag(v) B (k summed)
+  broadcast    v[i] A[i,j] → v ⊙ A (v a column, each row of A scaled), v[j] A[i,j] → A ⊙ vᵀ
   outer        u[i] v[j]         → u vᵀ
 Each reduction is recorded (rule, before, after) so an explanation can show why a transpose or a
 ⊙ appears. A term that does not reduce (more than two indices on one factor, three-way sharing)
@@ -247,7 +248,7 @@ def _reduce(factors, scalars, summed, out, log):
             scalars.append(f.m)
         if _trace_or_diag(factors, scalars, summed, log) or _sum_out(factors, scalars, summed, log) \
                 or _hadamard(factors, log, summed) or _contract(factors, summed, log) \
-                or _diag_insert(factors, summed, out, log) or _outer(factors, summed, log):
+                or _diag_insert(factors, summed, log) or _broadcast_vector(factors, out, log) or _outer(factors, summed, log):
             continue
         break
     for f in [f for f in factors if not f.idx]:
@@ -388,10 +389,10 @@ def _contract_detail(f, g, k, new):
     return out
 
 
-def _diag_insert(factors, summed, out, log):
-    for k in sorted(summed, key=lambda i: i.n) + [i for i in out]:
+def _diag_insert(factors, summed, log):
+    for k in sorted(summed, key=lambda i: i.n):
         fs = _count(factors, k)
-        if len(fs) < 2 or (k in summed and len(fs) < 3):
+        if len(fs) < 3:
             continue
         vecs = [f for f in fs if len(f.idx) == 1]
         mats = [f for f in fs if len(f.idx) == 2]
@@ -403,6 +404,27 @@ def _diag_insert(factors, summed, out, log):
         factors.remove(v)
         factors[factors.index(a)] = Factor(m, a.idx)
         _note(log, "diag", "a vector shares an index with a matrix and a third factor: diag(v) scales rows or columns")
+        return True
+    return False
+
+
+def _broadcast_vector(factors, out, log):
+    """v[i] A[i,j] with i free: NumPy's broadcasting, v ⊙ A with v a column (A ⊙ vᵀ along columns) —
+    what a person writes for gamma * Zn; diag(v) A is the same matrix, read as a product. With the
+    identity, v[i] δ[i,j] is diag(v) itself (a Jacobian)."""
+    for k in out:
+        fs = _count(factors, k)
+        vecs = [f for f in fs if len(f.idx) == 1]
+        mats = [f for f in fs if len(f.idx) == 2]
+        if not vecs or not mats:
+            continue
+        v, a = vecs[0], mats[0]
+        axis = 1 if a.idx[0] is k else 0            # a column scales rows, a row scales columns
+        m = MDiag(v.m) if isinstance(a.m, MIdentity) else mat_had([_expand(v.m, axis), a.m], a.m.shape)
+        factors.remove(v)
+        factors[factors.index(a)] = Factor(m, a.idx)
+        _note(log, "broadcast", f"{_show(v.m)} shares an index with {_show(a.m)} and nothing is summed: "
+              f"broadcast entry by entry, {_show(m)}")
         return True
     return False
 

@@ -2,7 +2,7 @@
 from fractions import Fraction
 
 from ..core import tensor as T
-from .printing import latex_name, params_text
+from .printing import coef_text, frac_latex, latex_name, params_text
 from ..core.rules import CONSTANTS, ELEMENTWISE, MATRIX_FUNCTIONS
 
 OUT_NAMES = "ijkl"
@@ -37,7 +37,7 @@ class IndexPrinter:
         return f"(1/{name})"
 
     def coef_text(self, c):
-        return str(c) if c.denominator == 1 else f"({c})"
+        return coef_text(c)
 
     def power(self, s, e):
         if e == Fraction(1, 2):
@@ -143,7 +143,7 @@ class IndexLatexPrinter(IndexPrinter):
         return rf"\frac{{1}}{{{latex_name(name)}}}"
 
     def coef_text(self, c):
-        return str(c) if c.denominator == 1 else rf"\frac{{{c.numerator}}}{{{c.denominator}}}"
+        return frac_latex(c)
 
     def power(self, s, e):
         if e == Fraction(1, 2):

@@ -21,7 +21,39 @@ def params_text(params):
 def _frac_text(c):
     if _long(c):
         return _scientific(c)
+    d = decimal_text(c)
+    if d is not None:
+        return d
     return str(c.numerator) if c.denominator == 1 else f"{c.numerator}/{c.denominator}"
+
+
+def decimal_text(c):
+    """A number as the user wrote it when it is a decimal (1e-8, 0.044715, 2.5e-5), exactly: a fraction
+    whose denominator is 2ᵃ5ᵇ past 1,000 (1/100000000 is 1e-8); None for the others (1/2, 1/3, 2/m)."""
+    d, a, b = c.denominator, 0, 0
+    if d == 1 or (d < 1000 and len(str(abs(c.numerator))) < 4):
+        return None
+    while d % 2 == 0:
+        d, a = d // 2, a + 1
+    while d % 5 == 0:
+        d, b = d // 5, b + 1
+    if d != 1:
+        return None
+    k = max(a, b)
+    digits = str(abs(c.numerator) * 10 ** k // c.denominator).rstrip("0")
+    point = len(str(abs(c.numerator) * 10 ** k // c.denominator)) - k     # where the decimal point goes
+    sign = "-" if c < 0 else ""
+    if point <= -3:                                     # 0.00001 → 1e-5, 0.000025 → 2.5e-5
+        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        return f"{sign}{mantissa}e{point - 1}"
+    whole = abs(c.numerator) // c.denominator
+    frac = str(abs(c.numerator) * 10 ** k // c.denominator - whole * 10 ** k).rjust(k, "0").rstrip("0")
+    return f"{sign}{whole}.{frac}"
+
+
+def coef_text(c):
+    """A coefficient before a product: integers and decimals bare, other fractions in parentheses."""
+    return _frac_text(c) if c.denominator == 1 or decimal_text(c) is not None else f"({_frac_text(c)})"
 
 
 def _long(c):
@@ -76,11 +108,16 @@ def _juxtapose(left, right, a=None, b=None):
         eb = "("
     if left.endswith(")") and left.startswith("(") and ea is None:
         ea = "("
-    tight_a = ea is not None and (ea == "(" or ea == "#" or len(ea) == 1)
+    tight_a = ea is not None and (ea == "(" or (len(ea) == 1 and not (ea == "#" and ("." in left or "e" in left))))
     tight_b = eb is not None and (eb == "(" or len(eb) == 1) and eb != "𝟏"
     if ea == "#" and eb == "(" or (ea == "(" and eb == "("):
         return left + right
     return left + right if tight_a and tight_b else f"{left} {right}"
+
+
+def _row_broadcast(m):
+    """A 1-D vector made a row to scale a matrix's columns: NumPy broadcasts it so as it is (dout ⊙ gamma)."""
+    return isinstance(m, MExpand) and m.axis == 0 and m.x.ndim == 1
 
 
 def reciprocal(m):
@@ -242,7 +279,7 @@ class TextPrinter:
             return "−" + s, UNARY
         if _long(c):
             return f"{_scientific(c)} {self.wrap(m.x, MUL)}", MUL
-        if c.numerator == 1:
+        if c.numerator == 1 and decimal_text(c) is None:
             return f"{self.wrap(m.x, MUL)} / {c.denominator}", MUL
         if isinstance(m.x, MHad) and any(isinstance(f, MPow) and f.e < 0 and f.ndim == 0 for f in m.x.factors):
             return self.p_MHad(m.x, coef=c)
@@ -250,7 +287,7 @@ class TextPrinter:
             inner = MPow(m.x.x, -m.x.e) if m.x.e != -1 else m.x.x
             return f"{_frac_text(c)} {'/' if m.ndim == 0 else '⊘'} {self.wrap(inner, POST)}", MUL
         body = self.wrap(m.x, MUL + 1 if isinstance(m.x, MHad) and sum(1 for f in m.x.factors if f.ndim) > 1 else MUL)
-        return _juxtapose(_frac_text(c) if c.denominator == 1 else f"({_frac_text(c)})", body, MNum(c), m.x), MUL
+        return _juxtapose(coef_text(c), body, MNum(c), m.x), MUL
 
     def p_MMatMul(self, m):
         if isinstance(m.b, MOnes) and m.a.ndim == 2:
@@ -265,7 +302,7 @@ class TextPrinter:
             num.insert(0, MNum(coef))
         scal_nodes = [f for f in num if f.ndim == 0]
         scal = [self.wrap(f, MUL + 1) for f in scal_nodes]
-        arr_nodes = [f for f in num if f.ndim > 0]
+        arr_nodes = [f.x if _row_broadcast(f) else f for f in num if f.ndim > 0]
         arrs = [self.wrap(f, MUL + 1 if not isinstance(f, MMatMul) else MUL) for f in arr_nodes]
         s = " ⊙ ".join(arrs)
         if scal:
@@ -383,10 +420,14 @@ def latex_name(name):
     return name if len(name) == 1 else rf"\mathit{{{name}}}"
 
 
-def _frac_latex(c):
+def frac_latex(c):
     if _long(c):
         mantissa, _, exponent = _scientific(c).partition("e")
         return rf"{mantissa} \cdot 10^{{{exponent}}}"
+    d = decimal_text(c)
+    if d is not None:
+        mantissa, _, exponent = d.partition("e")
+        return rf"{mantissa} \cdot 10^{{{exponent}}}" if exponent else d
     return str(c.numerator) if c.denominator == 1 else rf"\frac{{{c.numerator}}}{{{c.denominator}}}"
 
 
@@ -397,7 +438,7 @@ class LatexPrinter(TextPrinter):
         return latex_name(m.name), ATOM
 
     def p_MNum(self, m):
-        return _frac_latex(m.value), ATOM if m.value.denominator == 1 and m.value >= 0 else MUL
+        return frac_latex(m.value), ATOM if m.value.denominator == 1 and m.value >= 0 else MUL
 
     def p_MOnes(self, m):
         return (r"\mathbf{1}" if m.ndim < 2 else r"\mathbf{1}\mathbf{1}^\top"), ATOM
@@ -438,7 +479,7 @@ class LatexPrinter(TextPrinter):
             return r"1 \oslash " + self.wrap(inner, POST), HAD
         if isinstance(m.x, MFunc) and ELEMENTWISE[m.x.name].style == "call" and e.denominator == 1:
             return self.p_MFunc(m.x, f"^{{{e.numerator}}}")
-        return self.wrap(m.x, ATOM) + f"^{{{_frac_latex(e)}}}", POST
+        return self.wrap(m.x, ATOM) + f"^{{{frac_latex(e)}}}", POST
 
     def p_MScale(self, m):
         c = m.coef
@@ -446,7 +487,7 @@ class LatexPrinter(TextPrinter):
             return "-" + self.wrap(m.x, MUL), UNARY
         if c < 0:
             return "-" + self.p(mat_scale(-c, m.x))[0], UNARY
-        return _frac_latex(c) + " " + self.wrap(m.x, MUL + 1 if isinstance(m.x, MHad) else MUL), MUL
+        return frac_latex(c) + " " + self.wrap(m.x, MUL + 1 if isinstance(m.x, MHad) else MUL), MUL
 
     def p_MMatMul(self, m):
         left = self.wrap(m.a, MUL + 1 if isinstance(m.a, MHad) else MUL)
@@ -455,7 +496,8 @@ class LatexPrinter(TextPrinter):
     def p_MHad(self, m):
         num, den = split_division(m.factors)
         scal = [self.wrap(f, MUL + 1) for f in num if f.ndim == 0]
-        arrs = [self.wrap(f, MUL + 1 if not isinstance(f, MMatMul) else MUL) for f in num if f.ndim > 0]
+        arrs = [self.wrap(f, MUL + 1 if not isinstance(f, MMatMul) else MUL) for f in
+                (g.x if _row_broadcast(g) else g for g in num if g.ndim > 0)]
         s = r" \odot ".join(arrs)
         if scal:
             s = " ".join(scal) + (" " + (s if len(arrs) <= 1 else f"\\left({s}\\right)") if arrs else "")

@@ -1,0 +1,86 @@
+"""Readability of backprop results on a corpus of real models (tests/models: the course, cs231n,
+transformer code) and the built-in examples: every adjoint numerically exact, and free of the marks of
+machine algebra that no person would write."""
+import pathlib
+import re
+
+import pytest
+
+import chainrule
+
+MODELS = sorted((pathlib.Path(__file__).parent / "models").glob("*.model"))
+SOURCES = [(p.stem, p.read_text()) for p in MODELS] + [(n, chainrule.example(n)) for n in chainrule.examples()]
+
+# what machine algebra looks like in a printed adjoint (the issue's list), each a test of its text
+MARKS = {
+    "einsum": lambda text, src: "einsum" in text,
+    "long fraction": lambda text, src: re.search(r"\d{6,}\s*/\s*\d+|\d+\s*/\s*\d{6,}", text) is not None,
+    "diag for broadcasting": lambda text, src: "diag(" in text,
+    "squared root": lambda text, src: re.search(r"\(√\([^()]*\)\)²", text) is not None,
+    "unfused sigmoid cross-entropy": lambda text, src: "1 ⊘ (1 − " in text,
+    "placeholder adjoint": lambda text, src: "𝟏𝟏ᵀ" in text,
+    "softmax expanded": lambda text, src: "softmax" in src and "exp(" in text,
+}
+
+# the share of clean adjoints reached so far: raised as marks are removed (the issue's aim is 97 %)
+CLEAN_AT_LEAST = 0.92
+
+
+def marks(name, text, src):
+    found = [k for k, f in MARKS.items() if f(text, src)]
+    if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text):
+        found.append("self-reference")
+    return found
+
+
+def test_the_corpus_is_broad():
+    kinds = {p.stem.split("-")[0] for p in MODELS}
+    assert len(MODELS) >= 40 and {"course", "cs231n", "transformer"} <= kinds
+
+
+@pytest.mark.parametrize("label, src", SOURCES, ids=[s[0] for s in SOURCES])
+def test_every_adjoint_of_the_corpus_is_exact(label, src):
+    errors = chainrule.backprop(src).check()
+    assert max(errors.values()) < 1e-4, {k: v for k, v in errors.items() if v >= 1e-4}
+
+
+def test_most_adjoints_read_as_a_person_would_write_them():
+    clean, total, marked = 0, 0, []
+    for label, src in SOURCES:
+        for g in chainrule.backprop(src).gradients:
+            total += 1
+            found = marks(g.name, g.text, src)
+            if found:
+                marked.append(f"{label}: {g.name} = {g.text}  [{', '.join(found)}]")
+            else:
+                clean += 1
+    assert clean / total >= CLEAN_AT_LEAST, f"{clean}/{total} clean:\n" + "\n".join(marked)
+
+
+@pytest.mark.parametrize("expr, shown", [
+    ("sum(sqrt(x * x + 1e-8))", "1e-8"),
+    ("sum(log(x * x + 1e-5))", "1e-5"),
+    ("sum(0.5 * x * (1 + tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3))))", "0.044715 x²"),
+    ("sum(0.7978845608 * x * x)", "1.5957691216 x"),
+])
+def test_decimals_print_as_decimals(expr, shown):
+    r = chainrule.derive(expr, "x", {"x": "n"})
+    assert shown in r.text and not MARKS["long fraction"](r.text, expr) and r.check() < 1e-6
+
+
+def _adjoint(result, name):
+    return next(g for g in result.gradients if g.name == name)
+
+
+def test_a_vector_scaling_rows_or_columns_prints_as_broadcasting():
+    col = chainrule.backprop(chainrule.example("batchnorm"))
+    assert _adjoint(col, "dZn").text == "dZt ⊙ gamma" and max(col.check().values()) < 1e-6
+    row = chainrule.backprop("X: N, D data\nT: N, D data\nW: D, D\ngamma: D\nbeta: D\n"
+                             "H = X @ W\nout = gamma * H + beta\nJ = sum((out - T) ** 2)")
+    assert _adjoint(row, "dH").text == "dout ⊙ gamma" and max(row.check().values()) < 1e-6
+    assert all("diag(" not in g.text for g in row.gradients)
+
+
+def test_a_broadcast_softmax_normaliser_is_read_back_as_softmax():
+    r = chainrule.backprop(next(s for n, s in SOURCES if n == "course-c2w3-softmax-total-loss"))
+    assert _adjoint(r, "dZ2").text == "softmax(Z2, axis=0) − Y" and max(r.check().values()) < 1e-6
