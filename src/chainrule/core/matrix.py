@@ -9,6 +9,7 @@ would ask its operands' shapes 2ⁿ times.
 from dataclasses import dataclass
 from functools import cached_property
 from fractions import Fraction
+from .tensor import spend
 
 
 @dataclass(frozen=True)
@@ -240,6 +241,7 @@ def canon(m):
     else:
         key = f"{type(m).__name__}({','.join(canon(getattr(m, f)) for f in m.__dataclass_fields__)})"
     object.__setattr__(m, "_canon", key)          # a cache, not a field: equality is unaffected
+    spend(len(key) / 20_000)                      # shared subtrees are spelled out: nesting grows keys
     return key
 
 
