@@ -84,3 +84,21 @@ def test_a_vector_scaling_rows_or_columns_prints_as_broadcasting():
 def test_a_broadcast_softmax_normaliser_is_read_back_as_softmax():
     r = chainrule.backprop(next(s for n, s in SOURCES if n == "course-c2w3-softmax-total-loss"))
     assert _adjoint(r, "dZ2").text == "softmax(Z2, axis=0) − Y" and max(r.check().values()) < 1e-6
+
+
+def test_an_adjoint_never_takes_a_name_the_model_uses():
+    """cs231n passes the upstream gradient in as data called dout: it stays the user's, and out's
+    adjoint is grad_out — said on the names line, used the same in code."""
+    model = "x: N, D data\ndout: N, D data\nW: D, D\nb: D\nout = x @ W + b\nJ = sum(out * dout)"
+    r = chainrule.backprop(model)
+    assert [g.name for g in r.gradients] == ["grad_out", "dW", "db"]
+    assert "names: dout is the model's own name, so out's adjoint is written grad_out" in r.text()
+    assert _adjoint(r, "grad_out").text == "dout" and _adjoint(r, "dW").text == "xᵀ grad_out"
+    assert max(r.check().values()) < 1e-6
+    code = chainrule.codegen(model)
+    assert "grad_out = dout" in code and "'W': dW" in code
+    # a forward value named like another's adjoint (A1 renamed dZ2): both readable, both exact
+    clash = chainrule.example("two-layer").replace("A1", "dZ2")
+    r = chainrule.backprop(clash)
+    assert _adjoint(r, "dZ1").text == "ddZ2 ⊙ (1 − dZ2²)" and max(r.check().values()) < 1e-6
+    assert "All 4 entries agree: yes" in chainrule.explain(clash, target="dZ1").text()

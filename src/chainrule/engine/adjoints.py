@@ -79,6 +79,7 @@ class Backprop:
         self.lowered_steps = pass_.lowered_steps  # every step -> its tree in `trees`, lowered
         self.steps = pass_.steps                  # the assignments the backward pass visits, in order
         self.fused = pass_.fused                  # activations folded into the loss (no adjoint of their own)
+        self.adjoint_names = pass_.adjoint_names  # every name -> its adjoint's (d<name>, or grad_<name>)
         self._pass = pass_
         self._activations = {}
 
@@ -147,15 +148,23 @@ class Backprop:
         from ..numeric.checks import check_backprop
         return check_backprop(self, seed=seed, only=only)
 
+    def renamed(self):
+        """The adjoints not called d<name> because the model uses that name itself, in words."""
+        out = [f"d{g.of} is the model's own name, so {g.of}'s adjoint is written {g.name}"
+               for g in self.gradients if g.name != "d" + g.of]
+        return "; ".join(out)
+
     def text(self):
         width = max((len(g.name) for g in self.gradients), default=0)
         lines = [f"convention: {self.convention} — {self.note}"]
+        if self.renamed():
+            lines.append(f"names: {self.renamed()}")
         for g in self.gradients:
             lines.append(f"{g.name:<{width}} = {g.text}    {fmt_shape(g.shape)}")
         return "\n".join(lines)
 
     def to_json(self):
-        return json.dumps(dict(convention=self.convention, note=self.note, gradients=[
+        return json.dumps(dict(convention=self.convention, note=self.note, names=self.renamed(), gradients=[
             dict(name=g.name, of=g.of, text=g.text, latex=g.latex, numpy=g.numpy, shape=list(g.shape),
                  scale=g.scale) for g in self.gradients]), ensure_ascii=False)
 
@@ -193,24 +202,23 @@ def _backprop(text, convention="course"):
         raise ChainruleError(f"line {loss.line}: the loss {loss.name} does not depend on any parameter "
                              f"({', '.join(model.parameters)}): nothing to differentiate", text, 0,
                              max(1, len(row)), loss.line)
-    _distinct_names(result)
     return result
 
 
-def _distinct_names(result):
-    """A model name that is also a printed adjoint's (a line dA1 = … beside an A1) would make the result
-    ambiguous (dZ1 = dA1 ⊙ … reads which?) and the generated code and numeric checks, which evaluate
-    by name, overwrite one with the other: an error at that line."""
-    model = result.model
-    lines = dict({n: d.line for n, d in model.declarations.items()}, **{a.name: a.line for a in model.assignments})
-    for g in result.gradients:
-        if g.name in lines:
-            line = lines[g.name]
-            row = model.text.splitlines()[line - 1]
-            start = row.index(g.name) if g.name in row else 0
-            raise ChainruleError(f"line {line}: {g.name} is also the name of {g.of}'s adjoint, so the printed "
-                                 f"adjoints would be ambiguous: rename {g.name}", model.text, start,
-                                 start + len(g.name), line, kind="name-clash")
+def adjoint_names(names):
+    """{name: its adjoint's name}: d<name> when that is not one of the model's own names, else
+    grad_<name> (then grad_<name>_, …) — course code passes upstream gradients in as data called dout
+    or da_next, and those stay the user's, never an adjoint's."""
+    taken, out = set(names), {}
+    for n in names:
+        a = "d" + n
+        if a in taken:
+            a = "grad_" + n
+            while a in taken:
+                a += "_"
+        out[n] = a
+        taken.add(a)
+    return out
 
 
 class _Pass:
@@ -231,6 +239,7 @@ class _Pass:
         self.position = {a.name: k for k, a in enumerate(model.assignments)}
         self.example_dim = _example_dim(model, self.lowered_steps[loss.name][0])
         self.convention = convention
+        self.adjoint_names = adjoint_names(self.shapes)
         self.course = convention == "course" and self.example_dim is not None
         self.forms = self._forward_forms()
 
@@ -341,16 +350,18 @@ class _Pass:
             if s is None:
                 return d
             after = d * unit(s)
-            trace.record("course convention", f"d{name} = {s}·∂{r}/∂{name}", d, after, name, p, derivative=False)
+            trace.record("course convention", f"{self.adjoint_names[name]} = {s}·∂{r}/∂{name}", d, after, name,
+                         p, derivative=False)
             return after
-        after = (d * T.var("d" + r, idx)).sum_over(idx)
+        dr = self.adjoint_names[r]
+        after = (d * T.var(dr, idx)).sum_over(idx)
         sr = self.scale(r)
         if sr is not None:
             after = after * T.power(unit(sr), -1)
         if s is not None:
             after = after * unit(s)
         scales = tuple((T.Var(n, (), True), e) for n, e in ((sr, -1), (s, 1)) if n is not None and sr != s)
-        before = T.Expr([T.Term(Fraction(1), ((T.Var("d" + r, tuple(idx)), 1), (T.Group(d, True), 1)) + scales,
+        before = T.Expr([T.Term(Fraction(1), ((T.Var(dr, tuple(idx)), 1), (T.Group(d, True), 1)) + scales,
                                 frozenset(idx))])
         trace.record("vector-Jacobian product", "dN[p] = Σ over N's readers R of Σᵢ dR[i] ∂R[i]/∂N[p]", before,
                      after, name, p, derivative=False)
@@ -365,7 +376,7 @@ class _Pass:
             decl = self.model.declarations.get(name)
             line = decl.line if decl else next(a.line for a in self.model.assignments if a.name == name)
             row = self.model.text.splitlines()[line - 1]
-            raise ChainruleError(f"line {line}: deriving d{name}: {e.message}", self.model.text, 0, max(1, len(row)),
+            raise ChainruleError(f"line {line}: deriving {self.adjoint_names[name]}: {e.message}", self.model.text, 0, max(1, len(row)),
                                  line, e.hint, kind=e.kind) from None
 
     def _adjoint(self, name, readers):
@@ -373,7 +384,7 @@ class _Pass:
         total, p, trace = self.vjp(name, [(r, self.lowered_steps[r]) for r in readers])
         log = []
         m, matrix_form = self.matrix(total, p, name, log)
-        return Gradient("d" + name, name, CourseTextPrinter()(m), to_latex(m), to_numpy(m), shape,
+        return Gradient(self.adjoint_names[name], name, CourseTextPrinter()(m), to_latex(m), to_numpy(m), shape,
                         s or "1", matrix_form, total, trace, m, tuple(p), log)
 
     def matrix(self, total, p, name, log=None):
@@ -383,7 +394,9 @@ class _Pass:
             m, matrix_form = to_matrix(total, p, log), True
         except NoMatrixForm:
             m, matrix_form = to_einsum(total, p), False
-        return mat_map(mat_map(m, self._name_forward_values(name)), _adjoints_first), matrix_form
+        adjoints = set(self.adjoint_names.values())
+        return mat_map(mat_map(m, self._name_forward_values(name)), lambda n: _adjoints_first(n, adjoints)), \
+            matrix_form
 
     def _name_forward_values(self, current):
         def rewrite(node):
@@ -412,21 +425,21 @@ def _use_properties(expr, model):
     return T.Expr.make(terms)
 
 
-def _adjoints_first(node):
+def _adjoints_first(node, adjoints):
     """dA1 ⊙ (1 − A1²), W2ᵀ dZ2 ⊙ g′(Z1): in an element-wise product the factors carrying an adjoint
     come first, as the course writes them."""
     from ..core.matrix import MHad
     if isinstance(node, MHad):
-        has = [_has_adjoint(f) for f in node.factors]
+        has = [_has_adjoint(f, adjoints) for f in node.factors]
         if any(has) and not has[0]:
             order = [f for f, a in zip(node.factors, has) if a] + [f for f, a in zip(node.factors, has) if not a]
             return MHad(tuple(order), node.shape)
     return node
 
 
-def _has_adjoint(node):
+def _has_adjoint(node, adjoints):
     found = []
-    mat_map(node, lambda n: found.append(n) or n if isinstance(n, MVar) and n.name.startswith("d")
+    mat_map(node, lambda n: found.append(n) or n if isinstance(n, MVar) and n.name in adjoints
             and n.ndim > 0 else n)
     return bool(found)
 

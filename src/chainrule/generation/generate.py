@@ -325,7 +325,8 @@ def model_source(model_text, target="numpy"):
     statements = eliminate_common([(g.name, g.matrix) for g in result.gradients])
     printer.defs = dict(statements)
     backward_code = [(name, printer.statement(m)) for name, m in statements]
-    kept = {model.loss.name} | {f"d{p}" for p in model.parameters}
+    grad = result.adjoint_names
+    kept = {model.loss.name} | {grad[p] for p in model.parameters}
     freed = _last_uses(forward_code + backward_code, kept)
     body.append("# forward pass: the model's equations")
     for k, (name, rhs) in enumerate(forward_code):
@@ -336,8 +337,8 @@ def model_source(model_text, target="numpy"):
     derived = {g.of for g in result.gradients}
     unread = [p for p in model.parameters if p not in derived]            # the loss does not read them
     lib = "torch" if target == "torch" else printer.np
-    body += [f"d{p} = {lib}.zeros_like({p})" for p in unread]
-    grads = ", ".join(f"{p!r}: d{p}" for p in model.parameters)
+    body += [f"{grad[p]} = {lib}.zeros_like({p})" for p in unread]
+    grads = ", ".join(f"{p!r}: {grad[p]}" for p in model.parameters)
     body.append(f"return {model.loss.name}, {{{grads}}}")
     lines += ["    " + ln for ln in body]
     setup = body[:body.index("# forward pass: the model's equations")]

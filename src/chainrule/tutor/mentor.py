@@ -125,7 +125,8 @@ class _ModelExplanation:
     def __init__(self, result, g):
         self.result, self.g, self.model = result, g, result.model
         self.act = result.activation_of(g.of)
-        up = "d" + self.act.step.name if self.act is not None else None
+        self.adj = result.adjoint_names                      # name -> its adjoint's name
+        up = self.adj[self.act.step.name] if self.act is not None else None
         self.up = next((x for x in result.gradients if x.name == up), None) \
             if up is not None and up in variables(g.matrix) else None
         direct = [self.model.assignment(n) for n in result.readers(g.of)]
@@ -151,12 +152,14 @@ class _ModelExplanation:
         names = {self.g.of}
         for s in self.path:
             names |= set(self.result.uses(s.name)) | {s.name}
-        names |= {"d" + s.name for s in self.readers if s is not self.model.loss}
-        return sorted(names, key=lambda n: (n.startswith("d"), n))
+        names |= {self.adj[s.name] for s in self.readers if s is not self.model.loss}
+        return sorted(names, key=lambda n: (n not in self.result.shapes, n))
 
     def _shape(self, n):
         shapes = self.result.shapes
-        return shapes[n] if n in shapes else shapes[n[1:]]      # a model's own dJ is its own, not J's adjoint
+        if n in shapes:                                       # a model's own dJ is its own, not J's adjoint
+            return shapes[n]
+        return shapes[next(k for k, v in self.adj.items() if v == n)]
 
     def _equations(self):
         eqs = list(self.path)
@@ -459,7 +462,7 @@ def _toy_lhs(x, first, readers):
     adjoints are known (each divided by its convention's scale), plus the loss if it reads directly."""
     scale = x.result.scale(x.g.of)
     parts = [x.model.loss.name if r is x.model.loss else
-             f"Σ d{r.name}·{r.name}" + (f"/{x.result.scale(r.name)}" if x.result.scale(r.name) else "")
+             f"Σ {x.adj[r.name]}·{r.name}" + (f"/{x.result.scale(r.name)}" if x.result.scale(r.name) else "")
              for r in readers]
     inner = parts[0] if len(parts) == 1 else "(" + " + ".join(parts) + ")"
     head = f"{scale}·" if scale else ""
@@ -524,7 +527,7 @@ def _toy_section(x):
             y = env[n]
             for j in range(y.cols):
                 y[y.rows - 1, j] = 1 - sum(y[i, j] for i in range(y.rows - 1))
-    adjoint_shapes = {**{f"d{n}": sh for n, sh in shapes.items()}, **shapes}    # a model's own dJ is its own
+    adjoint_shapes = {**{x.adj[n]: sh for n, sh in shapes.items()}, **shapes}    # a model's own dJ is its own
     # each reader is expanded over the symbols, with the activation (one-step form) in terms of Z
     base = dict(env)
     if x.up:
@@ -543,7 +546,7 @@ def _toy_section(x):
     def contribution(name):
         if name == x.model.loss.name:
             return values[name][0, 0]                                  # the loss itself
-        cot, out = env["d" + name], values[name]
+        cot, out = env[x.adj[name]], values[name]
         return sum(cot[i, j] * out[i, j] for i in range(out.rows) for j in range(out.cols)) / scale_of(name)
     link = sp.sympify(sum(contribution(r.name) for r in x.readers))
     _toy_ops_guard(link)
@@ -581,7 +584,7 @@ def _toy_lhs_latex(x, first, readers):
     loss = latex_name(x.model.loss.name)
     scale = x.result.scale(x.g.of)
     parts = [loss if r is x.model.loss else
-             rf"\sum {latex_name('d' + r.name)} \odot {latex_name(r.name)}"
+             rf"\sum {latex_name(x.adj[r.name])} \odot {latex_name(r.name)}"
              + (f" / {x.result.scale(r.name)}" if x.result.scale(r.name) else "") for r in readers]
     inner = parts[0] if len(parts) == 1 else r"\left(" + " + ".join(parts) + r"\right)"
     head = f"{scale} " if scale else ""

@@ -346,9 +346,9 @@ class _Judge:
     def _activation(self):
         """dZ = dA ⊙ g′(Z): the claim used the derivative of another activation."""
         act = self.result.activation_of(self.g.of)
-        if act is None or "d" + act.step.name not in self.values:
+        if act is None or self.result.adjoint_names[act.step.name] not in self.values:
             return None
-        upstream = self.values["d" + act.step.name]
+        upstream = self.values[self.result.adjoint_names[act.step.name]]
         for other in ELEMENTWISE.values():
             if other.activation is None or other is act.fn:
                 continue
@@ -375,9 +375,9 @@ class _Judge:
                 return self.wrong(f"an extra factor `{rest}`: {f.text} alone is {self.target}",
                                   f"{self.target} = {self.expected}{cancels}")
         act = self.result.activation_of(self.g.of)
-        if act is None or "d" + act.step.name not in self.values:
+        if act is None or self.result.adjoint_names[act.step.name] not in self.values:
             return None
-        up, name = "d" + act.step.name, act.fn.name
+        up, name = self.result.adjoint_names[act.step.name], act.fn.name
         for k, f in enumerate(factors):
             if all(_close(self.value(f, j), self.draws[j][0][up]) for j in range(len(self.draws))):
                 rest = " * ".join(_src(x) for j, x in enumerate(factors) if j != k)
@@ -540,7 +540,9 @@ def _role(name, model):
         return f"{name}, the data"
     if name in model.parameters:
         return f"{name}, a parameter"
-    return f"{name}, the adjoint of {name[1:]}" if name.startswith("d") and name[1:] in model.shapes() else name
+    from ..engine.adjoints import adjoint_names
+    of = {v: k for k, v in adjoint_names(model.shapes()).items()}
+    return f"{name}, the adjoint of {of[name]}" if name in of else name
 
 
 def _edits(node, arrays, candidates, model):
