@@ -407,7 +407,7 @@ class Term(Keyed):
         """A canonical string, equal for terms equal up to renaming summed indices (coef excluded)."""
         labels, ordered = self.labels(names)
         out = "·".join(f"{a.key(labels)}^{e}" for a, e in ordered)
-        spend(len(out) / 50_000)       # a shared argument is spelled out in full: nesting can grow keys ×3 a level
+        spend(len(out) / 20_000)       # a shared argument is spelled out in full: nesting can grow keys ×3 a level
         return out
 
     def indices(self):
