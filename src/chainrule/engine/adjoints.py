@@ -26,6 +26,7 @@ from ..render.numpy_code import to_numpy
 from ..render.printing import CourseTextPrinter, to_latex
 from ..core.rules import ELEMENTWISE
 from ..lang.shapes import ShapeChecker, fmt_shape
+from ..notation.collect import factor_transposes
 from ..notation.to_matrix import NoMatrixForm, to_einsum, to_matrix
 
 CONVENTIONS = ("course", "strict")
@@ -226,13 +227,13 @@ class _Pass:
         self.model = model
         self.shapes = model.shapes()
         self.lowered = {a.name: self._lower(a.tree) for a in model.assignments}     # each one once
-        self.fused = self._fused()
+        self.fused, fused_loss = self._fused()
         self.steps = [a for a in model.assignments if a.name not in self.fused]
         self.trees = {a.name: a.tree for a in model.assignments}
         self.lowered_steps = {a.name: self.lowered[a.name] for a in self.steps}
         loss = model.loss
         if self.fused:
-            self.trees[loss.name] = inline(loss.tree, {f: self.trees[f] for f in self.fused})
+            self.trees[loss.name] = fused_loss
             self.lowered_steps[loss.name] = self._lower(self.trees[loss.name])
         self.uses = {n: [x for x in dict.fromkeys(x.id for x in S.names(tree)) if x in self.shapes]
                      for n, tree in self.trees.items()}
@@ -244,16 +245,49 @@ class _Pass:
         self.forms = self._forward_forms()
 
     def _fused(self):
-        """Activations read only by the loss: folded into it (their adjoint is not printed)."""
-        loss = self.model.loss
-        out = []
-        for a in self.model.assignments[:-1]:
-            readers = [b.name for b in self.model.assignments if a.name in b.uses]
-            call = a.tree
-            if readers == [loss.name] and isinstance(call, S.Call) and FUNCTIONS[call.fn].activation and \
-                    any(isinstance(x, S.Name) and x.id in {b.name for b in self.model.assignments} for x in call.args):
-                out.append(a.name)
-        return out
+        """The lines folded into the loss (no adjoint of their own), and the loss with them inlined: a
+        line the loss reads only linearly with a constant factor (logprobs in −Σ logprobs / m, each part
+        of cost = cross_entropy_cost + L2_regularization_cost: its adjoint would be a placeholder 𝟏𝟏ᵀ),
+        and an activation read only by the loss (J∘σ: sigmoid + cross-entropy gives dZ2 = A2 − Y) —
+        repeated, so that folding the parts of a split cost exposes the activation inside."""
+        loss, steps = self.model.loss, self.model.assignments[:-1]
+        tree, out, activations = loss.tree, [], set()
+        reads = {a.name: {x.id for x in S.names(a.tree)} for a in steps}
+        changed = True
+        while changed:
+            changed = False
+            in_loss = {x.id for x in S.names(tree)}
+            for a in steps:
+                if a.name in out or a.name not in in_loss or \
+                        any(a.name in reads[b.name] for b in steps if b.name not in out):
+                    continue
+                if any(a.name in reads[b] for b in activations):         # one activation deep, no more
+                    continue
+                if self._activation_line(a) or self._linear_in(tree, a.name):
+                    if self._activation_line(a):
+                        activations.add(a.name)
+                    out.append(a.name)
+                    tree = inline(tree, {a.name: a.tree})
+                    changed = True
+                    break
+        return out, tree
+
+    def _activation_line(self, a):
+        call = a.tree
+        return isinstance(call, S.Call) and FUNCTIONS[call.fn].activation
+
+    def _linear_in(self, tree, name):
+        """Does the loss `tree` read `name` only as c·name or c·Σ name, c a constant (or dimensions)?"""
+        expr, _ = self._lower(tree)
+        if not any(isinstance(a, T.Var) and a.name == name for t in expr.terms for a, _ in t.factors):
+            return False                       # not read at all once simplified (log(Z * 0)): kept
+        for t in expr.terms:
+            direct = [a for a, e in t.factors if isinstance(a, T.Var) and a.name == name and e == 1]
+            if len(direct) > 1 or any(_mentions(a, name) for a, _ in t.factors if a not in direct):
+                return False
+            if direct and any(not (isinstance(a, T.Var) and a.is_dim) for a, _ in t.factors if a not in direct):
+                return False
+        return True
 
     def _lower(self, tree):
         if "_dims" not in self.__dict__:
@@ -395,8 +429,8 @@ class _Pass:
         except NoMatrixForm:
             m, matrix_form = to_einsum(total, p), False
         adjoints = set(self.adjoint_names.values())
-        return mat_map(mat_map(m, self._name_forward_values(name)), lambda n: _adjoints_first(n, adjoints)), \
-            matrix_form
+        m = mat_map(mat_map(m, self._name_forward_values(name)), factor_transposes)
+        return mat_map(m, lambda n: _adjoints_first(n, adjoints)), matrix_form
 
     def _name_forward_values(self, current):
         def rewrite(node):
@@ -442,6 +476,14 @@ def _has_adjoint(node, adjoints):
     mat_map(node, lambda n: found.append(n) or n if isinstance(n, MVar) and n.name in adjoints
             and n.ndim > 0 else n)
     return bool(found)
+
+
+def _mentions(atom, name):
+    """Does an index-form atom read the array `name` anywhere inside?"""
+    if isinstance(atom, T.Var):
+        return atom.name == name
+    inner = getattr(atom, "arg", None) or getattr(atom, "expr", None)
+    return inner is not None and any(_mentions(a, name) for t in inner.terms for a, _ in t.factors)
 
 
 def inline(node, mapping):

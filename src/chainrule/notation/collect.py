@@ -8,7 +8,7 @@ Terms are compared up to the order of sums and element-wise products (matrix.can
 from fractions import Fraction
 from math import gcd
 
-from ..core.matrix import (MAdd, MDiag, MExpand, MHad, MIdentity, MNum, MOnes, MOuter, MPow, MSqueeze, MSum,
+from ..core.matrix import (MAdd, MDiag, MExpand, MHad, MIdentity, MNum, MOnes, MOuter, MPow, MSqueeze, MSum, MT, mat_t,
                      MZeros, canon, mat_had, matmul_chain, mat_mul, mat_scale, split_coef)
 
 
@@ -228,3 +228,15 @@ def _pull_coef(terms, shape):
     if _sign(terms) < 0:
         common = -common
     return mat_scale(common, MAdd(tuple(mat_scale(c / common, b) for c, b in terms), shape))
+
+
+def factor_transposes(m):
+    """Aᵀ − Yᵀ = (A − Y)ᵀ for a sum whose every term is a transposed matrix (forward values named back
+    after collecting can leave one): as the course writes np.dot(X, (A - Y).T)."""
+    if not isinstance(m, MAdd):
+        return m
+    parts = [split_coef(t) for t in m.terms]
+    if len(parts) < 2 or not all(isinstance(b, MT) and b.x.ndim == 2 for _, b in parts):
+        return m
+    inner = _sum([(c, b.x) for c, b in parts], parts[0][1].x.shape)
+    return MT(inner) if isinstance(inner, MAdd) else mat_t(inner)    # mat_t would distribute it again
