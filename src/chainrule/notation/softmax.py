@@ -72,20 +72,41 @@ def _column_form(m):
 
 
 def _broadcast_form(m, factors):
-    """exp(X) ⊙ (c ⊘ Σ_rows exp(X)) broadcast along the summed axis = softmax(X, axis) ⊙ c."""
+    """The normaliser (Σ_axis exp(X))^(−k) broadcast along the summed axis, times k exp(X) — one beside
+    it, the others inside sums along the same axis (a normaliser is constant along them):
+    exp(X) ⊙ c ⊘ Σ exp(X) = softmax(X) ⊙ c, and the softmax's own VJP,
+    (Σ_axis (dP ⊙ exp(X)) ⊘ (Σ_axis exp(X))²) ⊙ exp(X) = Σ_axis (dP ⊙ P) ⊙ P."""
     for n, f in enumerate(factors):
         if not isinstance(f, MExpand):
             continue
         parts = list(f.x.factors) if isinstance(f.x, MHad) else [f.x]
         for p, part in enumerate(parts):
             found = _normaliser(part)
-            if not found or found[1] != f.axis or found[2] != 1:
+            if not found or found[1] != f.axis:
                 continue
-            e = canon(MFunc("exp", found[0]))
-            j = next((j for j, g in enumerate(factors) if j != n and canon(g) == e), None)
-            if j is None:
+            x, axis, k = found
+            e, s = canon(MFunc("exp", x)), MSoftmax(x, axis)
+            outer = next((j for j, g in enumerate(factors) if j != n and canon(g) == e), None)
+            inner = [q for q, g in enumerate(parts) if q != p and _sum_with(g, axis, e) is not None]
+            if (outer is not None) + len(inner) < k:
                 continue
-            rest = parts[:p] + parts[p + 1:]
-            new = [MSoftmax(found[0], f.axis)] + ([MExpand(mat_had(rest, f.x.shape), f.axis)] if rest else [])
-            return mat_had([h for i, h in enumerate(factors) if i not in (n, j)] + new, m.shape)
+            use = inner[:k - (outer is not None)]
+            rest = [_sum_with(g, axis, e, s) if q in use else g for q, g in enumerate(parts) if q != p]
+            new = ([s] if outer is not None else []) + ([MExpand(mat_had(rest, f.x.shape), f.axis)] if rest else [])
+            keep = [h for i, h in enumerate(factors) if i not in (n, outer)]
+            return mat_had(keep + new, m.shape)
     return None
+
+
+def _sum_with(g, axis, e, replace=None):
+    """g when it is Σ_axis (… ⊙ exp(X) ⊙ …) (with `replace`, that sum with exp(X) replaced), else None."""
+    if not (isinstance(g, MSum) and g.axis == axis and not g.keepdims):
+        return None
+    inner = list(g.x.factors) if isinstance(g.x, MHad) else [g.x]
+    at = next((i for i, h in enumerate(inner) if canon(h) == e), None)
+    if at is None:
+        return None
+    if replace is None:
+        return g
+    inner[at] = replace
+    return MSum(mat_had(inner, g.x.shape), axis, False)

@@ -153,12 +153,24 @@ def _positive_first(terms):
 
 
 def _scalar_ones(m):
-    """In a sum with a full-shape term, an all-ones term is just the number 1 (it broadcasts)."""
-    if not any(t.shape == m.shape and not isinstance(t, MOnes) for t in m.terms):
+    """In a sum with a full-shape term, an all-ones term is just the number 1, and v ⊙ 𝟏𝟏ᵀ just v:
+    they broadcast, as NumPy writes dP - np.sum(dP * P, axis=1, keepdims=True)."""
+    if not any(t.shape == m.shape and not isinstance(t, MOnes) and _unbroadcast(t) is None for t in m.terms):
         return _positive_first(m.terms)
     return _positive_first(tuple(MNum(Fraction(1)) if isinstance(t, MOnes) else
-                 mat_scale(t.coef, MNum(Fraction(1))) if isinstance(t, MScale) and isinstance(t.x, MOnes) else t
-                 for t in m.terms))
+                 mat_scale(t.coef, MNum(Fraction(1))) if isinstance(t, MScale) and isinstance(t.x, MOnes) else
+                 _unbroadcast(t) or t for t in m.terms))
+
+
+def _unbroadcast(t):
+    """v for v ⊙ 𝟏𝟏ᵀ (a column, row or scalar spread over a matrix; coefficients kept), else None."""
+    c, x = (t.coef, t.x) if isinstance(t, MScale) else (None, t)
+    if not (isinstance(x, MHad) and len(x.factors) == 2 and isinstance(x.factors[1], MOnes)):
+        return None
+    v = x.factors[0]
+    if v.ndim and (v.ndim != x.ndim or any(a != b and a != 1 for a, b in zip(v.shape, x.shape))):
+        return None
+    return v if c is None else mat_scale(c, v)
 
 
 def norm_of(m):
