@@ -23,7 +23,7 @@ MARKS = {
 }
 
 # the share of clean adjoints reached so far: raised as marks are removed (the issue's aim is 97 %)
-CLEAN_AT_LEAST = 0.965
+CLEAN_AT_LEAST = 0.97
 
 
 def marks(name, text, src):
@@ -127,3 +127,11 @@ def test_the_softmax_vjp_reads_as_the_course_writes_it():
     spelled out (Σ_columns is the sum along a row: a column broadcast back over the matrix)."""
     r = chainrule.backprop(next(s for n, s in SOURCES if n == "transformer-self-attention-sse"))
     assert _adjoint(r, "dS").text == "(dP − Σ_columns (dP ⊙ P)) ⊙ P" and max(r.check().values()) < 1e-6
+
+
+def test_the_notebooks_own_sigmoid_is_a_sigmoid():
+    """A = 1 / (1 + np.exp(-Z)) is σ(Z) in the algebra, so it fuses with cross-entropy: dZ = A − Y."""
+    r = chainrule.backprop(next(s for n, s in SOURCES if n == "course-c1w2-logreg-sigmoid-exp"))
+    assert _adjoint(r, "dZ").text == "A − Y" and max(r.check().values()) < 1e-6
+    d = chainrule.derive("sum(1 / (1 + exp(-x)))", "x", {"x": "n"})
+    assert d.text == "σ(x) ⊙ (1 − σ(x))" and d.check() < 1e-6

@@ -442,6 +442,16 @@ def complement_of(e):
     return sig[0].factors[0][0].arg if one and sig else None
 
 
+def logistic_of(e):
+    """u when the expression is 1 + exp(−u) (so that 1 / e is σ(u), the notebook's own sigmoid), else None."""
+    if len(e.terms) != 2:
+        return None
+    one = [t for t in e.terms if not t.factors and t.coef == 1]
+    exp = [t for t in e.terms if t.coef == 1 and not t.summed and len(t.factors) == 1 and t.factors[0][1] == 1
+           and isinstance(t.factors[0][0], T.Func) and t.factors[0][0].name == "exp"]
+    return -exp[0].factors[0][0].arg if one and exp else None
+
+
 def _sigmoid_factors(t):
     return [(k, a) for k, (a, e) in enumerate(t.factors) if e == 1 and isinstance(a, T.Func) and a.name == "sigmoid"]
 
@@ -493,6 +503,7 @@ class _RuleFacts(T.Facts):
     rewrite_product = staticmethod(rewrite_product)
     combine_complements = staticmethod(combine_complements)
     complement_of = staticmethod(complement_of)
+    logistic_of = staticmethod(logistic_of)
     is_positive = staticmethod(is_positive)
 
 

@@ -69,6 +69,9 @@ class Facts:
     def complement_of(self, expr):
         return None
 
+    def logistic_of(self, expr):
+        return None
+
     def is_positive(self, atom):
         return False
 
@@ -672,6 +675,9 @@ def power(base, e):
         v, extra = _constant_factor(c, e)
         return const(v) if not extra else Expr([Term.make(v, extra)])
     base = atomize(base)
+    u = FACTS.logistic_of(base) if isinstance(e, int) and e < 0 else None
+    if u is not None:                                  # (1 + exp(−u))⁻ᵏ = σ(u)ᵏ, however it was spelled
+        return power(func("sigmoid", u), -e)
     if len(base.terms) == 1:
         t = base.terms[0]
         if not t.summed and (isinstance(e, int) or (t.coef > 0 and all(powers_merge(a, x, e) for a, x in t.factors))):

@@ -273,8 +273,12 @@ class _Pass:
         return out, tree
 
     def _activation_line(self, a):
-        call = a.tree
-        return isinstance(call, S.Call) and FUNCTIONS[call.fn].activation
+        """Is the line an activation f(…) — softmax as written, or read off its index form, so that
+        1 / (1 + np.exp(-Z)) is σ(Z)?"""
+        if isinstance(a.tree, S.Call) and FUNCTIONS[a.tree.fn].activation:
+            return True
+        atom = T.single_atom(self.lowered[a.name][0])
+        return isinstance(atom, T.Func) and bool(ELEMENTWISE[atom.name].activation) and not atom.params
 
     def _linear_in(self, tree, name):
         """Does the loss `tree` read `name` only as c·name or c·Σ name, c a constant (or dimensions)?"""
