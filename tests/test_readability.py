@@ -135,3 +135,18 @@ def test_the_notebooks_own_sigmoid_is_a_sigmoid():
     assert _adjoint(r, "dZ").text == "A − Y" and max(r.check().values()) < 1e-6
     d = chainrule.derive("sum(1 / (1 + exp(-x)))", "x", {"x": "n"})
     assert d.text == "σ(x) ⊙ (1 − σ(x))" and d.check() < 1e-6
+
+
+def test_the_examples_axis_comes_from_the_data_or_the_user():
+    """Weights are per feature, never per example: in X: n, d the examples axis is n (no parameter has
+    it), whatever the alphabet says; `examples=` names it when the data cannot, and the line says why."""
+    m = "X: n, d data\nT: n, d data\nW: d, d\nJ = mean((X @ W - T) ** 2)"
+    r = chainrule.backprop(m)
+    assert r.example_dim == "n" and "over the n examples (the axis every data array has and no parameter)" in r.text()
+    given = chainrule.backprop(m, examples="d")
+    assert given.example_dim == "d" and "(as given)" in given.text() and max(given.check().values()) < 1e-6
+    strict = chainrule.backprop("X: n, d data\nw: d, 1\nJ = sum((X @ w) ** 2)", examples="n")
+    assert strict.convention == "strict" and "does not average over n" in strict.text()
+    with pytest.raises(chainrule.ChainruleError, match="examples must name one of the model's dimensions"):
+        chainrule.backprop(m, examples="m")
+    assert chainrule.main(["backprop", "--example", "mlp-rowmajor", "--examples", "N"]) == 0

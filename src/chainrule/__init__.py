@@ -18,10 +18,11 @@ def derive(expr, wrt, shapes=None, order=1):
     return _derive(expr, wrt, shapes, order)
 
 
-def backprop(text, convention="course"):
-    """Every adjoint of a model written as assignments: see chainrule.backprop."""
+def backprop(text, convention="course", examples=None):
+    """Every adjoint of a model written as assignments (`examples`: the examples dimension, when the
+    data do not make it plain): see chainrule.backprop."""
     from .engine.adjoints import backprop as _backprop
-    return _backprop(text, convention)
+    return _backprop(text, convention, examples)
 
 
 def check(model_text, claim, convention="course"):

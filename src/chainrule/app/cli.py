@@ -103,7 +103,7 @@ def read_model(args):
 
 def cmd_backprop(args, console):
     from ..engine.adjoints import backprop
-    r = backprop(read_model(args), args.convention)
+    r = backprop(read_model(args), args.convention, args.examples)
     if args.format == "json":
         console.print(r.to_json(), markup=False)
     elif args.format == "latex":
@@ -274,6 +274,7 @@ def build_parser():
     b.add_argument("model", nargs="?", help="a model file (default: --example two-layer)")
     b.add_argument("--example", metavar="NAME", help="a built-in model: " + ", ".join(_example_names()))
     b.add_argument("--convention", choices=["course", "strict"], default="course")
+    b.add_argument("--examples", metavar="DIM", help="the examples dimension, when the data do not make it plain")
     b.add_argument("--format", choices=["text", "latex", "numpy", "json"], default="text")
     b.add_argument("--check", action="store_true", help="compare every adjoint with finite differences")
     b.set_defaults(run=cmd_backprop)

@@ -174,17 +174,22 @@ class Backprop:
         return rf"$$\begin{{aligned}} {rows} \end{{aligned}}$$"
 
 
-def backprop(text, convention="course"):
-    """Every adjoint of the model in `text` (see the module docstring)."""
+def backprop(text, convention="course", examples=None):
+    """Every adjoint of the model in `text` (see the module docstring); `examples` names the examples
+    dimension when the data do not make it plain."""
     with T.work_budget():
-        return _backprop(text, convention)
+        return _backprop(text, convention, examples)
 
 
-def _backprop(text, convention="course"):
+def _backprop(text, convention="course", examples=None):
     if convention not in CONVENTIONS:
         raise argument_error(f"convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}", "convention",
                              convention)
     model = parse_model(text)
+    dims = {d for decl in model.declarations.values() for d in decl.shape if isinstance(d, str)}
+    if examples is not None and examples not in dims:
+        raise argument_error(f"examples must name one of the model's dimensions ({', '.join(sorted(dims))}), "
+                             f"got {examples!r}", "examples", examples, kind="unknown-name")
     if not model.parameters:
         names = ", ".join(model.declarations) or "none"
         raise ChainruleError(f"the model has no parameters: every declared name ({names}) is data, so there is "
@@ -196,7 +201,7 @@ def _backprop(text, convention="course"):
             if n not in reached:
                 reached.add(n)
                 todo.append(n)
-    result = _Pass(model, convention).run() if reached & set(model.parameters) else None
+    result = _Pass(model, convention, examples).run() if reached & set(model.parameters) else None
     if result is None or not any(g.of in model.parameters for g in result.gradients):
         loss = model.loss
         row = text.splitlines()[loss.line - 1]
@@ -223,7 +228,7 @@ def adjoint_names(names):
 
 
 class _Pass:
-    def __init__(self, model, convention):
+    def __init__(self, model, convention, examples=None):
         self.model = model
         self.shapes = model.shapes()
         self.lowered = {a.name: self._lower(a.tree) for a in model.assignments}     # each one once
@@ -238,7 +243,8 @@ class _Pass:
         self.uses = {n: [x for x in dict.fromkeys(x.id for x in S.names(tree)) if x in self.shapes]
                      for n, tree in self.trees.items()}
         self.position = {a.name: k for k, a in enumerate(model.assignments)}
-        self.example_dim = _example_dim(model, self.lowered_steps[loss.name][0])
+        self.examples_given = examples
+        self.example_dim, self.example_reason = _example_dim(model, self.lowered_steps[loss.name][0], examples)
         self.convention = convention
         self.adjoint_names = adjoint_names(self.shapes)
         self.course = convention == "course" and self.example_dim is not None
@@ -361,8 +367,12 @@ class _Pass:
     def _note(self):
         m = self.example_dim
         if self.course:
-            return (f"the loss averages over the {m} examples, so per-example adjoints such as dZ are "
-                    f"{m}·∂J/∂Z (no 1/{m}) and the 1/{m} appears where examples are summed, in dW and db")
+            return (f"the loss averages over the {m} examples ({self.example_reason}), so per-example adjoints "
+                    f"such as dZ are {m}·∂J/∂Z (no 1/{m}) and the 1/{m} appears where examples are summed, in dW "
+                    "and db")
+        if self.convention == "course" and self.examples_given:
+            return (f"the loss does not average over {self.examples_given} (it does not divide every term by it), "
+                    "so every adjoint is exactly ∂J/∂(name)")
         if self.convention == "course":
             return "the loss is not an average over examples, so every adjoint is exactly ∂J/∂(name)"
         return "every adjoint is exactly ∂J/∂(name)"
@@ -504,18 +514,35 @@ def inline(node, mapping):
     return dataclasses.replace(node, **changes) if changes else node
 
 
-def _example_dim(model, loss_expr):
-    """The examples axis: a dimension the loss divides by in every term, found on the data arrays."""
-    data_dims = [set(d.shape) for d in model.declarations.values() if d.is_data and len(d.shape) == 2]
+def _example_dim(model, loss_expr, given=None):
+    """(the examples axis, why): a dimension the loss divides by in every term — the one the user
+    names, else the data's: an axis of the data that no parameter has (weights are per feature, never
+    per example), preferring one every data array shares; a tie goes to the first data matrix's first
+    axis in the row layout (N, d: d is a weight's), else to its last (the course's n_x, m)."""
     candidates = None
     for t in loss_expr.terms:
         divides = {a.name for a, e in t.factors if isinstance(a, T.Var) and a.is_dim and e < 0}
         candidates = divides if candidates is None else candidates & divides
+    candidates = candidates or set()
+    if given is not None:
+        return (given, "as given") if given in candidates else (None, "")
     if not candidates:
-        return None
-    shared = set.intersection(*data_dims) if data_dims else set()
-    for pool in (shared, set().union(*data_dims) if data_dims else set(), candidates):
-        found = sorted(candidates & pool)
+        return None, ""
+    data = [d.shape for d in model.declarations.values() if d.is_data and d.shape]
+    weights = {x for d in model.declarations.values() if not d.is_data for x in d.shape}
+    shared = set.intersection(*(set(s) for s in data)) if data else set()
+    every = set().union(*(set(s) for s in data)) if data else set()
+    pools = ((shared - weights, "the axis every data array has and no parameter"),
+             (every - weights, "an axis of the data no parameter has"),
+             (shared, "the axis every data array has"), (every, "an axis of the data"),
+             (candidates, "the dimension the loss divides by"))
+    first = next((s for s in data if len(s) == 2), ())
+    for pool, why in pools:
+        found = candidates & pool
+        if len(found) == 1:
+            return found.pop(), why
         if found:
-            return found[0]
-    return None
+            row_layout = bool(first) and first[0] in found and first[1] in weights
+            pick = first[0] if row_layout else next((d for d in reversed(first) if d in found), sorted(found)[0])
+            return pick, why
+    return None, ""
