@@ -150,3 +150,11 @@ def test_the_examples_axis_comes_from_the_data_or_the_user():
     with pytest.raises(chainrule.ChainruleError, match="examples must name one of the model's dimensions"):
         chainrule.backprop(m, examples="m")
     assert chainrule.main(["backprop", "--example", "mlp-rowmajor", "--examples", "N"]) == 0
+
+
+def test_one_hot_rows_and_an_unaveraged_penalty():
+    """cs231n: y: N, C one-hot rows and loss = mean cross-entropy + reg Σ W² — the penalty need not
+    average for the course convention, and Σ over y's classes is 1: dW = (1/N) Xᵀ(softmax(XW) − y) + 2 reg W."""
+    r = chainrule.backprop(next(s for n, s in SOURCES if n == "cs231n-softmax-loss-vectorized"))
+    assert r.example_dim == "N" and r.onehot_axis == {"y": 1}
+    assert _adjoint(r, "dW").text == "(1/N) Xᵀ(softmax(XW, axis=1) − y) + 2 reg W" and max(r.check().values()) < 1e-6

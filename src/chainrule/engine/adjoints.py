@@ -81,6 +81,7 @@ class Backprop:
         self.steps = pass_.steps                  # the assignments the backward pass visits, in order
         self.fused = pass_.fused                  # activations folded into the loss (no adjoint of their own)
         self.adjoint_names = pass_.adjoint_names  # every name -> its adjoint's (d<name>, or grad_<name>)
+        self.onehot_axis = pass_.onehot_axis      # onehot name -> its class axis (0: columns one-hot, 1: rows)
         self._pass = pass_
         self._activations = {}
 
@@ -248,6 +249,9 @@ class _Pass:
         self.convention = convention
         self.adjoint_names = adjoint_names(self.shapes)
         self.course = convention == "course" and self.example_dim is not None
+        # a onehot array has one 1 per example: its columns sum to 1 (n_y, m), or its rows (N, C)
+        self.onehot_axis = {n: 1 if len(d.shape) == 2 and d.shape[0] == self.example_dim else 0
+                            for n, d in model.declarations.items() if "onehot" in d.properties}
         self.forms = self._forward_forms()
 
     def _fused(self):
@@ -388,7 +392,7 @@ class _Pass:
             d = diff(expr, name, p, trace)
             total = total + self._contribution(trace, name, p, r, idx, d, s)
         from .derivation import drop_unit_deltas
-        return _use_properties(drop_unit_deltas(total), self.model), p, trace
+        return _use_properties(drop_unit_deltas(total), self.onehot_axis), p, trace
 
     def _contribution(self, trace, name, p, r, idx, d, s):
         """The term reader R adds to d{name}, from d = ∂R/∂name: dR contracted with d (the loss: d
@@ -455,18 +459,20 @@ class _Pass:
         return rewrite
 
 
-def _use_properties(expr, model):
-    """Declared properties that simplify: a onehot Y has columns summing to 1, so Σ_k Y[k, j] = 1."""
-    onehot = {n for n, d in model.declarations.items() if "onehot" in d.properties}
+def _use_properties(expr, onehot):
+    """Declared properties that simplify: a onehot Y sums to 1 along its class axis (onehot: name →
+    that axis), so Σ_k Y[k, j] = 1 (columns one-hot) or Σ_k Y[i, k] = 1 (rows)."""
     if not onehot:
         return expr
     terms = []
     for t in expr.terms:
         factors, summed = list(t.factors), set(t.summed)
         for k, (a, e) in enumerate(factors):
-            if isinstance(a, T.Var) and a.name in onehot and e == 1 and a.idx and a.idx[0] in summed and \
-                    sum(a.idx[0] in b.free for b, _ in factors) == 1 and a.idx.count(a.idx[0]) == 1:
-                summed.discard(a.idx[0])
+            k_ax = onehot.get(a.name, 0) if isinstance(a, T.Var) else 0
+            if isinstance(a, T.Var) and a.name in onehot and e == 1 and len(a.idx) > k_ax and \
+                    a.idx[k_ax] in summed and sum(a.idx[k_ax] in b.free for b, _ in factors) == 1 and \
+                    a.idx.count(a.idx[k_ax]) == 1:
+                summed.discard(a.idx[k_ax])
                 del factors[k]
                 break
         terms.append(T.Term.make(t.coef, factors, summed))
@@ -515,12 +521,16 @@ def inline(node, mapping):
 
 
 def _example_dim(model, loss_expr, given=None):
-    """(the examples axis, why): a dimension the loss divides by in every term — the one the user
-    names, else the data's: an axis of the data that no parameter has (weights are per feature, never
+    """(the examples axis, why): a dimension the loss divides by in every term that reads data — the one
+    the user names, else the data's: an axis of the data that no parameter has (weights are per feature, never
     per example), preferring one every data array shares; a tie goes to the first data matrix's first
     axis in the row layout (N, d: d is a weight's), else to its last (the course's n_x, m)."""
     candidates = None
-    for t in loss_expr.terms:
+    per_example = [n for n, d in model.declarations.items() if d.is_data and d.shape] + \
+        [a.name for a in model.assignments]
+    for t in loss_expr.terms:          # the terms that read data or values (a penalty reg·Σ W² need not average)
+        if not any(_mentions(a, n) for a, _ in t.factors for n in per_example):
+            continue
         divides = {a.name for a, e in t.factors if isinstance(a, T.Var) and a.is_dim and e < 0}
         candidates = divides if candidates is None else candidates & divides
     candidates = candidates or set()

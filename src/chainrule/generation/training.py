@@ -233,7 +233,7 @@ def gradcheck(model_text=None, epsilon=1e-7, seed=1, loss_and_grads=None):
     text = model_text if model_text is not None else example("two-layer")
     r = backprop(text)
     dims = concrete_dims(r.shapes)
-    values = sample_model(r.model, dims, np.random.default_rng(seed))
+    values = sample_model(r.model, dims, np.random.default_rng(seed), onehot_axis=r.onehot_axis)
     f = loss_and_grads or compile_model(text)
     _, grads = f(values)
     per, num_all, ana_all = {}, [], []

@@ -254,13 +254,17 @@ def _sample_positions(shape, wanted, rng):
     return [tuple(int(k) for k in np.unravel_index(flat, shape)) for flat in keep]
 
 
-def sample_model(model, dims, rng, data_scale=0.5):
-    """Random values for a model's declared names, honouring their properties."""
+def sample_model(model, dims, rng, data_scale=0.5, onehot_axis=None):
+    """Random values for a model's declared names, honouring their properties (a onehot array along
+    its class axis, onehot_axis[name]: 0 one-hot columns, 1 one-hot rows)."""
     env = {}
     for name, d in model.declarations.items():
         shp = _concrete(d.shape, dims)
         kind = next((p for p in ("onehot", "binary", "spd", "positive", "symmetric") if p in d.properties), None)
-        v = draw(kind, shp, rng) * (data_scale if kind is None and d.is_data else 1.0)
+        if kind == "onehot" and (onehot_axis or {}).get(name) == 1 and len(shp) == 2:
+            v = draw(kind, shp[::-1], rng).T                  # one-hot rows
+        else:
+            v = draw(kind, shp, rng) * (data_scale if kind is None and d.is_data else 1.0)
         env[name] = v if shp else float(v)
     return env
 
@@ -280,7 +284,7 @@ def check_backprop(result, seed=0, eps=1e-6, only=None, code=None):
     per_entry = sum(rerun[g.of if g.of in rerun else None] for g in result.gradients
                     if only is None or g.name == only)
     wanted = cost.shared_perturbations(per_entry, MAX_PERTURBED, "a numeric check", (model.text, model.loss.line))
-    env = finite_forward(result, sample_model(model, dims, rng), dims)
+    env = finite_forward(result, sample_model(model, dims, rng, onehot_axis=result.onehot_axis), dims)
     names = dict(env, **numpy_namespace(), **dims)
     loss = model.loss.name
     assigned = {a.name for a in model.assignments}
@@ -348,7 +352,8 @@ def adjoint_values(result, seed=0, sizes=SIZES, data_scale=0.5):
     rng = np.random.default_rng(seed)
     dims = concrete_dims(result.shapes, sizes)
     model_cost(result, dims, "the numeric checks")
-    values = dict(finite_forward(result, sample_model(result.model, dims, rng, data_scale), dims), **dims)
+    values = dict(finite_forward(result, sample_model(result.model, dims, rng, data_scale, result.onehot_axis), dims),
+                  **dims)
     for g in result.gradients:
         values[g.name] = np.asarray(evaluate_matrix(g.matrix, values, dims), dtype=float)
     return values, dims

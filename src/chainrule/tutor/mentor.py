@@ -524,9 +524,10 @@ def _toy_section(x):
         env[n] = entry_symbols(n, toy_shape(x._shape(n)))
         decl = x.model.declarations.get(n)
         if decl is not None and "onehot" in decl.properties:   # columns sum to 1: the last row follows
-            y = env[n]
+            y = env[n] if x.result.onehot_axis.get(n) != 1 else env[n].T      # (rows one-hot: the last column)
             for j in range(y.cols):
                 y[y.rows - 1, j] = 1 - sum(y[i, j] for i in range(y.rows - 1))
+            env[n] = y if x.result.onehot_axis.get(n) != 1 else y.T
     adjoint_shapes = {**{x.adj[n]: sh for n, sh in shapes.items()}, **shapes}    # a model's own dJ is its own
     # each reader is expanded over the symbols, with the activation (one-step form) in terms of Z
     base = dict(env)
