@@ -158,3 +158,23 @@ def test_one_hot_rows_and_an_unaveraged_penalty():
     r = chainrule.backprop(next(s for n, s in SOURCES if n == "cs231n-softmax-loss-vectorized"))
     assert r.example_dim == "N" and r.onehot_axis == {"y": 1}
     assert _adjoint(r, "dW").text == "(1/N) Xᵀ(softmax(XW, axis=1) − y) + 2 reg W" and max(r.check().values()) < 1e-6
+
+
+@pytest.mark.parametrize("expr, shapes, domain, text", [
+    ("-sum(Y * log(softmax(Z, axis=0)))", {"Y": "C, m", "Z": "C, m"}, {"Y": "onehot"}, "softmax(Z, axis=0) − Y"),
+    ("-sum(y * log(softmax(S, axis=1)))", {"y": "N, C", "S": "N, C"}, {"y": "onehot-rows"}, "softmax(S, axis=1) − y"),
+])
+def test_derive_can_be_told_the_labels_are_one_hot(expr, shapes, domain, text):
+    r = chainrule.derive(expr, expr.split("(")[-1].split(",")[0], shapes, domain=domain)
+    assert r.text == text and r.check() < 1e-6
+
+
+def test_a_bad_domain_is_an_argument_error():
+    for domain, message in (({"Q": "onehot"}, "not a declared variable"), ({"Y": "one-hot"}, "must be one of")):
+        with pytest.raises(chainrule.ChainruleError, match=message) as info:
+            chainrule.derive("sum(Y * Z)", "Z", {"Y": "n, m", "Z": "n, m"}, domain=domain)
+        assert info.value.start is not None
+
+
+def test_higher_orders_are_labelled_as_by_hand():
+    assert chainrule.derive("sum(exp(x))", "x", {"x": "n"}, order=2).index.startswith("∂²f/∂x²[p,q] = ")

@@ -12,10 +12,11 @@ def main(argv=None):
     return _main(argv)
 
 
-def derive(expr, wrt, shapes=None, order=1):
-    """Derivative of a NumPy-style expression: see chainrule.derivation.derive."""
+def derive(expr, wrt, shapes=None, order=1, domain=None):
+    """Derivative of a NumPy-style expression (`domain`: {"Y": "onehot"}, what the data are): see
+    chainrule.derivation.derive."""
     from .engine.derivation import derive as _derive
-    return _derive(expr, wrt, shapes, order)
+    return _derive(expr, wrt, shapes, order, domain)
 
 
 def backprop(text, convention="course", examples=None):

@@ -391,8 +391,8 @@ class _Pass:
         for r, (expr, idx) in readers:
             d = diff(expr, name, p, trace)
             total = total + self._contribution(trace, name, p, r, idx, d, s)
-        from .derivation import drop_unit_deltas
-        return _use_properties(drop_unit_deltas(total), self.onehot_axis), p, trace
+        from .derivation import drop_unit_deltas, use_onehot
+        return use_onehot(drop_unit_deltas(total), self.onehot_axis), p, trace
 
     def _contribution(self, trace, name, p, r, idx, d, s):
         """The term reader R adds to d{name}, from d = ∂R/∂name: dR contracted with d (the loss: d
@@ -457,26 +457,6 @@ class _Pass:
                 return MVar(a.name, a.shape)
             return node
         return rewrite
-
-
-def _use_properties(expr, onehot):
-    """Declared properties that simplify: a onehot Y sums to 1 along its class axis (onehot: name →
-    that axis), so Σ_k Y[k, j] = 1 (columns one-hot) or Σ_k Y[i, k] = 1 (rows)."""
-    if not onehot:
-        return expr
-    terms = []
-    for t in expr.terms:
-        factors, summed = list(t.factors), set(t.summed)
-        for k, (a, e) in enumerate(factors):
-            k_ax = onehot.get(a.name, 0) if isinstance(a, T.Var) else 0
-            if isinstance(a, T.Var) and a.name in onehot and e == 1 and len(a.idx) > k_ax and \
-                    a.idx[k_ax] in summed and sum(a.idx[k_ax] in b.free for b, _ in factors) == 1 and \
-                    a.idx.count(a.idx[k_ax]) == 1:
-                summed.discard(a.idx[k_ax])
-                del factors[k]
-                break
-        terms.append(T.Term.make(t.coef, factors, summed))
-    return T.Expr.make(terms)
 
 
 def _adjoints_first(node, adjoints):

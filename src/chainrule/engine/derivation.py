@@ -41,8 +41,9 @@ class Parsed:
 class Derivative:
     """A derivative in matrix notation (or index notation where no matrix form exists)."""
 
-    def __init__(self, parsed, wrt, order, expr, out, wrt_idx, trace):
+    def __init__(self, parsed, wrt, order, expr, out, wrt_idx, trace, domain=None):
         self.parsed, self.expression, self.wrt, self.order = parsed, parsed.text, wrt, order
+        self.domain = domain or {}
         self.index_expr, self.out, self.wrt_idx, self.trace = expr, out, wrt_idx, trace
         self.shape = tuple(i.dim for i in out)
         self.log = []
@@ -52,7 +53,8 @@ class Derivative:
         except NoMatrixForm:
             self.matrix = to_einsum(expr, out)
             self.matrix_form = False
-        label = "∂" + ("" if order == 1 else f"{order}") + "f/∂" + wrt + ("" if order == 1 else f"{order}")
+        sup = "" if order == 1 else str(order).translate(str.maketrans("234", "²³⁴"))
+        label = f"∂{sup}f/∂{wrt}{sup}"                        # ∂²f/∂X², as written by hand
         self.index = index_text(expr, out, [i for w in wrt_idx for i in w], label)
         self.kron = None if self.matrix_form else kronecker_form(expr, out, parsed, wrt)
         self.text = to_text(self.matrix) if self.matrix_form else \
@@ -77,25 +79,30 @@ class Derivative:
         """Max relative error of `.numpy` against central finite differences on random data
         (`domain`: name → spd, invertible, positive, symmetric, … for the data drawn)."""
         from ..numeric.checks import finite_difference_error
-        return finite_difference_error(self, seed, domain=domain)
+        return finite_difference_error(self, seed, domain=dict(self.domain, **(domain or {})))
 
 
-def derive(expr, wrt, shapes=None, order=1):
-    """The derivative of `expr` with respect to `wrt`, of the given order (layout f.shape + x.shape)."""
+DOMAINS = ("onehot", "onehot-rows", "binary", "positive", "nonzero", "symmetric", "spd", "invertible")
+
+
+def derive(expr, wrt, shapes=None, order=1, domain=None):
+    """The derivative of `expr` with respect to `wrt`, of the given order (layout f.shape + x.shape);
+    `domain` (name → one of DOMAINS, the words models use) says what the data are: a onehot Y's columns
+    sum to 1 ("onehot-rows": its rows), which the derivation uses, and the check draws such data."""
     with T.work_budget():
-        return _derive(expr, wrt, shapes, order)
+        return _derive(expr, wrt, shapes, order, domain)
 
 
-def _derive(expr, wrt, shapes=None, order=1):
+def _derive(expr, wrt, shapes=None, order=1, domain=None):
     try:
-        return _derive_positioned(expr, wrt, shapes, order)
+        return _derive_positioned(expr, wrt, shapes, order, domain)
     except ChainruleError as e:               # the algebra's own errors (the work budget): at the expression
         if e.start is not None or not isinstance(expr, str) or not expr.strip():
             raise
         raise ChainruleError(e.message, expr, 0, len(expr), 1, e.hint, kind=e.kind) from None
 
 
-def _derive_positioned(expr, wrt, shapes=None, order=1):
+def _derive_positioned(expr, wrt, shapes=None, order=1, domain=None):
     if not isinstance(order, int) or isinstance(order, bool) or not 1 <= order <= MAX_ORDER:
         raise argument_error(f"order must be an integer from 1 to {MAX_ORDER}, got {order!r}", "order", order)
     parsed = Parsed(expr, shapes)
@@ -103,6 +110,7 @@ def _derive_positioned(expr, wrt, shapes=None, order=1):
         declared = ", ".join(sorted(parsed.shapes)) or "none"
         raise argument_error(f"cannot differentiate with respect to {wrt!r}: it is not a declared variable "
                              f"(declared: {declared})", "wrt", wrt, kind="unknown-name")
+    domain = _domain(domain, parsed)
     e, out = parsed.expr, tuple(parsed.idx)
     trace = Trace()
     wrt_idx = []
@@ -111,7 +119,26 @@ def _derive_positioned(expr, wrt, shapes=None, order=1):
         e = diff(e, wrt, p, trace)
         out = out + p
         wrt_idx.append(p)
-    return Derivative(parsed, wrt, order, drop_unit_deltas(e), out, wrt_idx, trace)
+    onehot = {n: 1 if d == "onehot-rows" else 0 for n, d in domain.items() if d.startswith("onehot")}
+    if onehot:
+        e = use_onehot(e, onehot)
+    return Derivative(parsed, wrt, order, drop_unit_deltas(e), out, wrt_idx, trace, domain)
+
+
+def _domain(domain, parsed):
+    """{name: domain word}, each name declared and each word one of DOMAINS (a onehot is a matrix)."""
+    if domain is None:
+        return {}
+    if not isinstance(domain, dict):
+        raise argument_error("domain must be a dict such as {'Y': 'onehot'}", "domain", domain)
+    for name, word in domain.items():
+        if name not in parsed.shapes:
+            raise argument_error(f"domain names {name!r}, which is not a declared variable", "domain", domain,
+                                 kind="unknown-name")
+        if word not in DOMAINS:
+            raise argument_error(f"domain of {name} must be one of {', '.join(DOMAINS)}, got {word!r}", "domain",
+                                 domain)
+    return dict(domain)
 
 
 def drop_unit_deltas(expr):
@@ -156,3 +183,23 @@ def _pick(t, indices):
     if not chosen:
         raise ValueError("empty")
     return T.Expr([T.Term.make(1, chosen)])
+
+
+def use_onehot(expr, onehot):
+    """Declared properties that simplify: a onehot Y sums to 1 along its class axis (onehot: name →
+    that axis), so Σ_k Y[k, j] = 1 (columns one-hot) or Σ_k Y[i, k] = 1 (rows)."""
+    if not onehot:
+        return expr
+    terms = []
+    for t in expr.terms:
+        factors, summed = list(t.factors), set(t.summed)
+        for k, (a, e) in enumerate(factors):
+            k_ax = onehot.get(a.name, 0) if isinstance(a, T.Var) else 0
+            if isinstance(a, T.Var) and a.name in onehot and e == 1 and len(a.idx) > k_ax and \
+                    a.idx[k_ax] in summed and sum(a.idx[k_ax] in b.free for b, _ in factors) == 1 and \
+                    a.idx.count(a.idx[k_ax]) == 1:
+                summed.discard(a.idx[k_ax])
+                del factors[k]
+                break
+        terms.append(T.Term.make(t.coef, factors, summed))
+    return T.Expr.make(terms)

@@ -65,6 +65,8 @@ def draw(kind, shape, rng):
         return rng.choice([-1.0, 1.0], shape) * rng.uniform(0.3, 2.0, shape)
     if kind == "binary":
         return (rng.random(shape) > 0.5).astype(float)
+    if kind == "onehot-rows" and len(shape) == 2:
+        return draw("onehot", shape[::-1], rng).T
     if kind == "onehot":
         return np.eye(shape[0])[:, rng.integers(0, shape[0], shape[1])] if len(shape) == 2 else \
             np.eye(shape[0])[rng.integers(shape[0])]
