@@ -236,3 +236,24 @@ def test_nesting_up_to_the_syntax_limit_derives_or_fails_cleanly():
     e = chainrule.explain(expr=deep, wrt="x", shapes=V)
     assert "too deep to follow by hand" in e.steps[5].text
     assert "No numeric check here" in e.steps[6].text or "agrees" in e.steps[6].text
+
+
+def test_a_tower_written_out_in_full_is_refused_before_its_keys_fill_memory():
+    """minimum(minimum(x, 1 − x), 1 − minimum(x, 1 − x)) … five levels, every copy written out (the
+    hostile generator's seed 6 case 17070): each canonical key spells its shared arguments in full, so
+    keys are charged by length — a positioned budget error instead of a MemoryError at 1.1 GB."""
+    e = "x"
+    for _ in range(5):
+        e = f"minimum({e}, 1 - {e})"
+    with pytest.raises(ChainruleError, match="too much algebra") as info:
+        chainrule.derive(f"sum(maximum({e}, 1 - {e}))", "x", {"x": "n"})
+    assert info.value.kind == "budget" and info.value.start is not None
+
+
+def test_a_nested_argument_renamed_many_times_is_renamed_once():
+    """100 nested sqrt: the chain rule's 100 factors share their arguments; renaming one shared
+    argument once (not once per factor) keeps the derivation linear in work (was quadratic: 2.2 s)."""
+    deep = "sum(" + "sqrt(" * 100 + "x" + ")" * 100 + ")"
+    with counting_work() as work:
+        r = chainrule.derive(deep, "x", {"x": "n"})
+    assert work["terms"] < 8_000 and r.check() < 1e-6

@@ -155,3 +155,13 @@ def test_a_long_model_is_checked_with_fewer_perturbations_or_refused(monkeypatch
     err = _error(long.check)
     assert err.kind == "too-large" and "one adjoint at a time" in str(err) and err.line == long.model.loss.line
     assert long.check(only="dW1")["dW1"] < 1e-5
+
+
+def test_a_reduction_costs_the_entries_it_reads():
+    """logsumexp(x) makes one number from 10⁶ entries: its check cost counts the 10⁶ (it was priced
+    as one entry, and 400 perturbations took 6 s)."""
+    from chainrule.numeric import cost
+    from chainrule.lang.syntax import parse_expression
+    one = cost.of_tree(parse_expression("logsumexp(x)"), {"x": (1_000_000,)}, {})
+    assert one.work >= 4_000_000
+    assert cost.perturbations(one, 400, "a check") <= cost.MAX_CHECK // (2 * 4_000_000)
