@@ -178,3 +178,12 @@ def test_a_bad_domain_is_an_argument_error():
 
 def test_higher_orders_are_labelled_as_by_hand():
     assert chainrule.derive("sum(exp(x))", "x", {"x": "n"}, order=2).index.startswith("∂²f/∂x²[p,q] = ")
+
+
+def test_a_line_of_sizes_is_a_constant_not_a_value_with_an_adjoint():
+    """num_train = X.shape[0] reads no array: it is N, written into its readers — no dnum_train, the
+    loss averages over N, and margins (summed by the loss) folds in."""
+    r = chainrule.backprop(next(s for n, s in SOURCES if n == "cs231n-svm-loss-vectorized"))
+    names = [g.name for g in r.gradients]
+    assert "dnum_train" not in names and "dmargins" not in names and r.example_dim == "N"
+    assert _adjoint(r, "dW").text == "(1/N) Xᵀ dscores + 2 reg W" and max(r.check().values()) < 1e-6

@@ -233,10 +233,14 @@ class _Pass:
         self.model = model
         self.shapes = model.shapes()
         self.lowered = {a.name: self._lower(a.tree) for a in model.assignments}     # each one once
+        # a line that reads no array (num_train = X.shape[0]) is a constant: written into its readers
+        self.constants = [a.name for a in model.assignments[:-1] if not _reads_arrays(self.lowered[a.name][0])]
+        self.trees = {a.name: _inline_all(a.tree, {c: model.assignment(c).tree for c in self.constants})
+                      for a in model.assignments}
         self.fused, fused_loss = self._fused()
-        self.steps = [a for a in model.assignments if a.name not in self.fused]
-        self.trees = {a.name: a.tree for a in model.assignments}
-        self.lowered_steps = {a.name: self.lowered[a.name] for a in self.steps}
+        self.steps = [a for a in model.assignments if a.name not in self.fused and a.name not in self.constants]
+        self.lowered_steps = {a.name: self.lowered[a.name] if self.trees[a.name] is a.tree else
+                              self._lower(self.trees[a.name]) for a in self.steps}
         loss = model.loss
         if self.fused:
             self.trees[loss.name] = fused_loss
@@ -260,9 +264,10 @@ class _Pass:
         of cost = cross_entropy_cost + L2_regularization_cost: its adjoint would be a placeholder 𝟏𝟏ᵀ),
         and an activation read only by the loss (J∘σ: sigmoid + cross-entropy gives dZ2 = A2 − Y) —
         repeated, so that folding the parts of a split cost exposes the activation inside."""
-        loss, steps = self.model.loss, self.model.assignments[:-1]
-        tree, out, activations = loss.tree, [], set()
-        reads = {a.name: {x.id for x in S.names(a.tree)} for a in steps}
+        loss = self.model.loss
+        steps = [a for a in self.model.assignments[:-1] if a.name not in self.constants]
+        tree, out, activations = self.trees[loss.name], [], set()
+        reads = {a.name: {x.id for x in S.names(self.trees[a.name])} for a in steps}
         changed = True
         while changed:
             changed = False
@@ -277,7 +282,7 @@ class _Pass:
                     if self._activation_line(a):
                         activations.add(a.name)
                     out.append(a.name)
-                    tree = inline(tree, {a.name: a.tree})
+                    tree = inline(tree, {a.name: self.trees[a.name]})
                     changed = True
                     break
         return out, tree
@@ -484,6 +489,23 @@ def _mentions(atom, name):
         return atom.name == name
     inner = getattr(atom, "arg", None) or getattr(atom, "expr", None)
     return inner is not None and any(_mentions(a, name) for t in inner.terms for a, _ in t.factors)
+
+
+def _reads_arrays(expr):
+    """Does an index-form expression read any array (not only numbers and dimensions)?"""
+    def atom_reads(a):
+        if isinstance(a, T.Var):
+            return not a.is_dim
+        inner = getattr(a, "arg", None) or getattr(a, "expr", None)
+        return inner is None or _reads_arrays(inner)
+    return any(atom_reads(a) for t in expr.terms for a, _ in t.factors)
+
+
+def _inline_all(node, mapping):
+    """`inline` until none of mapping's names is left (a constant may read another)."""
+    while mapping and any(x.id in mapping for x in S.names(node)):
+        node = inline(node, mapping)
+    return node
 
 
 def inline(node, mapping):
