@@ -187,3 +187,12 @@ def test_a_line_of_sizes_is_a_constant_not_a_value_with_an_adjoint():
     names = [g.name for g in r.gradients]
     assert "dnum_train" not in names and "dmargins" not in names and r.example_dim == "N"
     assert _adjoint(r, "dW").text == "(1/N) Xᵀ dscores + 2 reg W" and max(r.check().values()) < 1e-6
+
+
+def test_an_unnamed_softmax_argument_still_reads_as_softmax():
+    """The course's RNN cell: yt_pred = softmax(np.dot(Wya, a_next) + by, axis=0), its argument unnamed;
+    the normaliser broadcast over a product and a vector is read back: da_next = Wyaᵀ (yt_pred − yt)."""
+    r = chainrule.backprop(next(s for n, s in SOURCES if n == "course-c5w1-rnn-cell-forward"))
+    assert _adjoint(r, "da_next").text == "Wyaᵀ (yt_pred − yt)"
+    assert _adjoint(r, "dWya").text == "(1/m) (yt_pred − yt) a_nextᵀ" and max(r.check().values()) < 1e-6
+    assert "exp(" not in _adjoint(r, "dby").text

@@ -1,6 +1,6 @@
 """Recognising softmax in matrix notation: exp(x) / 𝟏ᵀexp(x) = softmax(x), and its column form."""
-from ..core.matrix import (MDiag, MExpand, MFunc, MHad, MMatMul, MOuter, MPow, MSoftmax, MSum, canon, mat_had, mat_map,
-                           mat_mul)
+from ..core.matrix import (MDiag, MExpand, MFunc, MHad, MMatMul, MOuter, MPow, MSoftmax, MSum, MT, canon, mat_had, mat_map,
+                           mat_mul, mat_t)
 
 
 def recognize_softmax(m):
@@ -20,6 +20,8 @@ def _rewrite(m):
         return _in_product(m)
     if isinstance(m, MMatMul):
         return _column_form(m)
+    if isinstance(m, MT):
+        return mat_t(m.x)                  # a rewritten product inside: transposed again (Wᵀ P, not (Pᵀ W)ᵀ)
     return m
 
 
@@ -54,7 +56,11 @@ def _in_product(m):
 
 
 def _column_form(m):
-    """exp(X) diag(c ⊘ (exp(X)ᵀ𝟏)) = softmax(X, axis=0) diag(c); the row form likewise."""
+    """exp(X) diag(c ⊘ (exp(X)ᵀ𝟏)) = softmax(X, axis=0) diag(c); the row form likewise; and a vector
+    exp(X) (c ⊘ Σ_rows exp(X)) = softmax(X, axis=0) c (without c: Σ_columns softmax(X, axis=0))."""
+    vector = _vector_form(m)
+    if vector is not None:
+        return vector
     for exp_side, diag_side, axis in ((m.a, m.b, 0), (m.b, m.a, 1)):
         if not (isinstance(diag_side, MDiag) and isinstance(exp_side, MFunc) and exp_side.name == "exp"):
             continue
@@ -82,11 +88,19 @@ def _broadcast_form(m, factors):
         parts = list(f.x.factors) if isinstance(f.x, MHad) else [f.x]
         for p, part in enumerate(parts):
             found = _normaliser(part)
-            if not found or found[1] != f.axis:
+            if not found or found[1] not in (0, 1):
                 continue
             x, axis, k = found
-            e, s = canon(MFunc("exp", x)), MSoftmax(x, axis)
+            flipped = f.axis != axis              # exp(X)ᵀ ⊙ the normaliser along the other axis: softmax(X)ᵀ
+            e = canon(mat_t(MFunc("exp", x))) if flipped else canon(MFunc("exp", x))
+            s = mat_t(MSoftmax(x, axis)) if flipped else MSoftmax(x, axis)
             outer = next((j for j, g in enumerate(factors) if j != n and canon(g) == e), None)
+            if outer is None and k == 1 and len(parts) == 1:  # (exp(X)ᵀ ⊙ v) B: the rows of a product scaled
+                product = _scaled_product(factors, n, f.axis, e, s)
+                if product is not None:
+                    return product
+            if flipped and (outer is None or k != 1):
+                continue
             inner = [q for q, g in enumerate(parts) if q != p and _sum_with(g, axis, e) is not None]
             if (outer is not None) + len(inner) < k:
                 continue
@@ -110,3 +124,33 @@ def _sum_with(g, axis, e, replace=None):
         return g
     inner[at] = replace
     return MSum(mat_had(inner, g.x.shape), axis, False)
+
+
+def _vector_form(m):
+    if not (isinstance(m.a, MFunc) and m.a.name == "exp" and m.b.ndim == 1):
+        return None
+    parts = list(m.b.factors) if isinstance(m.b, MHad) else [m.b]
+    for n, f in enumerate(parts):
+        found = _normaliser(f)
+        if found and found[1] == 0 and found[2] == 1 and canon(MFunc("exp", found[0])) == canon(m.a):
+            s = MSoftmax(found[0], 0)
+            rest = parts[:n] + parts[n + 1:]
+            return mat_mul(s, mat_had(rest, m.b.shape)) if rest else MSum(s, 1, False)
+    return None
+
+
+def _scaled_product(factors, n, axis, e, s):
+    """v ⊙ (exp(X) B) with v scaling rows (axis 1) is (v ⊙ exp(X)) B: softmax(X) B when v is the
+    normaliser; v scaling columns (axis 0) of A exp(X) likewise."""
+    for j, g in enumerate(factors):
+        if j == n or not isinstance(g, MMatMul):
+            continue
+        if axis == 1 and canon(g.a) == e:
+            new = mat_mul(s, g.b)
+        elif axis == 0 and canon(g.b) == e:
+            new = mat_mul(g.a, s)
+        else:
+            continue
+        rest = [h for i, h in enumerate(factors) if i not in (n, j)]
+        return mat_had(rest + [new], new.shape) if rest else new
+    return None
