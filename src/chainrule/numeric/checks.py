@@ -190,15 +190,16 @@ def _compare(result, value, env, f0, wanted, rng, eps):
     got = got.reshape(f0.shape + x0.shape)
     positions = _sample_positions(x0.shape, wanted, rng)
     worst, scale = 0.0, 1.0
+    x = x0.copy()                  # one copy, perturbed in place and restored (a 10⁶-entry B: 801 copies took 1.9 s)
     for pos in positions:
         column = np.zeros(f0.shape)
         for sign in (1, -1):
-            x = x0.copy()
-            x[pos] += sign * eps
+            x[pos] = x0[pos] + sign * eps
             e2 = dict(env)
             e2[result.wrt] = x if x.shape else float(x)
             with np.errstate(all="ignore"):
                 column = column + sign * np.asarray(value(e2)) / (2 * eps)
+        x[pos] = x0[pos]
         if column.size:
             worst = max(worst, float(np.max(np.abs(got[(Ellipsis,) + pos] - column))))
             scale = max(scale, float(np.max(np.abs(column))))
@@ -301,13 +302,14 @@ def check_backprop(result, seed=0, eps=1e-6, only=None, code=None):
         after = g.of if g.of in assigned else None
         want = np.zeros(x0.shape)
         positions = _sample_positions(x0.shape, wanted, rng)
+        x = x0.copy()                                  # perturbed in place, restored after each entry
         for pos in positions:
             for sign in (1, -1):
-                x = x0.copy()
-                x[pos] += sign * eps
+                x[pos] = x0[pos] + sign * eps
                 e2 = dict(env)
                 e2[g.of] = x
                 want[pos] += sign * result.forward(e2, dims, after)[loss] / (2 * eps)
+            x[pos] = x0[pos]
         if got.shape != want.shape:                    # keepdims and 1-D biases must come out exactly right
             errors[g.name] = float("inf")
             continue
