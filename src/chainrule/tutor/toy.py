@@ -15,6 +15,7 @@ TOY_MAX_CALLS = 8       # functions nested in the text: a person follows a few; 
 TOY_MAX_TREE = 4_000    # nodes of a toy entry written out, for comparing two of them
 TOY_MAX_FORMULA = 400   # nodes of the matrix formula the toy example expands
 TOY_MAX_MATFN = 3       # inv, det, logdet of matrices up to 3×3 (SymPy's 4×4 inverses, nested, take minutes)
+TOY_MAX_PRODUCTS = 12   # matrix products in the text: A @ A @ … 194 long makes degree-194 polynomials (seconds)
 
 
 def _sympy():
@@ -59,6 +60,13 @@ def tree_to_sympy(node, env, dims, shapes=None):
     on towers such as sinh(sin(erf(…))) take seconds while the expression is built)."""
     if _call_depth(node) > TOY_MAX_CALLS:
         raise NotImplementedError(f"functions are nested more than {TOY_MAX_CALLS} deep, too deep to follow by hand")
+    products, stack = 0, [node]
+    while stack:                                      # iterative: the tree may be deep
+        n = stack.pop()
+        products += isinstance(n, S.Binary) and n.op == "@"
+        stack.extend(S.children(n))
+    if products > TOY_MAX_PRODUCTS:
+        raise NotImplementedError(f"{products} matrix products are too many to expand by hand (limit {TOY_MAX_PRODUCTS})")
     return _Toy(env, dims, shapes or {}).rec(node)[0]
 
 
