@@ -196,3 +196,10 @@ def test_an_unnamed_softmax_argument_still_reads_as_softmax():
     assert _adjoint(r, "da_next").text == "Wyaᵀ (yt_pred − yt)"
     assert _adjoint(r, "dWya").text == "(1/m) (yt_pred − yt) a_nextᵀ" and max(r.check().values()) < 1e-6
     assert "exp(" not in _adjoint(r, "dby").text
+
+
+def test_a_relu_mask_is_written_with_the_named_value():
+    """hidden = np.maximum(0, X.dot(W1) + b1): the mask is (hidden > 0), as cs231n writes it, not the
+    argument spelled out again."""
+    r = chainrule.backprop(next(s for n, s in SOURCES if n == "cs231n-two-layer-net"))
+    assert _adjoint(r, "dW1").text == "(1/N) Xᵀ(dhidden ⊙ (hidden > 0)) + reg W1" and max(r.check().values()) < 1e-6

@@ -20,7 +20,7 @@ from ..core.errors import ChainruleError, argument_error
 from ..numeric.evaluate import evaluate, evaluate_tree
 from ..lang.functions import FUNCTIONS
 from ..lang.lower import Lowering, fresh_idx
-from ..core.matrix import MVar, canon, mat_map
+from ..core.matrix import MFunc, MVar, canon, mat_map
 from ..lang.model import parse_model
 from ..render.numpy_code import to_numpy
 from ..render.printing import CourseTextPrinter, to_latex
@@ -460,6 +460,12 @@ class _Pass:
             a = self.forms.get(canon(node)) if node.ndim else None
             if a is not None and a.shape == node.shape and a.name != current:
                 return MVar(a.name, a.shape)
+            if isinstance(node, MFunc) and node.ndim and ELEMENTWISE[node.name].style == "indicator" and \
+                    ELEMENTWISE[node.name].op == ">" and not isinstance(node.x, MVar):
+                # [z > 0] is [h > 0] for a named h = relu(z) when z has no name of its own (Z2 > 0 stays)
+                h = self.forms.get(canon(MFunc("relu", node.x, ())))
+                if h is not None and h.shape == node.shape and h.name != current:
+                    return MFunc(node.name, MVar(h.name, h.shape), node.params)
             return node
         return rewrite
 
