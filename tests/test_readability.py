@@ -142,9 +142,9 @@ def test_the_examples_axis_comes_from_the_data_or_the_user():
     it), whatever the alphabet says; `examples=` names it when the data cannot, and the line says why."""
     m = "X: n, d data\nT: n, d data\nW: d, d\nJ = mean((X @ W - T) ** 2)"
     r = chainrule.backprop(m)
-    assert r.example_dim == "n" and "over the n examples (the axis every data array has and no parameter)" in r.text()
+    assert r.example_dim == "n" and "over the n examples — an axis all the data share and no parameter has —" in r.text()
     given = chainrule.backprop(m, examples="d")
-    assert given.example_dim == "d" and "(as given)" in given.text() and max(given.check().values()) < 1e-6
+    assert given.example_dim == "d" and "as you named it" in given.text() and max(given.check().values()) < 1e-6
     strict = chainrule.backprop("X: n, d data\nw: d, 1\nJ = sum((X @ w) ** 2)", examples="n")
     assert strict.convention == "strict" and "does not average over n" in strict.text()
     with pytest.raises(chainrule.ChainruleError, match="examples must name one of the model's dimensions"):

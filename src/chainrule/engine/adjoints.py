@@ -374,17 +374,17 @@ class _Pass:
         return Backprop(self, gradients, convention, self._note())
 
     def _note(self):
-        m = self.example_dim
+        m, J = self.example_dim, self.model.loss.name
         if self.course:
-            return (f"the loss averages over the {m} examples ({self.example_reason}), so per-example adjoints "
-                    f"such as dZ are {m}·∂J/∂Z (no 1/{m}) and the 1/{m} appears where examples are summed, in dW "
-                    "and db")
+            return (f"the loss averages over the {m} examples — {self.example_reason} — so per-example adjoints "
+                    f"such as dZ are {m}·∂{J}/∂Z, without the 1/{m}, which appears where examples are summed, in "
+                    "dW and db")
         if self.convention == "course" and self.examples_given:
             return (f"the loss does not average over {self.examples_given} (it does not divide every term by it), "
-                    "so every adjoint is exactly ∂J/∂(name)")
+                    f"so every adjoint is exactly ∂{J}/∂(name)")
         if self.convention == "course":
-            return "the loss is not an average over examples, so every adjoint is exactly ∂J/∂(name)"
-        return "every adjoint is exactly ∂J/∂(name)"
+            return f"the loss is not an average over examples, so every adjoint is exactly ∂{J}/∂(name)"
+        return f"every adjoint is exactly ∂{J}/∂(name)"
 
     def vjp(self, name, readers, hint="pq"):
         """Σ over readers of dR : ∂R/∂name (the loss contributes ∂J/∂name), scaled by the convention.
@@ -543,16 +543,16 @@ def _example_dim(model, loss_expr, given=None):
         candidates = divides if candidates is None else candidates & divides
     candidates = candidates or set()
     if given is not None:
-        return (given, "as given") if given in candidates else (None, "")
+        return (given, "as you named it") if given in candidates else (None, "")
     if not candidates:
         return None, ""
     data = [d.shape for d in model.declarations.values() if d.is_data and d.shape]
     weights = {x for d in model.declarations.values() if not d.is_data for x in d.shape}
     shared = set.intersection(*(set(s) for s in data)) if data else set()
     every = set().union(*(set(s) for s in data)) if data else set()
-    pools = ((shared - weights, "the axis every data array has and no parameter"),
-             (every - weights, "an axis of the data no parameter has"),
-             (shared, "the axis every data array has"), (every, "an axis of the data"),
+    pools = ((shared - weights, "an axis all the data share and no parameter has"),
+             (every - weights, "an axis of the data that no parameter has"),
+             (shared, "an axis all the data share"), (every, "an axis of the data"),
              (candidates, "the dimension the loss divides by"))
     first = next((s for s in data if len(s) == 2), ())
     for pool, why in pools:

@@ -2,7 +2,7 @@
 from fractions import Fraction
 
 from ..core.matrix import MDiag, MNamed, MScale, mat_scale
-from .printing import join_sum, norm_of, split_division
+from .printing import decimal_text, join_sum, norm_of, split_division
 from ..core.rules import CONSTANTS, ELEMENTWISE, MATRIX_FUNCTIONS, code_for
 
 PY_ADD, PY_MUL, PY_UNARY, PY_POW, PY_ATOM = 1, 2, 3, 4, 5
@@ -43,6 +43,9 @@ class NumpyPrinter:
 
     def p_MNum(self, m):
         v = m.value
+        d = _decimal(v)                          # 1e-8 as the user wrote it, not 1 / 100000000
+        if d is not None:
+            return d, PY_ATOM if v >= 0 else PY_UNARY
         s = str(v.numerator) if v.denominator == 1 else f"{v.numerator} / {v.denominator}"
         return s, PY_ATOM if v.denominator == 1 and v >= 0 else PY_MUL if v >= 0 else PY_UNARY
 
@@ -97,8 +100,8 @@ class NumpyPrinter:
         c = m.coef
         if c == -1:
             return "-" + self.wrap(m.x, PY_UNARY), PY_UNARY
-        num = str(c.numerator) if c.denominator == 1 else f"({c.numerator} / {c.denominator})"
-        if c.numerator == 1 and c.denominator != 1:
+        num = str(c.numerator) if c.denominator == 1 else _decimal(c) or f"({c.numerator} / {c.denominator})"
+        if c.numerator == 1 and c.denominator != 1 and _decimal(c) is None:
             return f"{self.wrap(m.x, PY_MUL)} / {c.denominator}", PY_MUL
         return f"{num} * {self.wrap(m.x, PY_MUL + 1)}", PY_MUL
 
@@ -170,3 +173,8 @@ class NumpyPrinter:
 
 def to_numpy(m, dims=None):
     return NumpyPrinter(dims)(m)
+
+
+def _decimal(c):
+    """A decimal literal for code when a float holds it (1e-592 would silently be 0.0: kept exact)."""
+    return decimal_text(c) if c and 1e-300 < abs(c) < 1e300 else None
