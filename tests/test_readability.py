@@ -203,3 +203,9 @@ def test_a_relu_mask_is_written_with_the_named_value():
     argument spelled out again."""
     r = chainrule.backprop(next(s for n, s in SOURCES if n == "cs231n-two-layer-net"))
     assert _adjoint(r, "dW1").text == "(1/N) Xᵀ(dhidden ⊙ (hidden > 0)) + reg W1" and max(r.check().values()) < 1e-6
+
+
+def test_a_sum_of_broadcast_scalars_beside_a_matrix_prints_bare():
+    """The triplet loss: (dpos_dist + dneg_dist) ⊙ anchor, not (dpos_dist ⊙ 𝟏𝟏ᵀ + dneg_dist ⊙ 𝟏𝟏ᵀ) ⊙ anchor."""
+    r = chainrule.backprop(next(s for n, s in SOURCES if n == "course-c4w4-triplet-loss"))
+    assert "(dpos_dist + dneg_dist) ⊙ anchor" in _adjoint(r, "danchor").text and max(r.check().values()) < 1e-6

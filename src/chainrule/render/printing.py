@@ -162,6 +162,14 @@ def _scalar_ones(m):
                  _unbroadcast(t) or t for t in m.terms))
 
 
+def _spread_sum(f):
+    """(a ⊙ 𝟏𝟏ᵀ + b ⊙ 𝟏𝟏ᵀ) beside a full-shape factor of ⊙ is (a + b): the product broadcasts it."""
+    if not isinstance(f, MAdd):
+        return f
+    terms = [_unbroadcast(t) for t in f.terms]
+    return f if any(t is None for t in terms) else MAdd(tuple(terms), f.shape)
+
+
 def _unbroadcast(t):
     """v for v ⊙ 𝟏𝟏ᵀ (a column, row or scalar spread over a matrix; coefficients kept), else None."""
     c, x = (t.coef, t.x) if isinstance(t, MScale) else (None, t)
@@ -315,6 +323,8 @@ class TextPrinter:
         scal_nodes = [f for f in num if f.ndim == 0]
         scal = [self.wrap(f, MUL + 1) for f in scal_nodes]
         arr_nodes = [f.x if _row_broadcast(f) else f for f in num if f.ndim > 0]
+        arr_nodes = [_spread_sum(f) if any(g is not f and g.shape == m.shape for g in arr_nodes) else f
+                     for f in arr_nodes]
         arrs = [self.wrap(f, MUL + 1 if not isinstance(f, MMatMul) else MUL) for f in arr_nodes]
         s = " ⊙ ".join(arrs)
         if scal:
