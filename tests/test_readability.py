@@ -209,3 +209,12 @@ def test_a_sum_of_broadcast_scalars_beside_a_matrix_prints_bare():
     """The triplet loss: (dpos_dist + dneg_dist) ⊙ anchor, not (dpos_dist ⊙ 𝟏𝟏ᵀ + dneg_dist ⊙ 𝟏𝟏ᵀ) ⊙ anchor."""
     r = chainrule.backprop(next(s for n, s in SOURCES if n == "course-c4w4-triplet-loss"))
     assert "(dpos_dist + dneg_dist) ⊙ anchor" in _adjoint(r, "danchor").text and max(r.check().values()) < 1e-6
+
+
+def test_one_hot_rows_are_found_from_the_data_when_the_loss_sums():
+    """A summed (not averaged) loss has no examples axis for the convention, but its data still say
+    the rows are examples: y: N, C one-hot sums to 1 along C, drawn so, and dW = Xᵀ(P − y)."""
+    r = chainrule.backprop("X: N, D data\ny: N, C data onehot\nW: D, C\nP = softmax(X @ W, axis=1)\n"
+                           "J = -sum(y * log(P))")
+    assert r.convention == "strict" and r.onehot_axis == {"y": 1}
+    assert _adjoint(r, "dW").text == "Xᵀ(P − y)" and max(r.check().values()) < 1e-6

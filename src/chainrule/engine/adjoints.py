@@ -254,7 +254,8 @@ class _Pass:
         self.adjoint_names = adjoint_names(self.shapes)
         self.course = convention == "course" and self.example_dim is not None
         # a onehot array has one 1 per example: its columns sum to 1 (n_y, m), or its rows (N, C)
-        self.onehot_axis = {n: 1 if len(d.shape) == 2 and d.shape[0] == self.example_dim else 0
+        per_example = self.example_dim or _data_axis(model)     # a sum, not an average, still has examples
+        self.onehot_axis = {n: 1 if len(d.shape) == 2 and d.shape[0] == per_example else 0
                             for n, d in model.declarations.items() if "onehot" in d.properties}
         self.forms = self._forward_forms()
 
@@ -528,6 +529,11 @@ def inline(node, mapping):
     return dataclasses.replace(node, **changes) if changes else node
 
 
+def _data_axis(model):
+    """The examples axis read off the data alone (for a loss that sums rather than averages)."""
+    return _pick_axis(model, {x for d in model.declarations.values() for x in d.shape if isinstance(x, str)})[0]
+
+
 def _example_dim(model, loss_expr, given=None):
     """(the examples axis, why): a dimension the loss divides by in every term that reads data — the one
     the user names, else the data's: an axis of the data that no parameter has (weights are per feature, never
@@ -546,6 +552,11 @@ def _example_dim(model, loss_expr, given=None):
         return (given, "as you named it") if given in candidates else (None, "")
     if not candidates:
         return None, ""
+    return _pick_axis(model, candidates)
+
+
+def _pick_axis(model, candidates):
+    """(the examples axis among `candidates`, why), from the data and parameters (see _example_dim)."""
     data = [d.shape for d in model.declarations.values() if d.is_data and d.shape]
     weights = {x for d in model.declarations.values() if not d.is_data for x in d.shape}
     shared = set.intersection(*(set(s) for s in data)) if data else set()
