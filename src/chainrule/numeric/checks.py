@@ -190,16 +190,11 @@ def _compare(result, value, env, f0, wanted, rng, eps):
     got = got.reshape(f0.shape + x0.shape)
     positions = _sample_positions(x0.shape, wanted, rng)
     worst, scale = 0.0, 1.0
-    x = x0.copy()                  # one copy, perturbed in place and restored (a 10⁶-entry B: 801 copies took 1.9 s)
+    x = x0.copy()
     for pos in positions:
-        column = np.zeros(f0.shape)
-        for sign in (1, -1):
-            x[pos] = x0[pos] + sign * eps
-            e2 = dict(env)
-            e2[result.wrt] = x if x.shape else float(x)
-            with np.errstate(all="ignore"):
-                column = column + sign * np.asarray(value(e2)) / (2 * eps)
-        x[pos] = x0[pos]
+        with np.errstate(all="ignore"):
+            column = np.zeros(f0.shape) + _central_difference(
+                x, x0, pos, eps, lambda x: value(dict(env, **{result.wrt: x if x.shape else float(x)})))
         if column.size:
             worst = max(worst, float(np.max(np.abs(got[(Ellipsis,) + pos] - column))))
             scale = max(scale, float(np.max(np.abs(column))))
@@ -208,6 +203,17 @@ def _compare(result, value, env, f0, wanted, rng, eps):
                                  "random data (an overflow, or data at the edge of the domain)", parsed.text, 0,
                                  len(parsed.text), 1, kind="numeric")
     return worst / scale
+
+
+def _central_difference(x, x0, pos, eps, f):
+    """(f(x0 + ε·e_pos) − f(x0 − ε·e_pos)) / 2ε, perturbing `x`, a copy of x0, in place and restoring it:
+    one copy for a whole check, not one per perturbation (a 10⁶-entry variable: 801 copies took 1.9 s)."""
+    out = 0.0
+    for sign in (1, -1):
+        x[pos] = x0[pos] + sign * eps
+        out = out + sign * np.asarray(f(x), dtype=float) / (2 * eps)
+    x[pos] = x0[pos]
+    return out
 
 
 def _read(tree):
@@ -302,14 +308,10 @@ def check_backprop(result, seed=0, eps=1e-6, only=None, code=None):
         after = g.of if g.of in assigned else None
         want = np.zeros(x0.shape)
         positions = _sample_positions(x0.shape, wanted, rng)
-        x = x0.copy()                                  # perturbed in place, restored after each entry
+        x = x0.copy()
         for pos in positions:
-            for sign in (1, -1):
-                x[pos] = x0[pos] + sign * eps
-                e2 = dict(env)
-                e2[g.of] = x
-                want[pos] += sign * result.forward(e2, dims, after)[loss] / (2 * eps)
-            x[pos] = x0[pos]
+            want[pos] = _central_difference(x, x0, pos, eps,
+                                            lambda x: result.forward(dict(env, **{g.of: x}), dims, after)[loss])
         if got.shape != want.shape:                    # keepdims and 1-D biases must come out exactly right
             errors[g.name] = float("inf")
             continue
