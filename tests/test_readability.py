@@ -218,3 +218,36 @@ def test_one_hot_rows_are_found_from_the_data_when_the_loss_sums():
                            "J = -sum(y * log(P))")
     assert r.convention == "strict" and r.onehot_axis == {"y": 1}
     assert _adjoint(r, "dW").text == "Xᵀ(P − y)" and max(r.check().values()) < 1e-6
+
+
+def test_the_result_does_not_depend_on_what_ran_before():
+    """Index identity hashes by creation number, so set order shifts with how many indices earlier calls
+    made. The printed result must not: it once read Σ_columns (A − Y) instead of Σ (A − Y) after 4 mod 8."""
+    import itertools
+    from chainrule.core import tensor
+    saved = tensor._counter
+    try:
+        for label, src in SOURCES:
+            seen = set()
+            for start in (0, 1, 2, 3, 4, 5, 6, 7, 13, 100_003):
+                tensor._counter = itertools.count(start)
+                seen.add(tuple((g.name, g.text) for g in chainrule.backprop(src).gradients))
+            assert len(seen) == 1, (label, seen)
+    finally:
+        tensor._counter = saved
+
+
+def test_a_softmax_of_an_unnamed_score_is_read_back_inside_products():
+    r = chainrule.backprop(next(s for n, s in SOURCES if n == "transformer-prenorm-block"))
+    assert r["dWq"].text == "Aᵀ((dP − Σ_columns (dP ⊙ P)) ⊙ P) A Wk / √d"
+    assert r["dWk"].text == "Aᵀ((dP − Σ_columns (dP ⊙ P)) ⊙ P)ᵀ A Wq / √d"
+
+
+def test_a_line_its_reader_sums_whole_has_no_placeholder_adjoint():
+    r = chainrule.backprop(next(s for n, s in SOURCES if n == "course-c4w1-conv-single-step"))
+    assert [(g.name, g.text) for g in r.gradients] == [("dZ", "dZ_hw"), ("dW", "dZ a_slice_prev"), ("db", "dZ")]
+
+
+def test_a_common_array_factor_leaves_a_scalar_sum():
+    r = chainrule.backprop(next(s for n, s in SOURCES if n == "transformer-label-smoothing"))
+    assert r["dlogp"].text == "−((1 − eps)y + (1/C) eps)"

@@ -388,7 +388,7 @@ class Term(Keyed):
     def freshen(self):
         if not self.summed:
             return self
-        m = {s: s.fresh() for s in self.summed}
+        m = {s: s.fresh() for s in sorted(self.summed, key=_n)}   # creation order, not set order
         return Term(self.coef, tuple((a.rename(m), e) for a, e in self.factors), frozenset(m.values()))
 
     def labels(self, names=None):

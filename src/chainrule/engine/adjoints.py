@@ -80,6 +80,7 @@ class Backprop:
         self.lowered_steps = pass_.lowered_steps  # every step -> its tree in `trees`, lowered
         self.steps = pass_.steps                  # the assignments the backward pass visits, in order
         self.fused = pass_.fused                  # activations folded into the loss (no adjoint of their own)
+        self.summed_away = pass_.summed_away      # lines written into their one reader, which sums them whole
         self.adjoint_names = pass_.adjoint_names  # every name -> its adjoint's (d<name>, or grad_<name>)
         self.onehot_axis = pass_.onehot_axis      # onehot name -> its class axis (0: columns one-hot, 1: rows)
         self._pass = pass_
@@ -238,7 +239,9 @@ class _Pass:
         self.trees = {a.name: _inline_all(a.tree, {c: model.assignment(c).tree for c in self.constants})
                       for a in model.assignments}
         self.fused, fused_loss = self._fused()
-        self.steps = [a for a in model.assignments if a.name not in self.fused and a.name not in self.constants]
+        self.summed_away = self._summed_away()
+        self.steps = [a for a in model.assignments if a.name not in self.fused and a.name not in self.constants
+                      and a.name not in self.summed_away]
         self.lowered_steps = {a.name: self.lowered[a.name] if self.trees[a.name] is a.tree else
                               self._lower(self.trees[a.name]) for a in self.steps}
         loss = model.loss
@@ -287,6 +290,27 @@ class _Pass:
                     changed = True
                     break
         return out, tree
+
+    def _summed_away(self):
+        """Lines whose one reader sums every entry of them (s = a_slice * W; Z = np.sum(s) + b): their
+        adjoint is the reader's broadcast to every entry, a placeholder dZ 𝟏𝟏ᵀ, so the line is written
+        into its reader and gets no adjoint of its own (dW = dZ a_slice, as the course writes it).
+        Returns {folded name: its reader}."""
+        steps = [a for a in self.model.assignments[:-1] if a.name not in self.constants and a.name not in self.fused]
+        out = {}
+        for a in steps:
+            if not self.shapes[a.name]:
+                continue                                   # a scalar's adjoint is no placeholder
+            readers = [b for b in self.model.assignments if b.name not in self.fused and b.name not in out
+                       and b is not a and any(x.id == a.name for x in S.names(self.trees[b.name]))]
+            if len(readers) != 1 or readers[0] is self.model.loss and self.fused:
+                continue
+            b = readers[0]
+            tree = self.trees[b.name]
+            if _summed_whole((self.lowered[b.name] if tree is b.tree else self._lower(tree))[0], a.name):
+                out[a.name] = b.name
+                self.trees[b.name] = inline(self.trees[b.name], {a.name: self.trees[a.name]})
+        return out
 
     def _activation_line(self, a):
         """Is the line an activation f(…) — softmax as written, or read off its index form, so that
@@ -496,6 +520,25 @@ def _mentions(atom, name):
         return atom.name == name
     inner = getattr(atom, "arg", None) or getattr(atom, "expr", None)
     return inner is not None and any(_mentions(a, name) for t in inner.terms for a, _ in t.factors)
+
+
+def _summed_whole(expr, name):
+    """Is `name` read in `expr` only whole-summed: in each term that reads it, once, every index
+    summed and carried by no other factor (so ∂expr/∂name is the same for every entry)?"""
+    seen = False
+    for t in expr.terms:
+        direct = [a for a, e in t.factors if isinstance(a, T.Var) and a.name == name]
+        if any(_mentions(a, name) for a, _ in t.factors if a not in direct):
+            return False
+        if not direct:
+            continue
+        if len(direct) > 1 or dict(t.factors)[direct[0]] != 1:
+            return False
+        idx = set(direct[0].idx)
+        if not idx <= set(t.summed) or any(idx & set(a.free) for a, _ in t.factors if a is not direct[0]):
+            return False
+        seen = True
+    return seen
 
 
 def _reads_arrays(expr):

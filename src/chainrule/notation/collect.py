@@ -169,8 +169,10 @@ def _common_hadamard(terms, shape):
             continue
         if cand.ndim and cand.shape != shape:
             continue
-        rest = [(c, _rebuild(_without(cand, fl), b.shape)) for (c, b), fl in zip(terms, lists)]
-        coef, inner = split_coef(_sum(rest, shape))
+        parts = [_without(cand, fl) for fl in lists]
+        scalar = all(not f.ndim for p in parts for f in p)      # y − eps y = (1 − eps) y, not y ⊙ (𝟏𝟏ᵀ − eps 𝟏𝟏ᵀ)
+        rest = [(c, _rebuild(p, () if scalar else b.shape)) for (c, b), p in zip(terms, parts)]
+        coef, inner = split_coef(_sum(rest, () if scalar else shape))
         return mat_scale(coef, mat_had([cand, inner], shape))
     return None
 

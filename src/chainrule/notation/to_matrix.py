@@ -20,7 +20,7 @@ from ..core import tensor as T
 from .collect import collect
 from ..numeric.evaluate import einsum_letters
 from .softmax import recognize_softmax
-from ..core.matrix import (MPow, MReshape, MDiag, MDiagPart, MEinsum, MExpand, MFunc, MIdentity, MMatFn, MNamed, MNum,
+from ..core.matrix import (MHad, MPow, MReshape, MDiag, MDiagPart, MEinsum, MExpand, MFunc, MIdentity, MMatFn, MNamed, MNum,
                      MOnes, MOuter, MScale, MSqueeze, MSum, MTrace, MVar, MZeros, mat_add, mat_had, mat_mul,
                      mat_pow, mat_scale, mat_t)
 
@@ -247,7 +247,8 @@ def _reduce(factors, scalars, summed, out, log):
             factors.remove(f)
             scalars.append(f.m)
         if _trace_or_diag(factors, scalars, summed, log) or _sum_out(factors, scalars, summed, log) \
-                or _hadamard(factors, log, summed) or _contract(factors, summed, log) \
+                or _hadamard(factors, log, summed) or _scale_entrywise(factors, summed, out, log) \
+                or _contract(factors, summed, log) \
                 or _diag_insert(factors, summed, log) or _broadcast_vector(factors, out, log) or _outer(factors, summed, log):
             continue
         break
@@ -406,6 +407,33 @@ def _diag_insert(factors, summed, log):
         _note(log, "diag", "a vector shares an index with a matrix and a third factor: diag(v) scales rows or columns")
         return True
     return False
+
+
+def _scale_entrywise(factors, summed, out, log):
+    """Σ_k A[k,a] v[k] M[k,l] … with M entry-wise (a ⊙ product, a function of a matrix): v scales M
+    as NumPy broadcasts it, Aᵀ (M ⊙ v) …, before any product hides M (likewise v[k] M[k,l] B[l,j] with
+    k free: (M ⊙ v) B, not (M B) ⊙ v); beside plain matrices only
+    (Xᵀ diag(s) X) the diagonal reads better, and is left to the diag rule."""
+    for k in sorted(summed, key=lambda i: i.n) + list(out):
+        fs = _count(factors, k)
+        if len(fs) < (3 if k in summed else 2):
+            continue
+        v = next((f for f in fs if len(f.idx) == 1), None)
+        a = next((f for f in fs if len(f.idx) == 2 and f.idx[0] is not f.idx[1] and _entrywise(f.m)), None)
+        if v is None or a is None:
+            continue
+        m = mat_had([_expand(v.m, 1 if a.idx[0] is k else 0), a.m], a.m.shape)
+        factors.remove(v)
+        factors[factors.index(a)] = Factor(m, a.idx)
+        _note(log, "broadcast", f"{_show(v.m)} scales {_show(a.m)} entry by entry before the product: {_show(m)}")
+        return True
+    return False
+
+
+def _entrywise(m):
+    """An entry-wise expression (a product ⊙, a function or power of a matrix): a vector scaling it
+    reads as ⊙, where beside plain matrices (Xᵀ diag(s) X) it reads as diag."""
+    return m.ndim == 2 and (isinstance(m, (MHad, MPow)) or (isinstance(m, MFunc)))
 
 
 def _broadcast_vector(factors, out, log):

@@ -166,6 +166,9 @@ class _ModelExplanation:
         folded = [a for a in self.model.assignments if a.name in self.result.fused]
         if folded and self.model.loss in self.path:
             eqs = folded + eqs
+        names = {a.name for a in eqs}
+        summed = [a for a in self.model.assignments if self.result.summed_away.get(a.name) in names]
+        eqs = sorted(eqs + summed, key=self.model.assignments.index)
         return D.Math("\n".join(f"{a.name} = {a.text}" for a in eqs), r"\begin{array}{rcl} " + r" \\ ".join(
             f"{latex_name(a.name)} &=& {D.tree_latex(a.tree)}" for a in eqs) + r" \end{array}")
 
