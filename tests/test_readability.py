@@ -251,3 +251,28 @@ def test_a_line_its_reader_sums_whole_has_no_placeholder_adjoint():
 def test_a_common_array_factor_leaves_a_scalar_sum():
     r = chainrule.backprop(next(s for n, s in SOURCES if n == "transformer-label-smoothing"))
     assert r["dlogp"].text == "−((1 − eps)y + (1/C) eps)"
+
+
+def test_named_forward_values_are_folded_back_and_what_cancels_cancels():
+    """mean(Z1 − mu) = 0: dmu loses its dvar terms once Σ Z1 / m reads as mu; (X − mu) s⁻³ reads as x̂ s⁻²."""
+    bn = chainrule.backprop(chainrule.example("batchnorm"))
+    assert bn["dmu"].text == "−(1/m) ((Σ_columns dZn) ⊘ √(var + 1e-8))"
+    assert bn["dvar"].text == "−(1/m) ((Σ_columns (dZn ⊙ Zn)) ⊘ (var + 1e-8)) / 2"
+    rows = chainrule.backprop(next(s for n, s in SOURCES if n == "cs231n-batchnorm-forward"))
+    assert rows["dsample_var"].text == "−(Σ_rows (dx_hat ⊙ x_hat)) ⊘ (sample_var + 1e-5) / 2"
+    assert rows["dsample_mean"].text == "−(Σ_rows dx_hat) ⊘ √(sample_var + 1e-5)"
+    rnn = chainrule.backprop(next(s for n, s in SOURCES if n == "course-c5w1-rnn-cell-forward"))
+    assert rnn["dby"].text == "(1/m) Σ_columns (yt_pred − yt)"
+    cos = chainrule.backprop(next(s for n, s in SOURCES if n == "course-c5w2-cosine-similarity"))
+    assert cos["du"].text == "ddot_uv v + dnorm_u u / norm_u"
+
+
+def test_folding_never_touches_a_value_it_does_not_match():
+    from chainrule.core import tensor as T
+    from chainrule.core.fold import fold_values
+    i, j, k = T.Index(3), T.Index(4), T.Index(4)
+    mean = T.var("Z", (i, k)).sum_over([k]) * T.power(T.var("m", (), True), -1)      # mu[i] = Σ_k Z[i,k] / m
+    expr = T.var("Z", (i, j)) * T.var("D", (i, j))                                     # no sum: not a mean
+    assert fold_values(expr, [("mu", mean, (i,))]).key() == expr.key()
+    summed = (T.var("Z", (i, j)) * T.var("D", (i,))).sum_over([j]) * T.power(T.var("m", (), True), -1)
+    assert fold_values(summed, [("mu", mean, (i,))]).key() == (T.var("mu", (i,)) * T.var("D", (i,))).key()

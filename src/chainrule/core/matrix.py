@@ -360,7 +360,7 @@ def mat_had(factors, shape):
     """Element-wise product; scalar factors are kept in front, numbers folded into a coefficient."""
     coef = Fraction(1)
     flat = []
-    for f in factors:
+    for f in _unsqueezed(factors):
         if isinstance(f, MScale):
             coef *= f.coef
             f = f.x
@@ -391,6 +391,21 @@ def mat_had(factors, shape):
         return mat_scale(coef, MOnes(shape)) if shape else MNum(coef)
     body = flat[0] if len(flat) == 1 and flat[0].shape == shape else MHad(tuple(flat), shape)
     return mat_scale(coef, body)
+
+
+def _unsqueezed(factors):
+    """A size-1 axis put back on a product that took it off one factor gives that factor back whole:
+    expand(a ⊙ squeeze(y)) = expand(a) ⊙ y (so y meets its equals among the other factors)."""
+    out = []
+    for f in factors:
+        if isinstance(f, MExpand) and isinstance(f.x, MHad) and \
+                any(isinstance(g, MSqueeze) and g.axis == f.axis for g in f.x.factors):
+            whole = [g.x for g in f.x.factors if isinstance(g, MSqueeze) and g.axis == f.axis]
+            rest = [g for g in f.x.factors if not (isinstance(g, MSqueeze) and g.axis == f.axis)]
+            out.extend(whole + ([MExpand(mat_had(rest, f.x.shape), f.axis)] if rest else []))
+        else:
+            out.append(f)
+    return out
 
 
 def mat_add(terms, shape):

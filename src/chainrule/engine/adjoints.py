@@ -16,6 +16,7 @@ import numpy as np
 from ..lang import syntax as S
 from ..core import tensor as T
 from ..core.differentiate import Trace, diff
+from ..core.fold import fold_values
 from ..core.errors import ChainruleError, argument_error
 from ..numeric.evaluate import evaluate, evaluate_tree
 from ..lang.functions import FUNCTIONS
@@ -88,6 +89,10 @@ class Backprop:
 
     def __getitem__(self, name):
         return next(g for g in self.gradients if g.name == name or g.of == name)
+
+    def uses_of(self, name):
+        """The names a line's right-hand side reads (as the backward pass reads it)."""
+        return list(self._pass.uses.get(name, ()))
 
     def uses(self, name):
         """Names of declared or assigned values the assignment `name` reads (in its tree in `trees`)."""
@@ -464,10 +469,19 @@ class _Pass:
     def _adjoint(self, name, readers):
         shape, s = self.shapes[name], self.scale(name)
         total, p, trace = self.vjp(name, [(r, self.lowered_steps[r]) for r in readers])
+        total = fold_values(total, self._definitions())
         log = []
         m, matrix_form = self.matrix(total, p, name, log)
         return Gradient(self.adjoint_names[name], name, CourseTextPrinter()(m), to_latex(m), to_numpy(m), shape,
                         s or "1", matrix_form, total, trace, m, tuple(p), log)
+
+    def _definitions(self):
+        """The forward values an adjoint may be written with, as fold_values takes them: every line
+        before the loss but plain renamings and activations (dmu may read mu: Σ Z1 / m is mu there too)."""
+        if "_defs" not in self.__dict__:
+            self._defs = [(a.name, *self.lowered[a.name]) for a in self.model.assignments[:-1]
+                          if a.name not in self.constants and not _alias(self.lowered[a.name][0])]
+        return self._defs
 
     def matrix(self, total, p, name, log=None):
         """An adjoint's index form in matrix notation as the course writes it: forward values by name,
@@ -520,6 +534,13 @@ def _mentions(atom, name):
         return atom.name == name
     inner = getattr(atom, "arg", None) or getattr(atom, "expr", None)
     return inner is not None and any(_mentions(a, name) for t in inner.terms for a, _ in t.factors)
+
+
+def _alias(expr):
+    """A line that only renames one array (dout = upstream), or applies an activation to one (named
+    back after conversion, where σ(z) ⊙ σ(−z) first reads as σ(z) ⊙ (1 − σ(z))): nothing to fold back."""
+    atom = T.single_atom(expr)
+    return isinstance(atom, T.Var) or (isinstance(atom, T.Func) and bool(ELEMENTWISE[atom.name].activation))
 
 
 def _summed_whole(expr, name):

@@ -22,7 +22,7 @@ from ..numeric.evaluate import einsum_letters
 from .softmax import recognize_softmax
 from ..core.matrix import (MHad, MPow, MReshape, MDiag, MDiagPart, MEinsum, MExpand, MFunc, MIdentity, MMatFn, MNamed, MNum,
                      MOnes, MOuter, MScale, MSqueeze, MSum, MTrace, MVar, MZeros, mat_add, mat_had, mat_mul,
-                     mat_pow, mat_scale, mat_t)
+                     mat_map, mat_pow, mat_scale, mat_t, canon)
 
 
 class NoMatrixForm(Exception):
@@ -410,16 +410,21 @@ def _diag_insert(factors, summed, log):
 
 
 def _scale_entrywise(factors, summed, out, log):
-    """Σ_k A[k,a] v[k] M[k,l] … with M entry-wise (a ⊙ product, a function of a matrix): v scales M
-    as NumPy broadcasts it, Aᵀ (M ⊙ v) …, before any product hides M (likewise v[k] M[k,l] B[l,j] with
-    k free: (M ⊙ v) B, not (M B) ⊙ v); beside plain matrices only
-    (Xᵀ diag(s) X) the diagonal reads better, and is left to the diag rule."""
+    """Σ_k A[k,a] v[k] M[k,l] … : v scales M as NumPy broadcasts it, Aᵀ (M ⊙ v) …, before any product
+    hides M (likewise v[k] M[k,l] B[l,j] with k free: (M ⊙ v) B, not (M B) ⊙ v) — an entry-wise M
+    (a ⊙ product, a function of a matrix), or a named M that v is a statistic of (Σ_columns (dP ⊙ P)
+    scaling P). Beside other plain matrices the diagonal is what the Cookbook writes: X diag(s) Xᵀ."""
     for k in sorted(summed, key=lambda i: i.n) + list(out):
         fs = _count(factors, k)
         if len(fs) < (3 if k in summed else 2):
             continue
         v = next((f for f in fs if len(f.idx) == 1), None)
-        a = next((f for f in fs if len(f.idx) == 2 and f.idx[0] is not f.idx[1] and _entrywise(f.m)), None)
+        if v is None:
+            continue
+        square = [f for f in fs if len(f.idx) == 2 and f.idx[0] is not f.idx[1] and not isinstance(f.m, MIdentity)]
+        kin = [f for f in square if isinstance(f.m, MVar) and k in summed and all(i in summed for i in f.idx)
+               and _inside(f.m, v.m)]                       # Σ_columns (dP ⊙ P) scales P itself
+        a = next((f for f in square if _entrywise(f.m)), kin[0] if kin else None)
         if v is None or a is None:
             continue
         m = mat_had([_expand(v.m, 1 if a.idx[0] is k else 0), a.m], a.m.shape)
@@ -428,6 +433,13 @@ def _scale_entrywise(factors, summed, out, log):
         _note(log, "broadcast", f"{_show(v.m)} scales {_show(a.m)} entry by entry before the product: {_show(m)}")
         return True
     return False
+
+
+def _inside(part, whole):
+    """Does the matrix expression `part` occur in `whole`?"""
+    key, found = canon(part), []
+    mat_map(whole, lambda n: found.append(n) or n if canon(n) == key else n)
+    return bool(found)
 
 
 def _entrywise(m):

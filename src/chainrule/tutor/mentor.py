@@ -569,7 +569,10 @@ def _toy_section(x):
         raise NotImplementedError(f"the formula has more than {TOY_MAX_FORMULA} operations, too many to follow "
                                   "by hand")
     matrix_value = matrix_to_sympy(x.m, _ForwardValues(x, dict(base, **expanded), dims), dims)
-    all_equal = all(same((sp.diff(link, target[i, j]) * scale).xreplace(at), matrix_value[i, j])
+    as_symbols = same(by_hand, matrix_value[0, 0])             # equal even with every value a free symbol
+    ground = _grounding(x, env, dims, adjoint_shapes, lambda n: entry_symbols(n, toy_shape(x._shape(n))))
+    all_equal = all(same((sp.diff(link, target[i, j]) * scale).xreplace(at).xreplace(ground),
+                         matrix_value[i, j].xreplace(ground))
                     for i in range(target.rows) for j in range(target.cols))
     eqs = D.Table(("entry", "scalar equation"), [(f"`{a}`", f"`= {b}`") for a, b in lines[:12]]
                   + ([("…", f"({len(lines) - 12} more)")] if len(lines) > 12 else []))
@@ -579,8 +582,46 @@ def _toy_section(x):
             D.Math(f"{_toy_lhs(x, first, x.readers)} = {show(by_hand)}",
                    f"{_toy_lhs_latex(x, first, x.readers)} = {toy_latex(by_hand)}"),
             D.Para(f"and the matrix formula's entry [1,1] is {show(matrix_value[0, 0])} — "
-                   + ("the same." if same(by_hand, matrix_value[0, 0]) else "DIFFERENT.")
+                   + ("the same." if as_symbols or same(by_hand.xreplace(ground), matrix_value[0, 0].xreplace(ground))
+                      else "DIFFERENT.")
+                   + ("" if as_symbols or not all_equal else
+                      f" (Once {x.g.of} and the values around it are put in as the forward pass computes them — "
+                      "the formula relies on that, e.g. on a mean's deviations summing to 0.)")
                    + f" All {target.rows * target.cols} entries agree: {'yes' if all_equal else 'NO'}.")]
+
+
+def _grounded_names(x):
+    """The forward values the two sides read (mu in dmu = −(1/m) Σ dZn ⊘ √(var + ε), mu itself after
+    differentiating by it): the comparison puts in their values, on which the formula may rely
+    (Σ (Z1 − mu) = 0 only where mu is the mean)."""
+    forward = {a.name for a in x.model.assignments[:-1]}
+    start = list(variables(x.m)) + [x.g.of] + [m for r in x.readers for m in x.result.uses_of(r.name)]
+    names, todo = set(), [n for n in start if n in forward]
+    while todo:
+        n = todo.pop()
+        if n in names:
+            continue
+        names.add(n)
+        todo.extend(m for m in x.result.uses_of(n) if m in forward)
+    return names
+
+
+def _grounding(x, env, dims, adjoint_shapes, symbols):
+    """{entry symbol: its value} for the forward values of _grounded_names, in the model's order
+    (`symbols(name)`: entry symbols for a name the toy has not met yet)."""
+    from .toy import tree_to_sympy
+    names, sub = _grounded_names(x), {}
+    if not names:
+        return sub
+    env = dict(env)
+    for n in x.result.shapes:
+        if n not in env:
+            env[n] = symbols(n)
+    for a in x.model.assignments[:-1]:
+        if a.name in names:
+            v = tree_to_sympy(x.result.trees[a.name], env, dims, adjoint_shapes).xreplace(sub)
+            sub.update({env[a.name][k]: v[k] for k in range(len(v))})
+    return sub
 
 
 def _toy_lhs_latex(x, first, readers):
