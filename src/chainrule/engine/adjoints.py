@@ -90,13 +90,10 @@ class Backprop:
     def __getitem__(self, name):
         return next(g for g in self.gradients if g.name == name or g.of == name)
 
-    def uses_of(self, name):
-        """The names a line's right-hand side reads (as the backward pass reads it)."""
-        return list(self._pass.uses.get(name, ()))
-
     def uses(self, name):
-        """Names of declared or assigned values the assignment `name` reads (in its tree in `trees`)."""
-        return self._pass.uses[name]
+        """Names of declared or assigned values the assignment `name` reads (in its tree in `trees`;
+        none for a declaration)."""
+        return list(self._pass.uses.get(name, ()))
 
     def readers(self, name):
         """The steps whose backward-pass tree reads `name`: its adjoint sums their contributions."""

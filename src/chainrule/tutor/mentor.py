@@ -595,14 +595,14 @@ def _grounded_names(x):
     differentiating by it): the comparison puts in their values, on which the formula may rely
     (Σ (Z1 − mu) = 0 only where mu is the mean)."""
     forward = {a.name for a in x.model.assignments[:-1]}
-    start = list(variables(x.m)) + [x.g.of] + [m for r in x.readers for m in x.result.uses_of(r.name)]
+    start = list(variables(x.m)) + [x.g.of] + [m for r in x.readers for m in x.result.uses(r.name)]
     names, todo = set(), [n for n in start if n in forward]
     while todo:
         n = todo.pop()
         if n in names:
             continue
         names.add(n)
-        todo.extend(m for m in x.result.uses_of(n) if m in forward)
+        todo.extend(m for m in x.result.uses(n) if m in forward)
     return names
 
 
