@@ -276,3 +276,10 @@ def test_folding_never_touches_a_value_it_does_not_match():
     assert fold_values(expr, [("mu", mean, (i,))]).key() == expr.key()
     summed = (T.var("Z", (i, j)) * T.var("D", (i,))).sum_over([j]) * T.power(T.var("m", (), True), -1)
     assert fold_values(summed, [("mu", mean, (i,))]).key() == (T.var("mu", (i,)) * T.var("D", (i,))).key()
+
+
+def test_a_common_broadcast_factor_comes_out_and_a_row_divides_as_written():
+    t = chainrule.backprop(next(s for n, s in SOURCES if n == "course-c4w4-triplet-loss"))
+    assert t["dnegative"].text == "2(dneg_dist ⊙ (negative − anchor))"
+    bn = chainrule.backprop(next(s for n, s in SOURCES if n == "cs231n-layernorm-forward"))
+    assert bn["dmu"].text == "−(Σ_columns dx_hat) ⊘ √(var + 1e-5)"

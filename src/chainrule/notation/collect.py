@@ -167,8 +167,9 @@ def _common_hadamard(terms, shape):
     for cand in lists[0]:
         if isinstance(cand, (MOnes, MNum)) or not all(_in(cand, fl) for fl in lists):
             continue
-        if cand.ndim and cand.shape != shape:
-            continue
+        if cand.ndim and cand.shape != shape and not (len(cand.shape) == len(shape) and
+                                                      all(a in (1, b) for a, b in zip(cand.shape, shape))):
+            continue                                   # a broadcast factor (a column of a matrix's rows) may come out
         parts = [_without(cand, fl) for fl in lists]
         scalar = all(not f.ndim for p in parts for f in p)      # y − eps y = (1 − eps) y, not y ⊙ (𝟏𝟏ᵀ − eps 𝟏𝟏ᵀ)
         rest = [(c, _rebuild(p, () if scalar else b.shape)) for (c, b), p in zip(terms, parts)]

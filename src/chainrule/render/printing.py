@@ -121,9 +121,12 @@ def _row_broadcast(m):
 
 
 def reciprocal(m):
-    """x when m is 1/x (x^(−k) → x^k), else None: such factors print as divisions."""
+    """x when m is 1/x (x^(−k) → x^k, through a size-1 axis too), else None: such factors print as
+    divisions."""
     if isinstance(m, MPow) and m.e < 0:
         return MPow(m.x, -m.e) if m.e != -1 else m.x
+    if isinstance(m, (MExpand, MSqueeze)) and isinstance(m.x, MPow) and m.x.e < 0:
+        return type(m)(reciprocal(m.x), m.axis)
     return None
 
 
@@ -339,6 +342,7 @@ class TextPrinter:
         if not s:
             s = "1"
         for d in den:
+            d = d.x if _row_broadcast(d) else d          # a row divides every row, as NumPy broadcasts it
             op = " / " if d.ndim == 0 else " ⊘ "
             s = f"{s}{op}{self.wrap(d, MUL + 1)}"
         return s, MUL
