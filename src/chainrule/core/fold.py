@@ -16,6 +16,10 @@ from . import tensor as T
 def fold_values(expr, defs, rounds=6):
     """`expr` with the definitions `defs` — (name, index Expr, its output indices) — folded back in,
     inside compound factors too."""
+    return _fold(expr, [(name, d, idx, _names(d)) for name, d, idx in defs], rounds)
+
+
+def _fold(expr, defs, rounds):
     for _ in range(rounds):
         new = _fold_pass(expr, defs)
         if new is expr:
@@ -27,8 +31,8 @@ def fold_values(expr, defs, rounds=6):
 def _fold_pass(expr, defs):
     expr = _fold_inside(expr, defs)
     present = _names(expr)
-    for name, d, idx in defs:
-        if not _names(d) <= present:
+    for name, d, idx, needs in defs:
+        if not needs <= present:
             continue                                 # cheap: a definition reading an array not there cannot match
         new = _fold_one(expr, name, d, idx)
         if new is not None:
@@ -50,7 +54,7 @@ def _fold_inside(expr, defs):
             inner = getattr(a, "arg", None) if isinstance(a, (T.Func, T.MatFn)) else \
                 a.expr if isinstance(a, T.Group) else None
             if inner is not None and inner.terms:
-                new = fold_values(inner, defs, rounds=2)
+                new = _fold(inner, defs, 2)
                 if new is not inner:
                     a = T.Func(a.name, new, a.params) if isinstance(a, T.Func) else \
                         T.Group(new, a.keep) if isinstance(a, T.Group) else T.MatFn(a.name, new, a.arg_idx, a.idx)
