@@ -98,10 +98,6 @@ def _n(ix):
     return ix.n
 
 
-def _whole(e):
-    return int(e) if e.denominator == 1 else e
-
-
 def _expected(u, phi, rest, summed, ratio):
     """The term the definition's term u makes beside `rest` (u's own sums on fresh indices)."""
     fresh = {s: s.fresh() for s in sorted(u.summed, key=_n)}
@@ -122,9 +118,9 @@ def _matches(lead, t, idx, single):
             continue
         consumed = {phi[s] for s in lead.summed}
         rest, power = [], Fraction(1)
-        taken = {k for _, k, _ in pairs}
+        taken = {k for _, k in pairs}
         ok = True
-        for (a_d, e_d), k, _ in pairs:
+        for (a_d, e_d), k in pairs:
             a_t, e_t = t.factors[k]
             if single:
                 power = Fraction(e_t) / Fraction(e_d)
@@ -133,15 +129,14 @@ def _matches(lead, t, idx, single):
             elif (e_t > 0) != (e_d > 0) or abs(e_t) < abs(e_d):
                 ok = False
             elif e_t != e_d:
-                rest.append((a_t, _whole(Fraction(e_t) - Fraction(e_d))))
+                rest.append((a_t, T.norm_exp(Fraction(e_t) - Fraction(e_d))))
         if not ok:
             continue
         rest += [f for k, f in enumerate(t.factors) if k not in taken]
         if any(consumed & a.free for a, _ in rest):
             continue                                 # a summed index of the definition is still read elsewhere
         if single:
-            yield phi, rest, (t.coef / lead.coef ** int(power) if power > 0 else t.coef * lead.coef ** int(-power),
-                              int(power)), consumed
+            yield phi, rest, (t.coef / lead.coef ** int(power), int(power)), consumed
         else:
             yield phi, rest, (t.coef / lead.coef, 1), consumed
 
@@ -159,7 +154,7 @@ def _assign(d_factors, t_factors, phi, pairs, used=frozenset()):
         m = _unify(a_d, a_t, phi)
         if m is None:
             continue
-        yield from _assign(d_factors, t_factors, m, pairs + [((a_d, e_d), k, None)], used | {k})
+        yield from _assign(d_factors, t_factors, m, pairs + [((a_d, e_d), k)], used | {k})
 
 
 def _unify(a_d, a_t, phi):

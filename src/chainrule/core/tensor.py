@@ -356,13 +356,13 @@ class Term(Keyed):
                 continue
             c = _pure_constant(a)
             if c is not None:
-                v, extra = _constant_factor(c, _norm_exp(e))
+                v, extra = _constant_factor(c, norm_exp(e))
                 if not extra:                          # √2 √2 = 2
                     coef *= v
                     continue
             if isinstance(a, Delta):
                 e = 1
-            out.append((a, _norm_exp(e)))
+            out.append((a, norm_exp(e)))
         used = set()
         for a, _ in out:
             used |= a.free
@@ -425,7 +425,8 @@ class Term(Keyed):
         return f"Term({self.coef}, {self.key()}, Σ{sorted(map(repr, self.summed))})"
 
 
-def _norm_exp(e):
+def norm_exp(e):
+    """An exponent as an int when whole, else a Fraction (x², x^(1/2))."""
     e = Fraction(e)
     return int(e) if e.denominator == 1 else e
 
@@ -662,7 +663,7 @@ def named(name):
 
 def power(base, e):
     """Element-wise power with a constant exponent."""
-    e = _norm_exp(e)
+    e = norm_exp(e)
     base = as_expr(base)
     if e == 1:
         return base

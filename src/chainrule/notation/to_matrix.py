@@ -425,14 +425,22 @@ def _scale_entrywise(factors, summed, out, log):
         kin = [f for f in square if isinstance(f.m, MVar) and k in summed and all(i in summed for i in f.idx)
                and _inside(f.m, v.m)]                       # Σ_columns (dP ⊙ P) scales P itself
         a = next((f for f in square if _entrywise(f.m)), kin[0] if kin else None)
-        if v is None or a is None:
+        if a is None:
             continue
-        m = mat_had([_expand(v.m, 1 if a.idx[0] is k else 0), a.m], a.m.shape)
-        factors.remove(v)
-        factors[factors.index(a)] = Factor(m, a.idx)
+        m = _scale_into(factors, v, a, k)
         _note(log, "broadcast", f"{_show(v.m)} scales {_show(a.m)} entry by entry before the product: {_show(m)}")
         return True
     return False
+
+
+def _scale_into(factors, v, a, k):
+    """Replace the vector factor v and the matrix factor a (both carrying k) by v broadcast onto a —
+    a column scales rows, a row scales columns (with the identity: diag(v) itself). Returns it."""
+    m = MDiag(v.m) if isinstance(a.m, MIdentity) else mat_had([_expand(v.m, 1 if a.idx[0] is k else 0), a.m],
+                                                               a.m.shape)
+    factors.remove(v)
+    factors[factors.index(a)] = Factor(m, a.idx)
+    return m
 
 
 def _inside(part, whole):
@@ -445,7 +453,7 @@ def _inside(part, whole):
 def _entrywise(m):
     """An entry-wise expression (a product ⊙, a function or power of a matrix): a vector scaling it
     reads as ⊙, where beside plain matrices (Xᵀ diag(s) X) it reads as diag."""
-    return m.ndim == 2 and (isinstance(m, (MHad, MPow)) or (isinstance(m, MFunc)))
+    return m.ndim == 2 and isinstance(m, (MHad, MPow, MFunc))
 
 
 def _broadcast_vector(factors, out, log):
@@ -459,10 +467,7 @@ def _broadcast_vector(factors, out, log):
         if not vecs or not mats:
             continue
         v, a = vecs[0], mats[0]
-        axis = 1 if a.idx[0] is k else 0            # a column scales rows, a row scales columns
-        m = MDiag(v.m) if isinstance(a.m, MIdentity) else mat_had([_expand(v.m, axis), a.m], a.m.shape)
-        factors.remove(v)
-        factors[factors.index(a)] = Factor(m, a.idx)
+        m = _scale_into(factors, v, a, k)
         _note(log, "broadcast", f"{_show(v.m)} shares an index with {_show(a.m)} and nothing is summed: "
               f"broadcast entry by entry, {_show(m)}")
         return True

@@ -569,22 +569,23 @@ def _toy_section(x):
         raise NotImplementedError(f"the formula has more than {TOY_MAX_FORMULA} operations, too many to follow "
                                   "by hand")
     matrix_value = matrix_to_sympy(x.m, _ForwardValues(x, dict(base, **expanded), dims), dims)
-    grounding = []
+    grounding = {}
 
     def agree(a, b):
-        """Equal as they stand, or once the forward values are put in (computed only when needed: a
-        deep model's values are long)."""
+        """Equal as they stand, or once the forward values are put in (computed once, only when needed:
+        a deep model's values are long); grounding["needed"] records that they were."""
         if same(a, b):
             return True
-        if not grounding:
-            names = _grounded_names(x)
-            grounding.append(_grounding(x, env, dims, adjoint_shapes, lambda n: entry_symbols(
-                n, toy_shape(x._shape(n)))) if len(names) <= TOY_MAX_GROUNDED else {})
-        return bool(grounding[0]) and same(a.xreplace(grounding[0]), b.xreplace(grounding[0]))
+        if "sub" not in grounding:
+            grounding["sub"] = _grounding(x, env, dims, adjoint_shapes, lambda n: entry_symbols(
+                n, toy_shape(x._shape(n))))
+        sub = grounding["sub"]
+        grounding["needed"] = bool(sub) and same(a.xreplace(sub), b.xreplace(sub))
+        return grounding["needed"]
 
-    as_symbols = same(by_hand, matrix_value[0, 0])             # equal even with every value a free symbol
-    all_equal = all(agree((sp.diff(link, target[i, j]) * scale).xreplace(at), matrix_value[i, j])
-                    for i in range(target.rows) for j in range(target.cols))
+    entries = [agree((sp.diff(link, target[i, j]) * scale).xreplace(at), matrix_value[i, j])
+               for i in range(target.rows) for j in range(target.cols)]      # entry [1,1] first: by_hand
+    all_equal = all(entries)
     eqs = D.Table(("entry", "scalar equation"), [(f"`{a}`", f"`= {b}`") for a, b in lines[:12]]
                   + ([("…", f"({len(lines) - 12} more)")] if len(lines) > 12 else []))
     return [D.Para(f"Take every dimension 2: {', '.join(f'{d} = 2' for d in sorted(dims))}. The equations become "
@@ -593,8 +594,8 @@ def _toy_section(x):
             D.Math(f"{_toy_lhs(x, first, x.readers)} = {show(by_hand)}",
                    f"{_toy_lhs_latex(x, first, x.readers)} = {toy_latex(by_hand)}"),
             D.Para(f"and the matrix formula's entry [1,1] is {show(matrix_value[0, 0])} — "
-                   + ("the same." if as_symbols or agree(by_hand, matrix_value[0, 0]) else "DIFFERENT.")
-                   + ("" if as_symbols or not all_equal else
+                   + ("the same." if entries[0] else "DIFFERENT.")
+                   + ("" if not grounding.get("needed") or not all_equal else
                       f" (Once {x.g.of} and the values around it are put in as the forward pass computes them — "
                       "the formula relies on that, e.g. on a mean's deviations summing to 0.)")
                    + f" All {target.rows * target.cols} entries agree: {'yes' if all_equal else 'NO'}.")]
@@ -620,11 +621,11 @@ def _grounded_names(x):
 
 
 def _grounding(x, env, dims, adjoint_shapes, symbols):
-    """{entry symbol: its value} for the forward values of _grounded_names, in the model's order
-    (`symbols(name)`: entry symbols for a name the toy has not met yet)."""
+    """{entry symbol: its value} for the forward values of _grounded_names, in the model's order (none
+    past TOY_MAX_GROUNDED; `symbols(name)`: entry symbols for a name the toy has not met yet)."""
     from .toy import tree_to_sympy
     names, sub = _grounded_names(x), {}
-    if not names:
+    if not names or len(names) > TOY_MAX_GROUNDED:
         return sub
     env = dict(env)
     for n in x.result.shapes:
