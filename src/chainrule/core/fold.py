@@ -13,10 +13,27 @@ from fractions import Fraction
 from . import tensor as T
 
 
+class Definitions:
+    """Named values to fold back — (name, index Expr, its output indices) — indexed by an array each
+    reads, so that an expression meets only the definitions whose arrays it has (a 500-line model's
+    adjoint is not tried against 500 definitions)."""
+
+    def __init__(self, defs):
+        self.by_name = {}
+        for order, (name, d, idx) in enumerate(defs):
+            needs = _names(d)
+            self.by_name.setdefault(min(needs) if needs else "", []).append((order, name, d, idx, needs))
+
+    def candidates(self, present):
+        """The definitions every array of which is in `present`, in their given order."""
+        found = [x for n in present | {""} for x in self.by_name.get(n, ()) if x[4] <= present]
+        return [x[1:4] for x in sorted(found, key=lambda x: x[0])]
+
+
 def fold_values(expr, defs, rounds=6):
-    """`expr` with the definitions `defs` — (name, index Expr, its output indices) — folded back in,
-    inside compound factors too."""
-    return _fold(expr, [(name, d, idx, _names(d)) for name, d, idx in defs], rounds)
+    """`expr` with the definitions `defs` (a Definitions, or a list of (name, index Expr, its output
+    indices)) folded back in, inside compound factors too."""
+    return _fold(expr, defs if isinstance(defs, Definitions) else Definitions(defs), rounds)
 
 
 def _fold(expr, defs, rounds):
@@ -30,10 +47,7 @@ def _fold(expr, defs, rounds):
 
 def _fold_pass(expr, defs):
     expr = _fold_inside(expr, defs)
-    present = _names(expr)
-    for name, d, idx, needs in defs:
-        if not needs <= present:
-            continue                                 # cheap: a definition reading an array not there cannot match
+    for name, d, idx in defs.candidates(_names(expr)):
         new = _fold_one(expr, name, d, idx)
         if new is not None:
             return new

@@ -16,7 +16,7 @@ import numpy as np
 from ..lang import syntax as S
 from ..core import tensor as T
 from ..core.differentiate import Trace, diff
-from ..core.fold import fold_values
+from ..core.fold import Definitions, fold_values
 from ..core.errors import ChainruleError, argument_error
 from ..numeric.evaluate import evaluate, evaluate_tree
 from ..lang.functions import FUNCTIONS
@@ -273,7 +273,7 @@ class _Pass:
         loss = self.model.loss
         steps = [a for a in self.model.assignments[:-1] if a.name not in self.constants]
         tree, out, activations = self.trees[loss.name], [], set()
-        reads = {a.name: {x.id for x in S.names(self.trees[a.name])} for a in steps}
+        reads = self._reads(steps)
         changed = True
         while changed:
             changed = False
@@ -299,12 +299,13 @@ class _Pass:
         into its reader and gets no adjoint of its own (dW = dZ a_slice, as the course writes it).
         Returns {folded name: its reader}."""
         steps = [a for a in self.model.assignments[:-1] if a.name not in self.constants and a.name not in self.fused]
+        lines = [b for b in self.model.assignments if b.name not in self.fused]
+        reads = self._reads(lines)
         out = {}
         for a in steps:
             if not self.shapes[a.name]:
                 continue                                   # a scalar's adjoint is no placeholder
-            readers = [b for b in self.model.assignments if b.name not in self.fused and b.name not in out
-                       and b is not a and any(x.id == a.name for x in S.names(self.trees[b.name]))]
+            readers = [b for b in lines if b.name not in out and b is not a and a.name in reads[b.name]]
             if len(readers) != 1 or readers[0] is self.model.loss and self.fused:
                 continue
             b = readers[0]
@@ -312,7 +313,12 @@ class _Pass:
             if _summed_whole((self.lowered[b.name] if tree is b.tree else self._lower(tree))[0], a.name):
                 out[a.name] = b.name
                 self.trees[b.name] = inline(self.trees[b.name], {a.name: self.trees[a.name]})
+                reads[b.name] = (reads[b.name] - {a.name}) | reads[a.name]
         return out
+
+    def _reads(self, lines):
+        """{line: the names its tree in `trees` reads}."""
+        return {a.name: {x.id for x in S.names(self.trees[a.name])} for a in lines}
 
     def _activation_line(self, a):
         """Is the line an activation f(…) — softmax as written, or read off its index form, so that
@@ -476,8 +482,8 @@ class _Pass:
         """The forward values an adjoint may be written with, as fold_values takes them: every line
         before the loss but plain renamings and activations (dmu may read mu: Σ Z1 / m is mu there too)."""
         if "_defs" not in self.__dict__:
-            self._defs = [(a.name, *self.lowered[a.name]) for a in self.model.assignments[:-1]
-                          if a.name not in self.constants and not _alias(self.lowered[a.name][0])]
+            self._defs = Definitions([(a.name, *self.lowered[a.name]) for a in self.model.assignments[:-1]
+                                      if a.name not in self.constants and not _alias(self.lowered[a.name][0])])
         return self._defs
 
     def matrix(self, total, p, name, log=None):
