@@ -283,3 +283,49 @@ def test_a_common_broadcast_factor_comes_out_and_a_row_divides_as_written():
     assert t["dnegative"].text == "2(dneg_dist ⊙ (negative − anchor))"
     bn = chainrule.backprop(next(s for n, s in SOURCES if n == "cs231n-layernorm-forward"))
     assert bn["dmu"].text == "−(Σ_columns dx_hat) ⊘ √(var + 1e-5)"
+
+
+BN_INLINE_COLUMNS = """X: n_x, m data
+Y: n_y, m data onehot
+W1: n_h, n_x
+gamma1: {gamma}
+beta1: n_h, 1
+W2: n_y, n_h
+b2: n_y, 1
+Z1 = np.dot(W1, X)
+Z1_norm = (Z1 - np.mean(Z1, axis=1, keepdims=True)) / np.sqrt(np.mean((Z1 - np.mean(Z1, axis=1, keepdims=True)) ** 2, axis=1, keepdims=True) + 1e-8)
+A1 = relu(gamma1 * Z1_norm + beta1)
+Z2 = np.dot(W2, A1) + b2
+A2 = softmax(Z2, axis=0)
+cost = -1/m * np.sum(Y * np.log(A2))
+"""
+
+BN_INLINE_ROWS = """x: N, D data
+upstream: N, D data
+W: D, D
+gamma: {gamma}
+beta: D
+h = x @ W
+h_hat = (h - np.mean(h, axis=0)) / np.sqrt(np.mean((h - np.mean(h, axis=0)) ** 2, axis=0) + 1e-5)
+out = gamma * h_hat + beta
+loss = np.sum(out * upstream)
+"""
+
+
+@pytest.mark.parametrize("src, name, text", [
+    (BN_INLINE_COLUMNS.format(gamma=g), "dZ1", "(dZ1_norm − (1/m) (Σ_columns dZ1_norm + (Σ_columns (dZ1_norm ⊙ Z1_norm)) "
+     "⊙ Z1_norm)) ⊘ √((1/m) Σ_columns (Z1 − (1/m) Σ_columns Z1)² + 1e-8)") for g in ("n_h, 1", "scalar")] + [
+    (BN_INLINE_ROWS.format(gamma=g), "dh", "(dh_hat − (1/N) (Σ_rows dh_hat + (Σ_rows (dh_hat ⊙ h_hat)) ⊙ h_hat)) "
+     "⊘ √((1/N) Σ_rows (h − (1/N) Σ_rows h)² + 1e-5)") for g in ("D", "scalar")])
+def test_batch_norm_reaches_its_compact_form_in_both_layouts_and_for_a_scalar_gamma(src, name, text):
+    """(1/m)(1/σ)(m dx̂ − Σ dx̂ − x̂ ⊙ Σ(dx̂ ⊙ x̂)), read off the algebra — and exact."""
+    r = chainrule.backprop(src)
+    assert r[name].text == text
+    assert max(r.check().values()) < 1e-6
+
+
+def test_batch_norm_with_named_statistics_reads_as_the_staged_backward_pass():
+    bn = chainrule.backprop(chainrule.example("batchnorm"))
+    assert bn["dZ1"].text == "2(dvar ⊙ (Z1 − mu)) + dmu + dZn ⊘ √(var + 1e-8)"
+    rows = chainrule.backprop(next(s for n, s in SOURCES if n == "cs231n-batchnorm-forward"))
+    assert rows["dx"].text == "(1/N) (2(dsample_var ⊙ (x − sample_mean)) + dsample_mean) + dx_hat ⊘ √(sample_var + 1e-5)"

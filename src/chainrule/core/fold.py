@@ -80,7 +80,8 @@ def _fold_inside(expr, defs):
 
 def _fold_one(expr, name, d, idx):
     """The expression with one occurrence of the definition d (of name[idx]) replaced, or None."""
-    lead = max(d.terms, key=lambda u: (len(u.factors), sum(len(a.free) for a, _ in u.factors)))
+    need = {i for i in idx if i.dim != 1}
+    lead = max(d.terms, key=lambda u: (need <= u.free, len(u.factors), sum(len(a.free) for a, _ in u.factors)))
     single = len(d.terms) == 1 and len(lead.factors) == 1 and not lead.summed
     keys = {t.key(): t for t in expr.terms}
     for t in expr.terms:

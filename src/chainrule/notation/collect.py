@@ -137,10 +137,14 @@ def _common_left(terms, shape):
 
 
 def _had_factors(b):
-    """The element-wise factors of a term, a power xᵏ counted as k factors x."""
+    """The element-wise factors of a term, a power xᵏ counted as k factors x, a product put on a size-1
+    axis as its factors each put there (expand(a ⊙ b) = expand(a) ⊙ expand(b): a common 1 ⊘ σ of
+    two column terms comes out)."""
     out = []
     for f in (b.factors if isinstance(b, MHad) else (b,)):
-        if isinstance(f, MPow) and f.e.denominator == 1 and 2 <= f.e <= 6:
+        if isinstance(f, MExpand) and isinstance(f.x, MHad):
+            out.extend(MExpand(g, f.axis) if g.ndim else g for g in f.x.factors)
+        elif isinstance(f, MPow) and f.e.denominator == 1 and 2 <= f.e <= 6:
             out.extend([f.x] * int(f.e))
         else:
             out.append(f)
@@ -162,14 +166,19 @@ def _without(f, factors):
     return out
 
 
+def _spans(f, shape):
+    """Can f come out of an element-wise sum of this shape: a scalar, the full shape, or a broadcast
+    along size-1 axes (a column scaling every column)?"""
+    return not f.ndim or (len(f.shape) == len(shape) and all(a in (1, b) for a, b in zip(f.shape, shape)))
+
+
 def _common_hadamard(terms, shape):
     lists = [_had_factors(b) for _, b in terms]
     for cand in lists[0]:
         if isinstance(cand, (MOnes, MNum)) or not all(_in(cand, fl) for fl in lists):
             continue
-        if cand.ndim and cand.shape != shape and not (len(cand.shape) == len(shape) and
-                                                      all(a in (1, b) for a, b in zip(cand.shape, shape))):
-            continue                                   # a broadcast factor (a column of a matrix's rows) may come out
+        if not _spans(cand, shape):
+            continue
         parts = [_without(cand, fl) for fl in lists]
         scalar = all(not f.ndim for p in parts for f in p)      # y − eps y = (1 − eps) y, not y ⊙ (𝟏𝟏ᵀ − eps 𝟏𝟏ᵀ)
         rest = [(c, _rebuild(p, () if scalar else b.shape)) for (c, b), p in zip(terms, parts)]
@@ -184,8 +193,7 @@ def _partial(terms, shape):
         return None
     keys = []
     for _, b in terms:
-        ks = {("had", canon(f)) for f in _had_factors(b)
-              if not isinstance(f, (MOnes, MNum)) and (not f.ndim or f.shape == shape)}
+        ks = {("had", canon(f)) for f in _had_factors(b) if not isinstance(f, (MOnes, MNum)) and _spans(f, shape)}
         for right in (True, False):
             if _end(b, right) is not None:
                 ks.add(("right" if right else "left", _end(b, right)))

@@ -213,6 +213,9 @@ def _squeeze(body, axis):
 def _expand(body, axis):
     if isinstance(body, MSqueeze) and body.axis == axis:
         return body.x
+    if isinstance(body, MHad) and any(isinstance(g, MSqueeze) and g.axis == axis for g in body.factors):
+        e = MExpand(body, axis)
+        return mat_had([e], e.shape)                # expand(squeeze(dvar) ⊙ squeeze(mu)) = dvar ⊙ mu
     if isinstance(body, MSum) and body.axis is not None and not body.keepdims and body.axis == axis:
         return MSum(body.x, body.axis, True)
     if body.ndim == 0:

@@ -156,13 +156,22 @@ def _positive_first(terms):
 
 
 def _scalar_ones(m):
-    """In a sum with a full-shape term, an all-ones term is just the number 1, and v ⊙ 𝟏𝟏ᵀ just v:
-    they broadcast, as NumPy writes dP - np.sum(dP * P, axis=1, keepdims=True)."""
+    """In a sum with a full-shape term, an all-ones term is just the number 1, v ⊙ 𝟏𝟏ᵀ just v and a
+    row just the vector: they broadcast, as NumPy writes dP - np.sum(dP * P, axis=1, keepdims=True)."""
     if not any(t.shape == m.shape and not isinstance(t, MOnes) and _unbroadcast(t) is None for t in m.terms):
         return _positive_first(m.terms)
     return _positive_first(tuple(MNum(Fraction(1)) if isinstance(t, MOnes) else
                  mat_scale(t.coef, MNum(Fraction(1))) if isinstance(t, MScale) and isinstance(t.x, MOnes) else
-                 _unbroadcast(t) or t for t in m.terms))
+                 _unbroadcast(t) or _bare_row(t) or t for t in m.terms))
+
+
+def _bare_row(t):
+    """v for a 1-D v made a row (coefficient kept), else None: beside a full-shape term it broadcasts
+    down the rows as NumPy writes it, x - sample_mean (not x − sample_meanᵀ)."""
+    c, x = (t.coef, t.x) if isinstance(t, MScale) else (None, t)
+    if not _row_broadcast(x):
+        return None
+    return x.x if c is None else mat_scale(c, x.x)
 
 
 def _spread_sum(f):
