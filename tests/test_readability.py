@@ -329,3 +329,30 @@ def test_batch_norm_with_named_statistics_reads_as_the_staged_backward_pass():
     assert bn["dZ1"].text == "2(dvar ⊙ (Z1 − mu)) + dmu + dZn ⊘ √(var + 1e-8)"
     rows = chainrule.backprop(next(s for n, s in SOURCES if n == "cs231n-batchnorm-forward"))
     assert rows["dx"].text == "(1/N) (2(dsample_var ⊙ (x − sample_mean)) + dsample_mean) + dx_hat ⊘ √(sample_var + 1e-5)"
+
+
+def test_np_var_and_np_std_read_as_numpy_has_them_and_leave_the_names_free():
+    src = """X: n_x, m data
+Y: 1, m data binary
+W1: n_h, n_x
+gamma: n_h, 1
+beta: n_h, 1
+W2: 1, n_h
+b2: 1, 1
+Z1 = W1 @ X
+mu = np.mean(Z1, axis=1, keepdims=True)
+var = np.var(Z1, axis=1, keepdims=True)
+std = np.sqrt(var + 1e-8)
+Z1_hat = (Z1 - mu) / std
+A1 = np.maximum(0, gamma * Z1_hat + beta)
+A2 = sigmoid(W2 @ A1 + b2)
+J = -np.mean(Y * np.log(A2) + (1 - Y) * np.log(1 - A2))
+"""
+    r = chainrule.backprop(src)
+    assert r["dstd"].text == "−(1/m) (Σ_columns (dZ1_hat ⊙ Z1_hat)) ⊘ std"
+    assert r["dvar"].text == "dstd ⊘ std / 2"
+    assert r["dZ1"].text == "2(dvar ⊙ (Z1 − mu)) + dmu + dZ1_hat ⊘ std"
+    assert max(r.check().values()) < 1e-6
+    plain = chainrule.backprop(src.replace("var = np.var(Z1, axis=1, keepdims=True)",
+                                           "var = np.std(Z1, axis=1, keepdims=True) ** 2"))
+    assert max(plain.check().values()) < 1e-6

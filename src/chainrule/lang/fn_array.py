@@ -176,6 +176,70 @@ class _Mean:
     latex = staticmethod(_sum_latex(r"\operatorname{mean}"))
 
 
+def _variance(lw, call):
+    """(index form, indices) of mean((x − mean(x, axis, keepdims=True))², axis, keepdims): NumPy's
+    var (ddof 0), the mean and the square written out, so every result reads them as the algebra has them."""
+    shape = lw.shape(call.args[0])
+    axis = axis_of(call, shape)
+    e, idx = lw.visit(call.args[0])
+    mu, mu_idx = reduce_sum(lw.visit(call.args[0]), axis, False)
+    kept = [i for k, i in enumerate(idx) if axis is not None and k != axis]
+    dims = shape if axis is None else (shape[axis],)
+    dev = e - mu.rename(dict(zip(mu_idx, kept))) * T.power(size_of(dims), -1)
+    v, out = reduce_sum((T.power(dev, 2), idx), axis, keepdims_of(call))
+    return v * T.power(size_of(dims), -1), out
+
+
+def _variance_sympy(call, args):
+    import sympy as sp
+    x, nd = args[0]
+    axis, keep = _axis_kw(call).kw("axis"), bool(call.kw("keepdims"))
+    mk, _ = reduce_sympy(x, nd, axis, True, True)
+    dev = sp.Matrix(x.rows, x.cols, lambda i, j: x[i, j] - mk[i if mk.rows > 1 else 0, j if mk.cols > 1 else 0])
+    return reduce_sympy(dev.applyfunc(lambda t: t ** 2), nd, axis, keep, True)
+
+
+def _variance_code(name):
+    def code(tc, call):
+        kw = _kw_code(tc, _axis_kw(call))
+        if tc.target == "torch":                    # torch divides by n − 1 unless told
+            return f"torch.{name}({tc(call.args[0])}{kw}, correction=0)"
+        return f"{tc.np}.{name}({tc(call.args[0])}{kw})"
+    return code
+
+
+@function("var", example="np.var(M, axis=1, keepdims=True)", namespaced=True)
+class _Var:
+    """var(x, axis, keepdims) = mean((x − mean(x, axis, keepdims=True))², axis, keepdims), as np.var (ddof 0)"""
+    shape = staticmethod(_reduced_shape)
+    lower = staticmethod(_variance)
+    value = staticmethod(lambda ev, call: np.var(ev(call.args[0]), *_axis_arg(call), **_kw_value(call)))
+    code = staticmethod(_variance_code("var"))
+    sympy = staticmethod(lambda toy, call, args: _variance_sympy(call, args))
+    latex = staticmethod(_sum_latex(r"\operatorname{var}"))
+
+
+@function("std", example="np.std(M, axis=0)", namespaced=True)
+class _Std:
+    """std(x, axis, keepdims) = √var(x, axis, keepdims), as np.std (ddof 0)"""
+    shape = staticmethod(_reduced_shape)
+
+    @staticmethod
+    def lower(lw, call):
+        v, out = _variance(lw, call)
+        return T.power(v, Fraction(1, 2)), out
+
+    value = staticmethod(lambda ev, call: np.std(ev(call.args[0]), *_axis_arg(call), **_kw_value(call)))
+    code = staticmethod(_variance_code("std"))
+
+    @staticmethod
+    def sympy(toy, call, args):
+        v, nd = _variance_sympy(call, args)
+        return v.applyfunc(toy.sp.sqrt), nd
+
+    latex = staticmethod(_sum_latex(r"\operatorname{std}"))
+
+
 def _axis_arg(call):
     """A positional axis (np.sum(A, 0)) as NumPy takes it."""
     return [int(a.value) for a in call.args[1:]]

@@ -41,9 +41,14 @@ FUNCTIONS = {}             # the input language: name or alias -> Function
 STATED = {}                # functions only stated results use (the catalog's kron, vec): value and LaTeX
 
 
-def function(name, *, arity=1, domain="real", aliases=(), example=None, stated=False, activation=False):
+def function(name, *, arity=1, domain="real", aliases=(), example=None, stated=False, activation=False,
+             namespaced=False):
     """Register the decorated class's static methods as the parts of one function. Every part must be
-    there (a stated-only function has value and latex): a missing one is an error at import."""
+    there (a stated-only function has value and latex): a missing one is an error at import. A
+    `namespaced` function is written np.name only (registered so), leaving its bare name to variables."""
+    if namespaced:
+        S.NAMESPACED.add(name)
+        name = "np." + name
     def register(cls):
         parts = {p: getattr(cls, p, None) for p in PARTS}
         missing = [p for p in (("value", "latex") if stated else PARTS) if parts[p] is None]

@@ -125,10 +125,14 @@ def dotted_name(node):
     return None
 
 
+NAMESPACED = set()         # functions reached only as np.name, so the bare name stays free: var = np.var(x)
+
+
 def function_name(dotted):
     for prefix in PREFIXES:
         if dotted.startswith(prefix):
-            return dotted[len(prefix):]
+            name = dotted[len(prefix):]
+            return "np." + name if name in NAMESPACED else name
     return dotted
 
 
