@@ -209,15 +209,44 @@ class _ModelExplanation:
                                  f"adjoint of {self.act.step.name}) and then {g.name} = {g.text}; substituting the "
                                  f"first into the second gives the one-step form {g.name} = {self.shown}, derived "
                                  "below."))
-        rules = list(dict.fromkeys(r for x in lines for r in x.trace.rules))
-        blocks += [D.Para("Each local derivative of a matrix by a matrix has four indices (every entry of the output "
-                          "may depend on every entry of the input), so the matrix chain rule is not a plain product "
-                          "of matrices: it sums over the indices in between, entry by entry (next section). Rules "
-                          "that fired:"), D.Items([f"{rule}: {formula}" for rule, formula in rules])]
-        for x in lines:
-            blocks += [D.Para(f"Backprop's record of its {x.name} line, step by step (i, j, … index the equation "
-                              "differentiated, p, q the entry differentiated by):"), D.Items(trace_items(x.trace))]
+        links = list(dict.fromkeys(link for c in chains for link in c))
+        blocks += [D.Para("The local derivatives, entry by entry (i, j, … index the entry of the equation, p, q the "
+                          "entry it is differentiated by; δ[i,p] is 1 when i = p, else 0):"),
+                   D.Items([self._local(u, v) for u, v in links])]
+        combine = [item for x in lines for item in (self._combined(x),) if item]
+        blocks += [D.Para("They combine as the chain rule for matrices does: each adjoint sums the one after it times "
+                          "the local derivative over every entry in between (a derivative of a matrix by a matrix has "
+                          "four indices, so this is not a plain matrix product):"), D.Items(combine)]
         return Step("Chain of derivatives", blocks)
+
+    def _local(self, u, v):
+        """One local derivative ∂u/∂v stated in index terms and in words (what it brings in)."""
+        if u == self.model.loss.name:
+            x = self.up or self.g
+            d = self.adj[v]
+            own = next((y for y in self.result.gradients if y.name == d), None)
+            value = f" = {own.text}" if own is not None else ""
+            scale = self.result.scale(v)
+            return (f"∂{u}/∂{v}: the adjoint {d}{value}"
+                    + (f" (times 1/{scale}: the course's {d} is {scale}·∂{u}/∂{v})" if scale else "")
+                    + ("" if own is not None or x is None else ""))
+        from ..core.differentiate import diff
+        from ..lang.lower import fresh_idx
+        expr, idx = self.result.lowered_steps[u]
+        p = fresh_idx(self.result.shapes[v], "pq")
+        d = self._named(diff(expr, v, p))
+        printer = IndexPrinter(idx, p)
+        lhs = f"∂{printer.indexed(u, [printer.name(i) for i in idx])}/∂{printer.indexed(v, [printer.name(i) for i in p])}"
+        return f"`{lhs} = {printer.expr(d)}` — {_local_words(d, idx, p, v, printer)}"
+
+    def _combined(self, x):
+        """The vector-Jacobian product of backprop's line x, with forward values by name."""
+        step = next((s for s in reversed(x.trace.steps) if s.rule == "vector-Jacobian product"), None)
+        if step is None:
+            return None
+        printer = IndexPrinter([i for i in step.before.natural_order() if i not in step.widx], step.widx)
+        lhs = printer.indexed(x.name, [printer.name(i) for i in step.widx])
+        return f"`{lhs} = {printer.expr(self._named(step.before))} = {printer.expr(self._named(step.after))}`"
 
     def _named(self, expr):
         """The index expression with forward values written by name: tanh(Z1[i,j]) → A1[i,j]."""
@@ -393,6 +422,36 @@ def substitute_index(expr, name, by, by_idx):
 
 
 TRACE_SHOWN = 12         # steps of a derivation's record listed (the first ones, then the last two)
+
+
+def _local_words(d, idx, p, v, printer):
+    """What a local derivative does, read off its index form: entry by entry (every entry of the
+    equation pairs with one entry of v by δ's, and the rest multiplies it: a ⊙), or a linear map that
+    brings in other arrays' entries (a matrix product), or neither."""
+    if not d.terms:
+        return "0: the equation does not read it"
+    if len(d.terms) == 1:
+        t = d.terms[0]
+        deltas = [a for a, _ in t.factors if isinstance(a, T.Delta)]
+        rest = [(a, e) for a, e in t.factors if not isinstance(a, T.Delta)]
+        pairs = {frozenset((a.a, a.b)) for a in deltas}
+        if len(deltas) == len(p) and all(frozenset((i, q)) in pairs for i, q in zip(idx, p)):
+            if not rest:
+                return f"each entry of {v} passes through unchanged (an identity: the adjoint passes as it is)"
+            factor = printer.expr(T.Expr([T.Term(t.coef, tuple(rest), t.summed)]))
+            return (f"entry by entry: each entry of {v} moves only the same entry, by `{factor}` there — in matrix "
+                    "terms an entry-wise product ⊙")
+        paired = {i for i in idx if any(frozenset((i, q)) in pairs for q in p if q.dim != 1)}
+        spread = [i for i in idx if i not in paired and i.dim != 1]
+        if not rest and spread and all(any(frozenset((i, q)) in pairs for i in idx) for q in p if q.dim != 1):
+            along = ", ".join(printer.name(i) for i in spread)
+            return (f"broadcast: each entry of {v} reaches every entry along {along}, so its adjoint sums over "
+                    f"{along}")
+        arrays = sorted({a.name for a, _ in rest if isinstance(a, T.Var) and not a.is_dim})
+        if arrays and deltas:
+            return (f"it brings in the entries of {', '.join(arrays)}: a linear map, so the adjoints combine by a "
+                    "matrix product (the summed index decides the transpose)")
+    return "a sum of such terms, one per way the equation reads " + v
 
 
 def trace_items(trace):
