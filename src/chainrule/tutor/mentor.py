@@ -222,14 +222,12 @@ class _ModelExplanation:
     def _local(self, u, v):
         """One local derivative ∂u/∂v stated in index terms and in words (what it brings in)."""
         if u == self.model.loss.name:
-            x = self.up or self.g
             d = self.adj[v]
             own = next((y for y in self.result.gradients if y.name == d), None)
             value = f" = {own.text}" if own is not None else ""
             scale = self.result.scale(v)
             return (f"∂{u}/∂{v}: the adjoint {d}{value}"
-                    + (f" (times 1/{scale}: the course's {d} is {scale}·∂{u}/∂{v})" if scale else "")
-                    + ("" if own is not None or x is None else ""))
+                    + (f" (times 1/{scale}: the course's {d} is {scale}·∂{u}/∂{v})" if scale else ""))
         from ..core.differentiate import diff
         from ..lang.lower import fresh_idx
         expr, idx = self.result.lowered_steps[u]
