@@ -248,7 +248,7 @@ def test_the_chain_section_states_each_local_derivative_and_how_they_combine():
     chain = md.split("Chain of derivatives")[1].split("Index form")[0]
     assert "∂Z2[i,j]/∂A1[p,q] = W2[i,p] δ[j,q] — it brings in the entries of W2" in chain
     assert "∂A1[i,j]/∂Z1[p,q] = (1 − A1[i,j]²) δ[i,p] δ[j,q] — entry by entry" in chain
-    assert "∂J/∂Z2: the adjoint dZ2 = A2 − Y" in chain
+    assert "m·∂J/∂Z2 = A2 − Y (the course's adjoints carry the m: dZ2 is m·∂J/∂Z2)" in chain
     assert "dZ1[p,q] = Σ_a,b dA1[a,b] (1 − A1[a,b]²) δ[a,p] δ[b,q] = (1 − A1[p,q]²) dA1[p,q]" in chain
     assert "Rules that fired" not in md and "tanh(Z1[" not in chain     # forward values by name
     bias = chainrule.explain(chainrule.example("dropout"), "db1").text()
@@ -283,3 +283,29 @@ def test_every_local_derivative_stated_is_the_derivative_of_its_equation():
                         plus = val
                 fd = (plus - val) / 2e-6
                 assert np.allclose(d[(Ellipsis,) + k], fd, atol=1e-5), (name, step.name, v)
+
+
+@pytest.mark.parametrize("example, cancel", [
+    ("two-layer", "dZ2 = dA2 ⊙ A2 ⊙ (1 − A2)\n        = A2 − Y ⊙ (1 − A2) − Y ⊙ A2\n        = A2 − Y"),
+    ("softmax", "dZ2 = (dA2 − Σ_rows (dA2 ⊙ A2)) ⊙ A2\n        = (Σ_rows Y) ⊙ A2 − Y\n        = A2 − Y")])
+def test_an_activation_folded_into_its_loss_shows_the_cancellation(example, cancel):
+    """σ or softmax meeting its cross-entropy: dA2 from the loss as written, the activation's local
+    derivative, their product with the factors cancelling — every line evaluated against backprop's."""
+    from chainrule.tutor.mentor import _ModelExplanation
+    from chainrule.numeric.matrix_eval import evaluate_matrix
+    from chainrule.numeric.checks import sample_model
+    r = chainrule.backprop(chainrule.example(example))
+    text = chainrule.explain(chainrule.example(example), "dZ2").text()
+    chain = text.split("Chain of derivatives")[1].split("Index form")[0]
+    lines = [ln.strip() for ln in chain.splitlines()]
+    want_lines = [ln.strip() for ln in cancel.splitlines()]
+    at = lines.index(want_lines[0])
+    assert "dA2 = m·∂J/∂A2 = " in chain and lines[at:at + 3] == want_lines, chain
+    x = _ModelExplanation(r, r["dZ2"])
+    x.chain()
+    dims = {d: 3 + k for k, d in enumerate(sorted({d for s in r.shapes.values() for d in s if isinstance(d, str)}))}
+    env = r.forward(sample_model(r.model, dims, np.random.default_rng(1), onehot_axis=r.onehot_axis), dims)
+    want = evaluate_matrix(r["dZ2"].matrix, env, dims)
+    for _, m, extra in x.worked:
+        env2 = dict(env, **{k: evaluate_matrix(v, env, dims) for k, v in extra.items()})
+        assert np.allclose(evaluate_matrix(m, env2, dims), want)

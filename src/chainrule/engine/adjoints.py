@@ -117,6 +117,14 @@ class Backprop:
         """An adjoint's index form in the course's matrix notation: (matrix IR, whether one exists)."""
         return self._pass.matrix(total, p, name, log)
 
+    def fold(self, expr):
+        """An index expression with the model's named forward values folded back in (as adjoints are)."""
+        return fold_values(expr, self._pass.definitions())
+
+    def is_activation(self, name):
+        """Is the line `name` an activation f(…) (softmax as written, or σ read off its index form)?"""
+        return self._pass.is_activation_line(self.model.assignment(name))
+
     def activation_of(self, name):
         """The step A = f(name) applying an activation to `name` (an Activation), or None. Read off the
         step's index form, so maximum(0, Z) is relu(Z) whatever the spelling; f′ is the registry's form."""
@@ -284,8 +292,8 @@ class _Pass:
                     continue
                 if any(a.name in reads[b] for b in activations):         # one activation deep, no more
                     continue
-                if self._activation_line(a) or self._linear_in(tree, a.name):
-                    if self._activation_line(a):
+                if self.is_activation_line(a) or self._linear_in(tree, a.name):
+                    if self.is_activation_line(a):
                         activations.add(a.name)
                     out.append(a.name)
                     tree = inline(tree, {a.name: self.trees[a.name]})
@@ -320,7 +328,7 @@ class _Pass:
         """{line: the names its tree in `trees` reads}."""
         return {a.name: {x.id for x in S.names(self.trees[a.name])} for a in lines}
 
-    def _activation_line(self, a):
+    def is_activation_line(self, a):
         """Is the line an activation f(…) — softmax as written, or read off its index form, so that
         1 / (1 + np.exp(-Z)) is σ(Z)?"""
         if isinstance(a.tree, S.Call) and FUNCTIONS[a.tree.fn].activation:
@@ -472,13 +480,13 @@ class _Pass:
     def _adjoint(self, name, readers):
         shape, s = self.shapes[name], self.scale(name)
         total, p, trace = self.vjp(name, [(r, self.lowered_steps[r]) for r in readers])
-        total = fold_values(total, self._definitions())
+        total = fold_values(total, self.definitions())
         log = []
         m, matrix_form = self.matrix(total, p, name, log)
         return Gradient(self.adjoint_names[name], name, CourseTextPrinter()(m), to_latex(m), to_numpy(m), shape,
                         s or "1", matrix_form, total, trace, m, tuple(p), log)
 
-    def _definitions(self):
+    def definitions(self):
         """The forward values an adjoint may be written with, as fold_values takes them: every line
         before the loss but plain renamings and activations (dmu may read mu: Σ Z1 / m is mu there too)."""
         if "_defs" not in self.__dict__:

@@ -9,12 +9,13 @@ from ..render import document as D
 from ..core import tensor as T
 from ..core.errors import ChainruleError, argument_error
 from ..render.index_notation import IndexLatexPrinter, IndexPrinter
-from ..core.matrix import MAdd, MHad, MMatMul, MT, MVar, mat_map, mat_mul
+from ..core.matrix import MAdd, MHad, MMatMul, MT, MVar, mat_had, mat_map, mat_mul
 from ..numeric.matrix_eval import variables
 from ..render.numpy_code import to_numpy
 from ..render.printing import CourseTextPrinter, latex_name, to_latex
 from .toy import TOY_MAX_DEPTH
 from ..lang.shapes import broadcast, fmt_shape, matmul_shape
+from ..core.rules import ELEMENTWISE
 
 TITLES = ("Setup", "Chain of derivatives", "Index form", "Matrix form", "Shapes", "Toy example", "Numeric check")
 
@@ -213,29 +214,101 @@ class _ModelExplanation:
         blocks += [D.Para("The local derivatives, entry by entry (i, j, … index the entry of the equation, p, q the "
                           "entry it is differentiated by; δ[i,p] is 1 when i = p, else 0):"),
                    D.Items([self._local(u, v) for u, v in links])]
+        cancel = self._cancellation()
+        if cancel:
+            return Step("Chain of derivatives", cancel)
         combine = [item for x in lines for item in (self._combined(x),) if item]
-        blocks += [D.Para("They combine as the chain rule for matrices does: each adjoint sums the one after it times "
+        blocks += [] if not combine else [D.Para("They combine as the chain rule for matrices does: each adjoint sums the one after it times "
                           "the local derivative over every entry in between (a derivative of a matrix by a matrix has "
                           "four indices, so this is not a plain matrix product):"), D.Items(combine)]
         return Step("Chain of derivatives", blocks)
 
     def _local(self, u, v):
         """One local derivative ∂u/∂v stated in index terms and in words (what it brings in)."""
-        if u == self.model.loss.name:
-            d = self.adj[v]
-            own = next((y for y in self.result.gradients if y.name == d), None)
-            value = f" = {own.text}" if own is not None else ""
-            scale = self.result.scale(v)
-            return (f"∂{u}/∂{v}: the adjoint {d}{value}"
-                    + (f" (times 1/{scale}: the course's {d} is {scale}·∂{u}/∂{v})" if scale else ""))
         from ..core.differentiate import diff
         from ..lang.lower import fresh_idx
-        expr, idx = self.result.lowered_steps[u]
+        expr, idx = self.result.lowered_steps.get(u) or self.result.lowered[u]    # (a folded line: as written)
         p = fresh_idx(self.result.shapes[v], "pq")
-        d = self._named(diff(expr, v, p))
+        if u == self.model.loss.name:                   # a scalar by a matrix: the matrix of its partials
+            scale = self.result.scale(v)
+            direct = diff(expr, v, p) * (T.var(scale, (), is_dim=True) if scale else T.const(1))
+            text = CourseTextPrinter()(self.result.matrix_form(direct, p, v)[0])
+            return (f"{scale + '·' if scale else ''}∂{u}/∂{v} = {text}"
+                    + (f" (the course's adjoints carry the {scale}: {self.adj[v]} is {scale}·∂{u}/∂{v})"
+                       if scale else "") + f" — {u} read as written, {v} held apart from the rest")
+        d = self._named(_without_unit_deltas(diff(expr, v, p)))
         printer = IndexPrinter(idx, p)
         lhs = f"∂{printer.indexed(u, [printer.name(i) for i in idx])}/∂{printer.indexed(v, [printer.name(i) for i in p])}"
         return f"`{lhs} = {printer.expr(d)}` — {_local_words(d, idx, p, v, printer)}"
+
+    def _folded_activation(self):
+        """The activation A = f(target) folded into the loss (its cross-entropy: no dA line), or None."""
+        if [r.name for r in self.readers] != [self.model.loss.name]:
+            return None
+        return next((a for a in self.model.assignments if a.name in self.result.fused and
+                     self.result.is_activation(a.name) and self.g.of in self.result.uses(a.name)), None)
+
+    def _cancellation(self):
+        """Where the activation was folded into its loss (σ + cross-entropy), the steps backprop skips:
+        dA2 = m·∂J/∂A2 from the loss as written, the activation's local derivative, and their product
+        term by term — each term's factors cancel — down to backprop's line (dZ2 = A2 − Y)."""
+        a = self._folded_activation()
+        if a is None:
+            return None
+        from ..core.differentiate import diff
+        from ..core.matrix import mat_add
+        from ..lang.lower import fresh_idx
+        z, loss, P = self.g.of, self.model.loss, CourseTextPrinter()
+        J, _ = self.result.lower(loss.tree)                       # the loss as written, reading A by name
+        p = fresh_idx(self.result.shapes[a.name], "pq")
+        scale = self.result.scale(z)
+        dA = diff(J, a.name, p) * (T.var(scale, (), is_dim=True) if scale else T.const(1))
+        d = self.adj[a.name]
+        dA_text = P(self.result.matrix_form(dA, p, a.name)[0])
+        a_expr, a_idx = self.result.lowered[a.name]
+        q = fresh_idx(self.result.shapes[z], "pq")
+        local = diff(a_expr, z, q)
+        words = [D.Para(f"{a.name} = {a.text} is read only by the loss, so backprop folds it into {loss.name} and "
+                        f"goes straight to {self.g.name}. The steps it skips:"),
+                 D.Items([f"{d} = {f'{scale}·' if scale else ''}∂{loss.name}/∂{a.name} = {dA_text}"
+                          " (the loss as written, differentiated by " + a.name + ")",
+                          self._local(a.name, z)])]
+        t = local.terms[0] if len(local.terms) == 1 else None
+        pairs = {frozenset((x.a, x.b)) for x, _ in t.factors if isinstance(x, T.Delta)} if t else set()
+        if t is None or not all(frozenset((i, j)) in pairs for i, j in zip(a_idx, q)):
+            return words + self._cancellation_through_jacobian(a, d, dA, p, local, a_idx, q)
+        slope = self.result.matrix_form(local.sum_over(q), a_idx, z)[0]       # f′ entry by entry, by name
+        terms = [mat_had([self.result.matrix_form(T.Expr([u]), p, a.name)[0], slope], slope.shape) for u in dA.terms]
+        middle = mat_add(terms, slope.shape)
+        self.worked = [("in", mat_had([MVar(d, slope.shape), slope], slope.shape),
+                        {d: self.result.matrix_form(dA, p, a.name)[0]}), ("put", middle, {})]
+        pad = " " * len(self.g.name)
+        tex = (rf"\begin{{aligned}} {latex_name(self.g.name)} &= {latex_name(d)} \odot {to_latex(slope)} \\ "
+               rf"&= {to_latex(middle)} \\ &= {self.g.latex} \end{{aligned}}")
+        return words + [D.Para(f"Entry by entry the two multiply ({d} ⊙ {P(slope)}); taking each term of {d} "
+                               f"times {P(slope)}, its factors cancel:"),
+                        D.Math(f"{self.g.name} = {d} ⊙ {P(slope)}\n{pad} = {P(middle)}\n{pad} = {self.g.text}", tex),
+                        D.Para(f"— the last step collects the terms; that is backprop's line, {self.g.name} = "
+                               f"{self.g.text}.")]
+
+    def _cancellation_through_jacobian(self, a, d, dA, p, local, a_idx, q):
+        """A folded activation whose Jacobian is not diagonal (softmax): its vector-Jacobian product with
+        dA kept by name, then dA put in (its factors cancel inside each product), then backprop's line."""
+        P, z = CourseTextPrinter(), self.g.of
+        vjp = self.result.fold((T.var(d, a_idx) * local).sum_over(a_idx))       # exp(Z2) / Σ exp(Z2) read as A2
+        general = self.result.matrix_form(vjp, q, z)[0]
+        put = self.result.matrix_form(substitute_index(vjp, d, dA, p), q, z)[0]    # A2 ⊙ (Y ⊘ A2) cancels
+        self.worked = [("in", general, {d: self.result.matrix_form(dA, p, a.name)[0]}), ("put", put, {})]
+        onehot = [n for n in self.result.uses(self.model.loss.name) if n in self.result.onehot_axis]
+        pad = " " * len(self.g.name)
+        why = f" ({', '.join(onehot)} one-hot: each example's entries sum to 1)" if onehot else ""
+        tex = (rf"\begin{{aligned}} {latex_name(self.g.name)} &= {to_latex(general)} \\ &= {to_latex(put)} \\ "
+               rf"&= {self.g.latex} \end{{aligned}}")
+        return [D.Para(f"{a.name}'s Jacobian is not diagonal (every entry of {z} moves every entry of its column of "
+                       f"{a.name}), so the two combine by {a.name}'s vector-Jacobian product; with {d} put in, its "
+                       f"factors cancel{why}:"),
+                D.Math(f"{self.g.name} = {P(general)}\n{pad} = {P(put)}\n{pad} = {self.g.text}", tex),
+                D.Para(f"— that is backprop's line, {self.g.name} = {self.g.text}.")]
 
     def _combined(self, x):
         """The vector-Jacobian product of backprop's line x, with forward values by name."""
@@ -244,7 +317,8 @@ class _ModelExplanation:
             return None
         printer = IndexPrinter([i for i in step.before.natural_order() if i not in step.widx], step.widx)
         lhs = printer.indexed(x.name, [printer.name(i) for i in step.widx])
-        return f"`{lhs} = {printer.expr(self._named(step.before))} = {printer.expr(self._named(step.after))}`"
+        before, after = (self._named(_without_unit_deltas(e)) for e in (step.before, step.after))
+        return f"`{lhs} = {printer.expr(before)} = {printer.expr(after)}`"
 
     def _named(self, expr):
         """The index expression with forward values written by name: tanh(Z1[i,j]) → A1[i,j]."""
@@ -262,6 +336,9 @@ class _ModelExplanation:
                 order = atom.arg.natural_order() if isinstance(atom, T.Func) else tuple(atom.free)
                 if len(order) == len(idx) and form.rename(dict(zip(idx, order))).key() == atom.key():
                     return T.Var(name, order)
+                if isinstance(atom, T.Func) and atom.name == "sigmoid" == form.name and len(order) == len(idx) and \
+                        form.rename(dict(zip(idx, order))).arg.key() == (-atom.arg).key():
+                    return T.Group(T.const(1) - T.var(name, order), True)      # σ(−z) = 1 − A for A = σ(z)
             if isinstance(atom, T.Group):
                 return T.Group(walk(atom.expr), atom.keep)
             if isinstance(atom, T.Func):
@@ -270,7 +347,7 @@ class _ModelExplanation:
 
         def walk(e):
             return T.Expr.make([T.Term.make(t.coef, [(swap(a), x) for a, x in t.factors], t.summed) for t in e.terms])
-        return walk(expr)
+        return walk(self.result.fold(expr))
 
     def _index_math(self, name, expr, idx):
         named = self._named(expr)
@@ -422,6 +499,15 @@ def substitute_index(expr, name, by, by_idx):
 TRACE_SHOWN = 12         # steps of a derivation's record listed (the first ones, then the last two)
 
 
+def _without_unit_deltas(expr):
+    """For reading: δ between two size-1 indices is always 1 (both are 0), summed or not; other
+    terms stay as they are (a δ between real indices is what the reader is shown)."""
+    unit = lambda a: isinstance(a, T.Delta) and a.a.dim == 1          # noqa: E731
+    inner = lambda a: T.Group(_without_unit_deltas(a.expr), a.keep) if isinstance(a, T.Group) else a   # noqa: E731
+    return T.Expr([T.Term(t.coef, tuple((inner(a), e) for a, e in t.factors if not unit(a)), t.summed)
+                   for t in expr.terms])
+
+
 def _local_words(d, idx, p, v, printer):
     """What a local derivative does, read off its index form: entry by entry (every entry of the
     equation pairs with one entry of v by δ's, and the rest multiplies it: a ⊙), or a linear map that
@@ -446,7 +532,7 @@ def _local_words(d, idx, p, v, printer):
             return (f"broadcast: each entry of {v} reaches every entry along {along}, so its adjoint sums over "
                     f"{along}")
         arrays = sorted({a.name for a, _ in rest if isinstance(a, T.Var) and not a.is_dim})
-        if arrays and deltas:
+        if arrays:
             return (f"it brings in the entries of {', '.join(arrays)}: a linear map, so the adjoints combine by a "
                     "matrix product (the summed index decides the transpose)")
     return "a sum of such terms, one per way the equation reads " + v
