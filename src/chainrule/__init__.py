@@ -1,5 +1,5 @@
 """chainrule: matrix calculus in matrix notation — derive, backprop, explain, check."""
-from .core.errors import ChainruleError
+from .core.errors import ChainruleError, argument_error
 
 __all__ = ["ChainruleError", "main", "backprop", "check", "codegen", "compile", "derive", "example", "examples", "explain",
            "identities", "train", "dataset", "gradcheck"]
@@ -26,8 +26,16 @@ def backprop(text, convention="course", examples=None):
     return _backprop(text, convention, examples)
 
 
-def check(model_text, claim, convention="course"):
-    """A verdict on a learner's formula for one adjoint: see chainrule.verdict."""
+def check(model_text=None, claim=None, convention="course", *, expr=None, wrt=None, shapes=None):
+    """A verdict on a learner's formula for one adjoint of a model (see chainrule.tutor.verdict), or,
+    with expr/wrt/shapes, on a claimed derivative of an expression — check(claim="A.T @ B.T",
+    expr="trace(A @ X @ B)", wrt="X", shapes=...) (see chainrule.tutor.claims)."""
+    if expr is not None or wrt is not None:
+        if model_text is not None:
+            raise argument_error("give a model or an expression (expr, wrt, shapes), not both", "model_text",
+                                 model_text)
+        from .tutor.claims import check_expression
+        return check_expression(claim, expr, wrt, shapes)
     from .tutor.verdict import check as _check
     return _check(model_text, claim, convention)
 

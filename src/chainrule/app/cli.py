@@ -126,6 +126,14 @@ def cmd_backprop(args, console):
 
 def cmd_check(args, console):
     from ..tutor.verdict import check
+    if args.expr is not None or args.wrt is not None:      # check --expr "trace(A @ X @ B)" --wrt X … "A.T @ B.T"
+        from ..tutor.claims import check_expression
+        if len(args.args) != 1:
+            raise ChainruleError("give one claim in quotes after --expr and --wrt, e.g. chainrule check --expr "
+                                 "\"trace(A @ X @ B)\" --wrt X --shape A=p,n --shape X=n,m --shape B=m,p \"A.T @ B.T\"")
+        v = check_expression(args.args[0], args.expr, args.wrt, dict(parse_shape(s) for s in args.shape or []))
+        console.print(str(v), style="green" if v.correct else "red", markup=False)
+        return 0 if v.correct else 1
     if len(args.args) > 2:
         raise ChainruleError("give a model file (optional) and one claim in quotes, e.g. "
                              "chainrule check \"dZ1 = np.dot(W2.T, dZ2) * (1 - A1**2)\"")
@@ -283,6 +291,9 @@ def build_parser():
                    help='optional model file, then the claim, e.g. "dZ1 = np.dot(W2.T, dZ2) * (1 - A1**2)"')
     c.add_argument("--example", metavar="NAME", help="a built-in model (default two-layer)")
     c.add_argument("--convention", choices=["course", "strict"], default="course")
+    c.add_argument("--expr", help="check a claimed derivative of this expression instead (with --wrt, --shape)")
+    c.add_argument("--wrt", help="the variable of --expr the claim differentiates by")
+    c.add_argument("--shape", action="append", metavar="NAME=DIMS", help="a shape for --expr, e.g. X=n,m")
     c.set_defaults(run=cmd_check)
     x = sub.add_parser("explain", help="why an adjoint is what it is: seven sections, from the engine's derivation")
     x.add_argument("model", nargs="?", help="a model file (default: --example two-layer)")

@@ -204,7 +204,51 @@ class _Judge:
         return (f"the claim uses {n}, which backprop computes from {self.target}, after it",
                 f"{self.target} comes from the adjoints of later layers: {self.target} = {self.expected}")
 
+    def _scalar_chain_rule(self):
+        """dZ1 = dZ2 * W2 * (1 - A1**2): the scalar chain rule written with matrices. When putting
+        W2ᵀ dZ2 (or dZ2 W2ᵀ, row layout) in place of the element-wise dZ2 * W2 makes the claim right,
+        say why the matrix chain rule needs that product, its order and its transpose."""
+        factors = list(_product_factors(self.tree))
+        adjoints = set(self.order)
+        ups = [f for f in factors if isinstance(f, S.Name) and f.id in adjoints]
+        mats = [f for f in factors if isinstance(f, S.Name) and f.id not in adjoints and len(self.shapes.get(f.id, ())) == 2]
+        for u in ups:
+            for w in mats:
+                rest = [f for f in factors if f is not u and f is not w]
+                for left, right, words, code in (
+                        (_toggle_transpose(w), u, "W2ᵀ dZ2", "np.dot(W2.T, dZ2)"),
+                        (u, _toggle_transpose(w), "dZ2 W2ᵀ", "np.dot(dZ2, W2.T)"),
+                        (w, u, "W2 dZ2", "np.dot(W2, dZ2)"), (u, w, "dZ2 W2", "np.dot(dZ2, W2)")):
+                    tree = dataclasses.replace(self.tree, op="@", left=left, right=right) \
+                        if isinstance(self.tree, S.Binary) else S.Binary(self.tree.start, self.tree.end, self.tree.line,
+                                                                          self.tree.source, "@", left, right)
+                    for f in rest:
+                        tree = S.Binary(self.tree.start, self.tree.end, self.tree.line, self.tree.source, "*", tree, f)
+                    if self.right(tree):
+                        name = lambda t: t.replace("W2", w.id).replace("dZ2", u.id)      # noqa: E731
+                        product = name(words)
+                        fixed = " * ".join([name(code)] + [f"({f.text})" if isinstance(f, S.Binary) else f.text
+                                                           for f in rest])
+                        reader = self._reader(w.id)
+                        su, sw = fmt_shape(self.shapes[u.id]), fmt_shape(self.shapes[w.id])
+                        return self.wrong(
+                            f"the scalar chain rule written with matrices: {u.id} * {w.id} multiplies entry by entry, "
+                            f"but {w.id}'s entries reach {self.g.of} through a sum — the matrix product {product}",
+                            f"{reader.name} = {reader.text} brings in the entries of {w.id}, and the matrix chain rule "
+                            f"sums them against {u.id} over the index they share: that sum is {product} ({u.id} {su}, "
+                            f"{w.id} {sw}, {product} {fmt_shape(self.g.shape)}, the shape of {self.target}) — the order "
+                            f"and the transpose are what make the indices meet. Write {self.target} = {fixed}",
+                            example=False)
+        return None
+
+    def _reader(self, name):
+        """The line that reads `name` (W2 in Z2 = W2 @ A1 + b2), for the hint."""
+        return next(a for a in self.model.assignments if name in {x.id for x in S.names(a.tree)})
+
     def _shape_error(self, e):
+        chain = self._scalar_chain_rule()
+        if chain:
+            return chain
         edit = self.one_edit()
         size = f"({self.target} has shape {fmt_shape(self.g.shape)})"
         if edit:

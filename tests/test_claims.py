@@ -1,0 +1,66 @@
+"""Checks of claimed derivatives of expressions (issue 17, item 5): chainrule.check(claim=…, expr=…,
+wrt=…, shapes=…) and `chainrule check --expr … --wrt … CLAIM`. Every verdict is numeric: the claim is
+evaluated against the engine's derivative on random data at two sizes."""
+import pytest
+
+import chainrule
+
+TRACE = dict(expr="trace(A @ X @ B)", wrt="X", shapes={"A": ("p", "n"), "X": ("n", "m"), "B": ("m", "p")})
+
+
+@pytest.mark.parametrize("claim, correct, reason", [
+    ("A.T @ B.T", True, "agrees with the derivative"),
+    ("np.dot(A.T, B.T)", True, "agrees with the derivative"),
+    ("dX = A.T @ B.T", True, "agrees with the derivative"),
+    ("B @ A", False, "it is the transpose of ∂f/∂X: the claim has shape (m, n), the derivative has X's shape (n, m)"),
+    ("2 * A.T @ B.T", False, "off by a constant factor: the claim is 2 times the derivative"),
+    ("-A.T @ B.T", False, "the sign is wrong"),
+    ("A.T @ B.T / n", False, "off by a factor 1/n"),
+    ("A.T @ B.T * m", False, "off by a factor m"),
+    ("A.T * B.T", False, "shape error"),
+])
+def test_a_claimed_derivative_of_an_expression_gets_a_verdict_and_the_reason(claim, correct, reason):
+    v = chainrule.check(claim=claim, **TRACE)
+    assert v.correct is correct and reason in v.reason, v
+    assert v.expected == "AᵀBᵀ"
+
+
+def test_a_vector_identity_used_on_matrices_holds_for_vectors_not_for_matrices():
+    """d(aᵀXᵀXb)/dX = 2X abᵀ holds when X is a column (a, b scalars), not for a matrix — the thread's
+    D.25 attempt in miniature."""
+    v = chainrule.check(claim="2 * X @ np.outer(a, b)", expr="a @ X.T @ X @ b", wrt="X",
+                        shapes={"X": ("n", "m"), "a": ("m",), "b": ("m",)})
+    assert not v.correct
+    assert v.reason.startswith("holds for vectors, not for matrices: it agrees when X is a column vector (m = 1)")
+    assert "derive it for matrices, entry by entry" in v.hint and v.expected == "Xbaᵀ + Xabᵀ"
+    right = chainrule.check(claim="X @ (np.outer(b, a) + np.outer(a, b))", expr="a @ X.T @ X @ b", wrt="X",
+                            shapes={"X": ("n", "m"), "a": ("m",), "b": ("m",)})
+    assert right.correct
+
+
+def test_a_claim_with_an_unknown_name_is_a_positioned_error():
+    with pytest.raises(chainrule.ChainruleError) as e:
+        chainrule.check(claim="A.T @ C", **TRACE)
+    assert "unknown name 'C'" in e.value.message and e.value.start == 6
+
+
+def test_the_cli_checks_an_expression_claim(capsys):
+    args = ["check", "--expr", "trace(A @ X @ B)", "--wrt", "X", "--shape", "A=p,n", "--shape", "X=n,m",
+            "--shape", "B=m,p"]
+    assert chainrule.main(args + ["A.T @ B.T"]) == 0
+    assert "correct: A.T @ B.T" in capsys.readouterr().out
+    assert chainrule.main(args + ["B @ A"]) == 1
+    assert "it is the transpose of ∂f/∂X" in capsys.readouterr().out
+    assert chainrule.main(args + ["A.T @ C"]) == 2
+
+
+def test_the_scalar_chain_rule_gets_the_mentors_hint():
+    """dZ1 = dZ2 * W2 * (1 - A1**2), the thread's own mistake: why W2ᵀ, this order, these shapes."""
+    v = chainrule.check(chainrule.example("two-layer"), "dZ1 = dZ2 * W2 * (1 - A1**2)")
+    assert not v.correct
+    assert v.reason.startswith("the scalar chain rule written with matrices: dZ2 * W2 multiplies entry by entry")
+    assert "the matrix product W2ᵀ dZ2" in v.reason
+    assert "Z2 = W2 @ A1 + b2 brings in the entries of W2" in v.hint
+    assert "W2ᵀ dZ2 (n_h, m), the shape of dZ1" in v.hint
+    assert v.hint.endswith("Write dZ1 = np.dot(W2.T, dZ2) * (1 - A1**2)")
+    assert chainrule.check(chainrule.example("two-layer"), "dZ1 = np.dot(W2.T, dZ2) * (1 - A1**2)").correct
