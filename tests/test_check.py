@@ -1,4 +1,5 @@
 """check(): verdicts on learner formulas, as learners write them, with the right reason."""
+import pathlib
 import pytest
 
 import chainrule
@@ -153,3 +154,31 @@ def test_an_unknown_name_is_an_input_error_with_a_suggestion(claim):
         chainrule.check(TWO, claim)
     assert "unknown name" in e.value.message and "did you mean" in (e.value.hint or "")
     assert chainrule.main(["check", claim]) == 2
+
+
+def test_a_factor_is_named_a_dimension_only_when_it_is_one_at_every_size():
+    """dQ = dS @ K misses the 1/√d of the scores: named so (the draws use different sizes), while a
+    plain 4 is a constant even where some dimension happens to be 4."""
+    src = (pathlib.Path(__file__).parent / "models" / "transformer-self-attention-sse.model").read_text()
+    v = chainrule.check(src, "dQ = dS @ K")
+    assert not v.correct and v.reason == "off by a factor √d: the claim is √d × dQ at every size tried"
+    assert v.hint.startswith("divide by √d: the division by √d is missing")
+    four = chainrule.check(src, "dQ = 4 * dS @ K / np.sqrt(d)")
+    assert four.reason == "off by a constant factor 4"
+
+
+def test_a_scalar_under_a_root_is_drawn_in_its_domain():
+    """eps in np.sqrt(var + eps) is drawn positive: a correct batch-norm formula is not judged on NaNs."""
+    src = """x: N, D data
+upstream: N, D data
+eps: scalar data
+gamma: D
+beta: D
+mu = np.mean(x, axis=0)
+var = np.mean((x - mu) ** 2, axis=0)
+x_hat = (x - mu) / np.sqrt(var + eps)
+out = gamma * x_hat + beta
+loss = np.sum(out * upstream)
+"""
+    assert chainrule.check(src, "dmu = -np.sum(dx_hat, axis=0) / np.sqrt(var + eps)").correct
+    assert chainrule.check(src, "dvar = -0.5 * np.sum(dx_hat * (x - mu), axis=0) * (var + eps) ** -1.5").correct

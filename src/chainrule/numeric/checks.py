@@ -32,6 +32,9 @@ def domains(tree):
             dom = FUNCTIONS[node.fn].domain if node.fn in FUNCTIONS else None
             for a in node.args:
                 visit(a, dom if dom != "real" else None)
+        elif isinstance(node, S.Binary) and node.op == "+" and parent_domain == "positive":
+            visit(node.left, "positive")              # √(var + eps): eps drawn positive too
+            visit(node.right, "positive")
         elif isinstance(node, S.Binary):
             visit(node.left, "positive" if node.op == "**" and isinstance(node.right, S.Const)
                   and node.right.value.denominator != 1 else None)
@@ -267,9 +270,15 @@ def sample_model(model, dims, rng, data_scale=0.5, onehot_axis=None):
     """Random values for a model's declared names, honouring their properties (a onehot array along
     its class axis, onehot_axis[name]: 0 one-hot columns, 1 one-hot rows)."""
     env = {}
+    inferred = {}
+    for a in model.assignments:                         # eps in np.sqrt(var + eps): what the lines pass it to
+        for n, dom in domains(a.tree).items():
+            inferred[n] = _stronger(inferred.get(n), dom)
     for name, d in model.declarations.items():
         shp = _concrete(d.shape, dims)
         kind = next((p for p in ("onehot", "binary", "spd", "positive", "symmetric") if p in d.properties), None)
+        if kind is None and not shp and inferred.get(name) == "positive":
+            kind = "positive"                           # a scalar hyperparameter under a root or a log
         if kind == "onehot" and (onehot_axis or {}).get(name) == 1 and len(shp) == 2:
             v = draw(kind, shp[::-1], rng).T                  # one-hot rows
         else:

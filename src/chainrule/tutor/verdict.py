@@ -98,7 +98,9 @@ class _Judge:
         self.order = [e.name for e in result.gradients]
         self.shapes = dict(self.model.shapes(), **{e.name: e.shape for e in result.gradients})
         self._known_names()
-        self.draws = [adjoint_values(result, seed, SIZES, data_scale=1.5) for seed in DRAWS]
+        # each draw at other sizes (the sizes rotated), so a factor is named a dimension only when it is
+        # that dimension at every size tried
+        self.draws = [adjoint_values(result, seed, SIZES[seed:] + SIZES[:seed], data_scale=1.5) for seed in DRAWS]
         self.memos = [{} for _ in self.draws]      # subtree values per draw, shared by the claim's edits
         self.values, self.dims = self.draws[0]
         self.want = self.values[self.target]
@@ -351,15 +353,16 @@ class _Judge:
         same = np.allclose(cs, cs[0], rtol=1e-6)
         c = float(cs[0])
         m = result.example_dim
-        n = self.dims.get(m) if m else None
+        sizes = [self.draws[k][1] for k in range(len(cs))]
+        n = np.array([d[m] for d in sizes], dtype=float) if m and all(m in d for d in sizes) else None
         strict = result.convention == "strict"
-        if same and n and np.isclose(c, n):
+        if n is not None and np.allclose(cs, n):
             return (f"off by a factor {m}: the claim is {m} × {g.name}",
                     (f"in the strict convention {g.name} = ∂J/∂{g.of} includes the 1/{m} of the average"
                      if strict else f"in the course convention {g.name} "
                      + (f"already has the 1/{m} of the average" if g.scale == "1" else f"is per example (no 1/{m})"))
                     + "; remove the extra factor")
-        if same and n and np.isclose(c, 1 / n):
+        if n is not None and np.allclose(cs, 1 / n):
             return (f"off by a factor 1/{m}: the claim is {g.name} / {m}",
                     f"in the {result.convention} convention {g.name} = {g.scale if g.scale != '1' else ''}"
                     f"∂J/∂{g.of}" + ("" if strict else f" carries no 1/{m}; the 1/{m} appears in dW and db"))
@@ -375,9 +378,14 @@ class _Judge:
             if np.allclose(cs * v, 1):
                 return (f"off by a factor 1/{name}: the claim is {g.name} / {name}",
                         f"the division by {name} is missing")
+        named = _dimension_factor(cs, sizes)
+        if named:
+            return (f"off by a factor {named}: the claim is {named} × {g.name} at every size tried",
+                    f"divide by {named}: the division by {named} is missing" if not named.startswith("1/") else
+                    f"multiply by {named[2:]}: the claim divides by {named[2:]} once too often")
         if not same:
             return None, None
-        return f"off by a constant factor {_factor_name(c, self.dims)}", "compare the constants with the loss"
+        return f"off by a constant factor {_factor_name(c, {})}", "compare the constants with the loss"
 
     def _other_adjoint(self):
         for other in self.result.gradients:
@@ -497,6 +505,19 @@ def _broadcast_note(g, shape):
         return (f"otherwise the update {g.of} - alpha * {g.name} broadcasts {g.of} {fmt_shape(g.shape)} against "
                 f"{fmt_shape(shape)} into a matrix, silently")
     return f"{g.of} has shape {fmt_shape(g.shape)}; its gradient must have the same shape"
+
+
+def _dimension_factor(cs, sizes):
+    """'d', '1/d', '√d' or '1/√d' when the factor per draw is that power of one dimension at every draw
+    (each draw at other sizes), else None."""
+    for d in sorted(sizes[0]):
+        n = np.array([s[d] for s in sizes], dtype=float)
+        if len(set(n)) < 2:
+            continue                                  # a fixed size cannot be told from a constant
+        for name, v in ((d, n), (f"1/{d}", 1 / n), (f"√{d}", np.sqrt(n)), (f"1/√{d}", 1 / np.sqrt(n))):
+            if np.allclose(cs, v, rtol=1e-6):
+                return name
+    return None
 
 
 def _factor_name(c, dims):
