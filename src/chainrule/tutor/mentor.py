@@ -2,6 +2,8 @@
 the engine's own derivation of it (its index form, the matrix-notation reductions that fired, the
 shapes, a SymPy toy expansion and a numeric check). Nothing here is written separately by hand."""
 import dataclasses
+import itertools
+import re
 
 import numpy as np
 
@@ -440,9 +442,45 @@ class _ModelExplanation:
             return "on random data it happens to agree"
         return entry_example(got, want) or "its values differ on random data"
 
+    def _entries(self):
+        """The mentor's 'follow one entry': the one-step index form at toy sizes (every dimension 2),
+        each summed index written out — one term per path of the scalar chain rule — then every entry,
+        in named scalars (dz2_11 · w2_11 · (1 − a1_11²)). Built from the engine's index form alone."""
+        g, up = self.g, self.up
+        expr = substitute_index(g.index_expr, up.name, up.index_expr, up.idx) if up else g.index_expr
+        expr = _without_unit_deltas(self._named(expr))
+        size = lambda d: d if isinstance(d, int) else 2                       # noqa: E731
+        idx = tuple(g.idx)
+        if any(size(i.dim) > 2 for i in idx) or len(idx) > 2:
+            return []
+        entries = list(itertools.product(*[range(size(i.dim)) for i in idx]))
+        rows = []
+        for values in entries:
+            terms = _expanded_terms(expr, dict(zip(idx, values)), size, first=set(self.adj.values()))
+            if terms is None or len(terms) > 8:
+                return []
+            rows.append((_entry_name(g.name, idx, values), terms))
+        if not rows:
+            return []
+        first_name, first = rows[0]
+        summed = sorted({i for t in expr.terms for i in t.summed if size(i.dim) > 1}, key=lambda i: i.n)
+        paths = (f"{len(first)} paths (the values of the summed {'index' if len(summed) == 1 else 'indices'}, "
+                 "or a direct read), and the scalar chain rule adds one term per path" if len(first) > 1 else
+                 "one path")
+        var = _entry_name(g.of, idx, entries[0])
+        blocks = [D.Para(f"Follow one entry. With every dimension 2, {var} reaches the loss along {paths} "
+                         f"({first_name} is the course's {g.name} entry):"),
+                  D.Code(f"{first_name} = " + _joined(first))]
+        if len(rows) > 1:
+            blocks += [D.Para("Every entry the same way:"),
+                       D.Code("\n".join(f"{n} = " + _joined(t) for n, t in rows)),
+                       D.Para(f"These are the entries of {g.name} = {self.shown} (the matrix-form section reads "
+                              "the pattern back; the expansion below confirms it by scalar calculus).")]
+        return blocks
+
     def toy(self):
         try:
-            return Step("Toy example", _toy_section(self))
+            return Step("Toy example", self._entries() + _toy_section(self))
         except TOY_LIMITS as e:
             return Step("Toy example", [D.Para(f"No scalar expansion for this formula here ({e}); "
                                                "see the numeric check.")])
@@ -497,6 +535,74 @@ def substitute_index(expr, name, by, by_idx):
 
 
 TRACE_SHOWN = 12         # steps of a derivation's record listed (the first ones, then the last two)
+
+
+def _joined(terms):
+    return " + ".join(terms).replace("+ −", "− ") if terms else "0"
+
+
+def _entry_name(name, idx, values):
+    """dz1_11: the toy's name of one entry (size-1 axes count as 1)."""
+    base = re.sub(r"[^0-9a-zA-Z]", "", name).lower()
+    return base + ("_" + "".join(str(v + 1) for v in values) if idx else "")
+
+
+def _expanded_terms(expr, at, size, first=()):
+    """The terms of expr with its free indices at `at` and every summed index written out, each as a
+    product of named scalars ('dz2_11 · w2_11 · (1 − a1_11²)'), or None when a factor cannot be
+    written so."""
+    out = []
+    for t in expr.terms:
+        summed = sorted(t.summed, key=lambda i: i.n)
+        for values in itertools.product(*[range(size(i.dim)) for i in summed]):
+            env = {**at, **dict(zip(summed, values))}
+            parts = []
+            skip = False
+            ordered = sorted(t.factors, key=lambda f: (not (isinstance(f[0], T.Var) and f[0].name in first),
+                                                      isinstance(f[0], T.Group)))     # dz2_11 · w2_11 · (1 − a1_11²)
+            for a, e in ordered:
+                if isinstance(a, T.Delta):
+                    if env.get(a.a, 0) != env.get(a.b, 0):
+                        skip = True
+                    continue
+                text = _scalar_atom(a, env, size)
+                if text is None:
+                    return None
+                if isinstance(a, T.Var) and not a.idx and e == -1:                # 1/m, 1/keep_prob
+                    parts.append(f"1/{text}")
+                    continue
+                parts.append(text if e == 1 else (f"{text}{_SUPERSCRIPT.get(e, '^' + str(e))}"
+                                                  if isinstance(e, int) and e > 0 else f"{text}^({e})"))
+            if skip:
+                continue
+            over = [p for p in parts if p.startswith("1/")]                # (1/m) in front, as the course writes it
+            parts = [p for p in parts if not p.startswith("1/")]
+            coef = "" if t.coef == 1 else ("−" if t.coef == -1 else f"{t.coef} · ")
+            out.append(coef + "".join(f"({p}) " for p in over) + " · ".join(parts) if parts else str(t.coef))
+    return out
+
+
+_SUPERSCRIPT = {2: "²", 3: "³", 4: "⁴"}
+
+
+def _scalar_atom(a, env, size):
+    if isinstance(a, T.Var):
+        if a.is_dim:
+            return a.name
+        return _entry_name(a.name, a.idx, [env.get(i, 0) for i in a.idx]) if a.idx else \
+            re.sub(r"[^0-9a-zA-Z]", "", a.name).lower()
+    if isinstance(a, T.Group):
+        inner = _expanded_terms(a.expr, env, size)
+        return None if inner is None else "(" + _joined(inner) + ")"
+    if isinstance(a, T.Func) and not a.params:
+        inner = _expanded_terms(a.arg, env, size)
+        if inner is None:
+            return None
+        fn = ELEMENTWISE.get(a.name)
+        if fn is not None and fn.style == "indicator":
+            return f"({_joined(inner)} {fn.op} 0)"
+        return f"{a.name}({_joined(inner)})"
+    return None
 
 
 def _without_unit_deltas(expr):
