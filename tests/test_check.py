@@ -182,3 +182,21 @@ loss = np.sum(out * upstream)
 """
     assert chainrule.check(src, "dmu = -np.sum(dx_hat, axis=0) / np.sqrt(var + eps)").correct
     assert chainrule.check(src, "dvar = -0.5 * np.sum(dx_hat * (x - mu), axis=0) * (var + eps) ** -1.5").correct
+
+
+@pytest.mark.parametrize("claim, reason, hint", [
+    ("dW2 = 1/m*np.dot(dZ2,A1.T) + 2*lambd/m*W2", "the term `lambd * W2` is counted twice", None),
+    ("dW2 = 1/m*np.dot(dZ2,A1.T) + 3*lambd/m*W2", "is off by a factor 3 (the rest is right)", None),
+    ("dW2 = 1/m*np.dot(dZ2,A1.T) + 4*lambd/m*W2", "is off by a factor 4 (the rest is right)", None),
+    ("dW2 = 1/m*np.dot(dZ2,A1.T) + lambd*W2", "is off by a factor m (the rest is right)", None),
+    ("dW2 = np.dot(dZ2,A1.T) + lambd*W2", "off by a factor m", "the claim is missing it: multiply by 1/m"),
+    ("dW2 = 1/m*np.dot(dZ2,A1.T)/m + lambd/m/m*W2", "off by a factor 1/m", "the claim divides by m twice"),
+    ("dZ2 = (A2 - Y)/m", "off by a factor 1/m", "remove the 1/m — it appears in dW and db"),
+])
+def test_the_reason_names_what_is_off_and_the_hint_points_the_right_way(claim, reason, hint):
+    """Held-out learner claims (a helper's set of 143): a constant on the L2 term was named a dimension
+    (n_h, n_x, m happened to be 3, 4, 5), a doubled term was 'extra', and hints pointed backwards."""
+    src = (pathlib.Path(__file__).parent / "models" / "course-c2w1-l2-two-layer.model").read_text()
+    v = chainrule.check(src, claim)
+    assert not v.correct and reason in v.reason, v
+    assert hint is None or hint in v.hint, v

@@ -356,16 +356,18 @@ class _Judge:
         sizes = [self.draws[k][1] for k in range(len(cs))]
         n = np.array([d[m] for d in sizes], dtype=float) if m and all(m in d for d in sizes) else None
         strict = result.convention == "strict"
+        averaged = strict or g.scale == "1"           # the formula carries the 1/m of the average
+        where = (f"in the strict convention {g.name} = ∂J/∂{g.of} includes the 1/{m} of the average" if strict else
+                 f"in the course convention {g.name} " + (f"has the 1/{m} of the average" if g.scale == "1" else
+                                                          f"is per example, {m}·∂J/∂{g.of}: no 1/{m}"))
         if n is not None and np.allclose(cs, n):
             return (f"off by a factor {m}: the claim is {m} × {g.name}",
-                    (f"in the strict convention {g.name} = ∂J/∂{g.of} includes the 1/{m} of the average"
-                     if strict else f"in the course convention {g.name} "
-                     + (f"already has the 1/{m} of the average" if g.scale == "1" else f"is per example (no 1/{m})"))
-                    + "; remove the extra factor")
+                    where + (f"; the claim is missing it: multiply by 1/{m}" if averaged else
+                             f"; the claim has an extra factor {m}: remove it"))
         if n is not None and np.allclose(cs, 1 / n):
             return (f"off by a factor 1/{m}: the claim is {g.name} / {m}",
-                    f"in the {result.convention} convention {g.name} = {g.scale if g.scale != '1' else ''}"
-                    f"∂J/∂{g.of}" + ("" if strict else f" carries no 1/{m}; the 1/{m} appears in dW and db"))
+                    where + (f"; the claim divides by {m} twice" if averaged else
+                             f"; remove the 1/{m} — it appears in dW and db"))
         if same and np.isclose(c, -1):
             return (f"wrong sign: the claim is −{g.name}",
                     "check the order of a subtraction (A − Y, not Y − A) and the sign of the loss")
@@ -374,10 +376,11 @@ class _Judge:
                 continue
             v = np.array([self.draws[k][0][name] for k in range(len(cs))], dtype=float)
             if np.allclose(cs, v):
-                return f"off by a factor {name}: the claim is {name} × {g.name}", f"divide by {name}"
+                return (f"off by a factor {name}: the claim is {name} × {g.name}",
+                        f"divide by {name} (the claim multiplies by {name} where {g.name} divides, or does not)")
             if np.allclose(cs * v, 1):
                 return (f"off by a factor 1/{name}: the claim is {g.name} / {name}",
-                        f"the division by {name} is missing")
+                        f"the claim divides by {name} where {g.name} does not: remove that division")
         named = _dimension_factor(cs, sizes)
         if named:
             return (f"off by a factor {named}: the claim is {named} × {g.name} at every size tried",
@@ -450,22 +453,44 @@ class _Judge:
         if len(terms) < 2:
             return None
         want, got = self.want, self.got
-        for value, term in terms:
+        for n, (value, term) in enumerate(terms):
             if np.shape(value) not in (want.shape, ()):
                 continue
             code = to_numpy(term)                       # the term as the learner would write it
             if np.allclose(want - got, value):
                 return self.wrong(f"a term is missing: the part `{code}` of {self.target} = {self.expected}")
-            if np.allclose(got - want, value):
-                return self.wrong(f"an extra term: `{code}` does not belong in {self.target} = {self.expected}")
-            full = np.broadcast_to(value, want.shape)
-            mask = np.abs(full) > 1e-9
-            if mask.any() and np.allclose((got - want)[~mask], 0):
-                r = ((got - want)[mask] / full[mask])
-                if np.allclose(r, r.flat[0], rtol=1e-6):
-                    return self.wrong(f"the term `{code}` of {self.target} = {self.expected} is off by a factor "
-                                      f"{_factor_name(1 + float(r.flat[0]), self.dims)} (the rest is right)")
+            factors = self._term_factors(n)             # claim − answer = (f − 1) · term, per draw
+            if factors is None:
+                continue
+            named = _dimension_factor(factors, [self.draws[k][1] for k in range(len(factors))])
+            if named is None and not np.allclose(factors, factors[0], rtol=1e-6):
+                continue
+            what = named or _factor_name(float(factors[0]), {})
+            if what == "2":
+                return self.wrong(f"the term `{code}` is counted twice (off by a factor 2; the rest of "
+                                  f"{self.target} = {self.expected} is right)")
+            return self.wrong(f"the term `{code}` of {self.target} = {self.expected} is off by a factor {what} "
+                              f"(the rest is right)")
         return None
+
+    def _term_factors(self, n):
+        """f per draw when the claim is the engine's formula with its n-th term times f, else None."""
+        out = []
+        for k in range(len(self.draws)):
+            values, dims = self.draws[k]
+            terms = _terms(self.g.matrix, values, dims)
+            got, want = self.value(self.tree, k), values[self.target]
+            if got is None or got.shape != want.shape or len(terms) <= n:
+                return None
+            full = np.broadcast_to(terms[n][0], want.shape)
+            mask = np.abs(full) > 1e-9
+            if not mask.any() or not np.allclose((got - want)[~mask], 0):
+                return None
+            r = (got - want)[mask] / full[mask]
+            if not np.allclose(r, r.flat[0], rtol=1e-6):
+                return None
+            out.append(1 + float(r.flat[0]))
+        return np.array(out)
 
     # -- one edit away --------------------------------------------------------------------------
     def one_edit(self):
