@@ -200,3 +200,11 @@ def test_the_reason_names_what_is_off_and_the_hint_points_the_right_way(claim, r
     v = chainrule.check(src, claim)
     assert not v.correct and reason in v.reason, v
     assert hint is None or hint in v.hint, v
+
+
+def test_the_adjoint_of_a_folded_activation_output_is_named_as_such():
+    """dZ2 = dA2 (σ′ forgotten): the claim is the derivative by A2, which backprop folds into the loss."""
+    v = chainrule.check(chainrule.example("two-layer"), "dZ2 = -(np.divide(Y, A2) - np.divide(1 - Y, 1 - A2))")
+    assert not v.correct and v.reason.startswith("this is dA2 = m·∂J/∂A2, the derivative by the activation's output A2")
+    s = chainrule.check(chainrule.example("softmax"), "dZ2 = -Y / A2")
+    assert s.reason.startswith("this is dA2 = m·∂J/∂A2") and "softmax" in s.reason

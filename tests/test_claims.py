@@ -64,3 +64,8 @@ def test_the_scalar_chain_rule_gets_the_mentors_hint():
     assert "W2ᵀ dZ2 (n_h, m), the shape of dZ1" in v.hint
     assert v.hint.endswith("Write dZ1 = np.dot(W2.T, dZ2) * (1 - A1**2)")
     assert chainrule.check(chainrule.example("two-layer"), "dZ1 = np.dot(W2.T, dZ2) * (1 - A1**2)").correct
+
+
+def test_a_rule_that_needs_a_symmetric_matrix_is_answered_so():
+    v = chainrule.check(claim="2 * A @ x", expr="x.T @ A @ x", wrt="x", shapes={"A": ("n", "n"), "x": ("n",)})
+    assert not v.correct and v.reason.startswith("holds only for a symmetric A") and v.expected == "(A + Aᵀ)x"

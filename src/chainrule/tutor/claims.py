@@ -91,6 +91,12 @@ class _Judge:
             return Verdict(True, f"agrees with the derivative on random data at two sizes ({self.target} = "
                            f"{expected})", None, expected, self.claim, self.target)
         reason, hint, specific = self.reason(pairs, draws)
+        symmetric = None if specific else self.symmetric_case(draws)
+        if symmetric:
+            return Verdict(False, f"holds only for a symmetric {symmetric}: with {symmetric} = {symmetric}ᵀ the two "
+                           f"agree, for a general {symmetric} they do not ({reason})",
+                           f"the rule for a general {symmetric} keeps {symmetric} and {symmetric}ᵀ apart: "
+                           f"{self.target} = {self.r.text}", self.r.text, self.claim, self.target)
         vector = None if specific else self.vector_case()     # a transpose or a factor is the reason itself
         if vector:
             reason, hint = f"holds for vectors, not for matrices: {vector}; {reason}", \
@@ -154,6 +160,21 @@ class _Judge:
                             f"tried")
                 if all(abs(x + dims[d] ** power) < 1e-9 * max(1, abs(x)) for x, dims in ratios):
                     return f"off by a factor −{word}{d}: the claim is −{word}{d} times the derivative"
+        return None
+
+    def symmetric_case(self, draws):
+        """The square matrix name for which the claim holds once its data are symmetric, or None."""
+        for name, shape in sorted(self.shapes.items()):
+            if len(shape) != 2 or shape[0] != shape[1] or name == self.wrt:
+                continue
+            ok = True
+            for values, dims in draws:
+                v = dict(values, **{name: (values[name] + values[name].T) / 2})
+                if not _same(*self.pair(v, dims)):
+                    ok = False
+                    break
+            if ok:
+                return name
         return None
 
     def vector_case(self):

@@ -177,7 +177,7 @@ class _Judge:
         if self.right(self.tree):
             return Verdict(True, f"equals the engine's {self.target} = {self.expected} on random data", None,
                            self.expected, self.claim, self.target)
-        for diagnosis in (self._mask_missing, self._factor, self._other_adjoint, self._activation,
+        for diagnosis in (self._mask_missing, self._factor, self._other_adjoint, self._folded_output, self._activation,
                           self._derivative_factor, self._edit, self._term):
             found = diagnosis()
             if found:
@@ -397,6 +397,33 @@ class _Judge:
                 return self.wrong(f"this is the value of {other.name}, not of {self.target}",
                                   f"{self.target} = {self.expected}", example=False)
         return None
+
+    def _folded_output(self):
+        """dZ3 = -(Y/AL - (1-Y)/(1-AL)): the adjoint of the activation's output A, which backprop folds into
+        the loss (σ + cross-entropy) — the activation's derivative is still to be applied."""
+        from ..core.differentiate import diff
+        from ..lang.lower import fresh_idx
+        loss = self.model.loss
+        act = next((a for a in self.model.assignments if a.name in self.result.fused and
+                    self.result.is_activation(a.name) and self.g.of in self.result.uses(a.name)), None)
+        if act is None:
+            return None
+        J, _ = self.result.lower(loss.tree)
+        p = fresh_idx(self.result.shapes[act.name], "pq")
+        scale = self.result.scale(self.g.of)
+        dA = diff(J, act.name, p) * (T.var(scale, (), is_dim=True) if scale else T.const(1))
+        m = self.result.matrix_form(dA, p, act.name)[0]
+        for k in range(len(self.draws)):
+            values, dims = self.draws[k]
+            got = self.value(self.tree, k)
+            want = np.asarray(evaluate_matrix(m, values, dims), dtype=float)
+            if got is None or got.shape != want.shape or not np.allclose(got, want, rtol=1e-7, atol=1e-9):
+                return None
+        d = self.result.adjoint_names[act.name]
+        return self.wrong(f"this is {d} = {f'{scale}·' if scale else ''}∂{loss.name}/∂{act.name}, the derivative by "
+                          f"the activation's output {act.name} = {act.text}; {self.target} is by its input "
+                          f"{self.g.of}, so {act.name}'s derivative still multiplies it",
+                          f"with it the factors cancel: {self.target} = {self.expected}", example=False)
 
     def _activation(self):
         """dZ = dA ⊙ g′(Z): the claim used the derivative of another activation."""
