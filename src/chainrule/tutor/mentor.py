@@ -554,6 +554,8 @@ def _expanded_terms(expr, at, size, first=()):
     out = []
     for t in expr.terms:
         summed = sorted(t.summed, key=lambda i: i.n)
+        if len(summed) > 4 or len(out) > 16:
+            return None                               # more paths than a hand expansion can follow
         for values in itertools.product(*[range(size(i.dim)) for i in summed]):
             env = {**at, **dict(zip(summed, values))}
             parts = []
