@@ -241,6 +241,7 @@ def test_a_softmax_of_an_unnamed_score_is_read_back_inside_products():
     r = chainrule.backprop(next(s for n, s in SOURCES if n == "transformer-prenorm-block"))
     assert r["dWq"].text == "Aᵀ((dP − Σ_columns (dP ⊙ P)) ⊙ P) A Wk / √d"
     assert r["dWk"].text == "Aᵀ((dP − Σ_columns (dP ⊙ P)) ⊙ P)ᵀ A Wq / √d"
+    assert r["dA"].text.startswith("(((dP − Σ_columns (dP ⊙ P)) ⊙ P)ᵀ A Wq Wkᵀ + ((dP − Σ_columns (dP ⊙ P)) ⊙ P)A Wk Wqᵀ)")
 
 
 def test_a_line_its_reader_sums_whole_has_no_placeholder_adjoint():

@@ -22,7 +22,7 @@ from ..numeric.evaluate import einsum_letters
 from .softmax import recognize_softmax
 from ..core.matrix import (MHad, MPow, MReshape, MDiag, MDiagPart, MEinsum, MExpand, MFunc, MIdentity, MMatFn, MNamed, MNum,
                      MOnes, MOuter, MScale, MSqueeze, MSum, MTrace, MVar, MZeros, mat_add, mat_had, mat_mul,
-                     mat_map, mat_pow, mat_scale, mat_t, canon)
+                     mat_pow, mat_scale, mat_t, canon)
 
 
 class NoMatrixForm(Exception):
@@ -425,8 +425,7 @@ def _scale_entrywise(factors, summed, out, log):
         if v is None:
             continue
         square = [f for f in fs if len(f.idx) == 2 and f.idx[0] is not f.idx[1] and not isinstance(f.m, MIdentity)]
-        kin = [f for f in square if isinstance(f.m, MVar) and k in summed and all(i in summed for i in f.idx)
-               and _inside(f.m, v.m)]                       # Σ_columns (dP ⊙ P) scales P itself
+        kin = [f for f in square if isinstance(f.m, MVar) and _statistic_of(v.m, f.m)]   # Σ_columns (dP ⊙ P) scales P
         a = next((f for f in square if _entrywise(f.m)), kin[0] if kin else None)
         if a is None:
             continue
@@ -446,11 +445,14 @@ def _scale_into(factors, v, a, k):
     return m
 
 
-def _inside(part, whole):
-    """Does the matrix expression `part` occur in `whole`?"""
-    key, found = canon(part), []
-    mat_map(whole, lambda n: found.append(n) or n if canon(n) == key else n)
-    return bool(found)
+def _statistic_of(v, m):
+    """Is the vector v a sum along an axis of an entry-wise product with m in it (Σ_columns (dP ⊙ P) of P)?
+    Such a v scales m itself (P ⊙ (dP − Σ …)); a function of m (σ(Xᵀw) beside X) does not."""
+    if not isinstance(v, MSum) or v.axis is None:
+        return False
+    key = canon(m)
+    factors = v.x.factors if isinstance(v.x, MHad) else (v.x,)
+    return any(canon(f) == key for f in factors)
 
 
 def _entrywise(m):
