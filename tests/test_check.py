@@ -208,3 +208,12 @@ def test_the_adjoint_of_a_folded_activation_output_is_named_as_such():
     assert not v.correct and v.reason.startswith("this is dA2 = m·∂J/∂A2, the derivative by the activation's output A2")
     s = chainrule.check(chainrule.example("softmax"), "dZ2 = -Y / A2")
     assert s.reason.startswith("this is dA2 = m·∂J/∂A2") and "softmax" in s.reason
+
+
+def test_keep_prob_multiplied_and_a_one_for_the_labels_are_named():
+    drop = (pathlib.Path(__file__).parent / "models" / "course-c2w1-dropout.model").read_text()
+    v = chainrule.check(drop, "dZ2 = dA2 * D2 * keep_prob * (Z2 > 0)")
+    assert v.reason == "off by a factor keep_prob²: the claim multiplies by keep_prob where dZ2 divides by it"
+    soft = (pathlib.Path(__file__).parent / "models" / "course-c2w3-softmax-3layer.model").read_text()
+    w = chainrule.check(soft, "dZ3 = A3 - 1")
+    assert w.reason.startswith("1 is in the place of Y") and w.hint.startswith("use Y instead of 1")

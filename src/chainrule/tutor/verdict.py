@@ -381,6 +381,12 @@ class _Judge:
             if np.allclose(cs * v, 1):
                 return (f"off by a factor 1/{name}: the claim is {g.name} / {name}",
                         f"the claim divides by {name} where {g.name} does not: remove that division")
+            if np.allclose(cs, v * v):
+                return (f"off by a factor {name}²: the claim multiplies by {name} where {g.name} divides by it",
+                        f"divide by {name} instead of multiplying")
+            if np.allclose(cs * v * v, 1):
+                return (f"off by a factor 1/{name}²: the claim divides by {name} where {g.name} multiplies by it",
+                        f"multiply by {name} instead of dividing")
         named = _dimension_factor(cs, sizes)
         if named:
             return (f"off by a factor {named}: the claim is {named} × {g.name} at every size tried",
@@ -670,6 +676,11 @@ def _edits(node, arrays, candidates, model):
                 yield (f"use {other} instead of {node.id}",
                        f"{node.id} is in the place of {other} ({_role(node.id, model)}; {_role(other, model)})",
                        dataclasses.replace(node, id=other), None)
+    if isinstance(node, S.Const) and node.value == 1:           # A3 - 1 for A3 - Y: one-hot labels are not 1s
+        for other in candidates:
+            if model.declarations.get(other) is not None and model.declarations[other].is_data:
+                yield (f"use {other} instead of 1", f"1 is in the place of {other} ({_role(other, model)})",
+                       S.Name(node.start, node.end, node.line, node.source, other), None)
     if isinstance(node, S.Transpose):
         yield (f"drop the transpose in {node.text}", f"{node.text} should not be transposed", node.operand, node)
     elif isinstance(node, (S.Name, S.Call)) and node.text:
