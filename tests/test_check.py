@@ -217,3 +217,9 @@ def test_keep_prob_multiplied_and_a_one_for_the_labels_are_named():
     soft = (pathlib.Path(__file__).parent / "models" / "course-c2w3-softmax-3layer.model").read_text()
     w = chainrule.check(soft, "dZ3 = A3 - 1")
     assert w.reason.startswith("1 is in the place of Y") and w.hint.startswith("use Y instead of 1")
+
+
+def test_an_extra_term_of_the_claim_is_named():
+    src = (pathlib.Path(__file__).parent / "models" / "course-c2w1-l2-two-layer.model").read_text()
+    v = chainrule.check(src, "db1 = 1/m * np.sum(dZ1, axis=1, keepdims=True) + lambd / m * b1")
+    assert v.reason == "an extra term: `lambd / m * b1` does not belong in db1"

@@ -178,7 +178,7 @@ class _Judge:
             return Verdict(True, f"equals the engine's {self.target} = {self.expected} on random data", None,
                            self.expected, self.claim, self.target)
         for diagnosis in (self._mask_missing, self._factor, self._other_adjoint, self._folded_output, self._activation,
-                          self._derivative_factor, self._edit, self._term):
+                          self._derivative_factor, self._edit, self._term, self._extra_claim_term):
             found = diagnosis()
             if found:
                 return found
@@ -504,6 +504,29 @@ class _Judge:
                                   f"{self.target} = {self.expected} is right)")
             return self.wrong(f"the term `{code}` of {self.target} = {self.expected} is off by a factor {what} "
                               f"(the rest is right)")
+        return None
+
+    def _extra_claim_term(self):
+        """A term of the claim's own sum that does not belong (db1 = … + lambd / m * b1: b is not
+        regularised): the claim without it is right."""
+        terms, node = [], self.tree
+        while isinstance(node, S.Binary) and node.op in "+-":
+            terms.append((node.right, node.op))
+            node = node.left
+        for term, op in terms:
+            v = [self.value(term, k) for k in range(len(self.draws))]
+            if any(x is None for x in v):
+                continue
+            ok = True
+            for k in range(len(self.draws)):
+                got, want = self.value(self.tree, k), self.draws[k][0][self.target]
+                rest = got - v[k] if op == "+" else got + v[k]
+                if rest.shape != want.shape or not np.allclose(rest, want, rtol=1e-7, atol=1e-9):
+                    ok = False
+                    break
+            if ok:
+                return self.wrong(f"an extra term: `{term.text}` does not belong in {self.target}",
+                                  f"without it the claim is right: {self.target} = {self.expected}", example=False)
         return None
 
     def _term_factors(self, n):
