@@ -121,6 +121,19 @@ class Backprop:
         """An index expression with the model's named forward values folded back in (as adjoints are)."""
         return fold_values(expr, self._pass.definitions())
 
+    def folded_activation(self, name):
+        """The line A = f(name), an activation folded into the loss (σ + cross-entropy: no dA line), or None."""
+        return next((a for a in self.model.assignments if a.name in self.fused and self.is_activation(a.name)
+                     and name in self.uses(a.name)), None)
+
+    def folded_adjoint(self, a, of):
+        """The adjoint backprop skips for the folded activation a, read off the loss as written and scaled
+        as `of`'s adjoint (dA2 = m·∂J/∂A2): (index Expr, its indices)."""
+        J, _ = self.lower(self.model.loss.tree)
+        p = fresh_idx(self.shapes[a.name], "pq")
+        scale = self.scale(of)
+        return diff(J, a.name, p) * (T.var(scale, (), is_dim=True) if scale else T.const(1)), p
+
     def is_activation(self, name):
         """Is the line `name` an activation f(…) (softmax as written, or σ read off its index form)?"""
         return self._pass.is_activation_line(self.model.assignment(name))

@@ -247,8 +247,7 @@ class _ModelExplanation:
         """The activation A = f(target) folded into the loss (its cross-entropy: no dA line), or None."""
         if [r.name for r in self.readers] != [self.model.loss.name]:
             return None
-        return next((a for a in self.model.assignments if a.name in self.result.fused and
-                     self.result.is_activation(a.name) and self.g.of in self.result.uses(a.name)), None)
+        return self.result.folded_activation(self.g.of)
 
     def _cancellation(self):
         """Where the activation was folded into its loss (σ + cross-entropy), the steps backprop skips:
@@ -261,10 +260,8 @@ class _ModelExplanation:
         from ..core.matrix import mat_add
         from ..lang.lower import fresh_idx
         z, loss, P = self.g.of, self.model.loss, CourseTextPrinter()
-        J, _ = self.result.lower(loss.tree)                       # the loss as written, reading A by name
-        p = fresh_idx(self.result.shapes[a.name], "pq")
         scale = self.result.scale(z)
-        dA = diff(J, a.name, p) * (T.var(scale, (), is_dim=True) if scale else T.const(1))
+        dA, p = self.result.folded_adjoint(a, z)                  # the loss as written, reading A by name
         d = self.adj[a.name]
         dA_text = P(self.result.matrix_form(dA, p, a.name)[0])
         a_expr, a_idx = self.result.lowered[a.name]

@@ -407,18 +407,12 @@ class _Judge:
     def _folded_output(self):
         """dZ3 = -(Y/AL - (1-Y)/(1-AL)): the adjoint of the activation's output A, which backprop folds into
         the loss (σ + cross-entropy) — the activation's derivative is still to be applied."""
-        from ..core.differentiate import diff
-        from ..lang.lower import fresh_idx
         loss = self.model.loss
-        act = next((a for a in self.model.assignments if a.name in self.result.fused and
-                    self.result.is_activation(a.name) and self.g.of in self.result.uses(a.name)), None)
+        act = self.result.folded_activation(self.g.of)
         if act is None:
             return None
-        J, _ = self.result.lower(loss.tree)
-        p = fresh_idx(self.result.shapes[act.name], "pq")
         scale = self.result.scale(self.g.of)
-        dA = diff(J, act.name, p) * (T.var(scale, (), is_dim=True) if scale else T.const(1))
-        m = self.result.matrix_form(dA, p, act.name)[0]
+        m = self.result.matrix_form(*self.result.folded_adjoint(act, self.g.of), act.name)[0]
         for k in range(len(self.draws)):
             values, dims = self.draws[k]
             got = self.value(self.tree, k)
