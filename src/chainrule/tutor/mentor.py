@@ -1,8 +1,7 @@
 """explain(): the derivation a mentor would write for one adjoint, in seven sections, rendered from
 the engine's own derivation of it (its index form, the matrix-notation reductions that fired, the
-shapes, a SymPy toy expansion and a numeric check). Nothing here is written separately by hand."""
+shapes, the toy example built from the same rules and a numeric check). Nothing here is written separately by hand."""
 import dataclasses
-import itertools
 import re
 
 import numpy as np
@@ -15,7 +14,6 @@ from ..core.matrix import MAdd, MHad, MMatMul, MT, MVar, mat_had, mat_map, mat_m
 from ..numeric.matrix_eval import variables
 from ..render.numpy_code import to_numpy
 from ..render.printing import CourseTextPrinter, latex_name, to_latex
-from .toy import TOY_MAX_DEPTH
 from ..lang.shapes import broadcast, fmt_shape, matmul_shape
 from ..core.rules import ELEMENTWISE
 
@@ -164,14 +162,19 @@ class _ModelExplanation:
             return shapes[n]
         return shapes[next(k for k, v in self.adj.items() if v == n)]
 
-    def _equations(self):
+    def equations(self):
+        """The equations the target reaches the loss through, in the model's order (with an activation
+        folded into the loss, and a line summed whole into its reader)."""
         eqs = list(self.path)
         folded = [a for a in self.model.assignments if a.name in self.result.fused]
         if folded and self.model.loss in self.path:
             eqs = folded + eqs
         names = {a.name for a in eqs}
         summed = [a for a in self.model.assignments if self.result.summed_away.get(a.name) in names]
-        eqs = sorted(eqs + summed, key=self.model.assignments.index)
+        return sorted(eqs + summed, key=self.model.assignments.index)
+
+    def _equations(self):
+        eqs = self.equations()
         return D.Math("\n".join(f"{a.name} = {a.text}" for a in eqs), r"\begin{array}{rcl} " + r" \\ ".join(
             f"{latex_name(a.name)} &=& {D.tree_latex(a.tree)}" for a in eqs) + r" \end{array}")
 
@@ -439,45 +442,10 @@ class _ModelExplanation:
             return "on random data it happens to agree"
         return entry_example(got, want) or "its values differ on random data"
 
-    def _entries(self):
-        """The mentor's 'follow one entry': the one-step index form at toy sizes (every dimension 2),
-        each summed index written out — one term per path of the scalar chain rule — then every entry,
-        in named scalars (dz2_11 · w2_11 · (1 − a1_11²)). Built from the engine's index form alone."""
-        g, up = self.g, self.up
-        expr = substitute_index(g.index_expr, up.name, up.index_expr, up.idx) if up else g.index_expr
-        expr = _without_unit_deltas(self._named(expr))
-        size = lambda d: d if isinstance(d, int) else 2                       # noqa: E731
-        idx = tuple(g.idx)
-        if any(size(i.dim) > 2 for i in idx) or len(idx) > 2:
-            return []
-        entries = list(itertools.product(*[range(size(i.dim)) for i in idx]))
-        rows = []
-        for values in entries:
-            terms = _expanded_terms(expr, dict(zip(idx, values)), size, first=set(self.adj.values()))
-            if terms is None or len(terms) > 8:
-                return []
-            rows.append((_entry_name(g.name, idx, values), terms))
-        if not rows:
-            return []
-        first_name, first = rows[0]
-        summed = sorted({i for t in expr.terms for i in t.summed if size(i.dim) > 1}, key=lambda i: i.n)
-        paths = (f"{len(first)} paths (the values of the summed {'index' if len(summed) == 1 else 'indices'}, "
-                 "or a direct read), and the scalar chain rule adds one term per path" if len(first) > 1 else
-                 "one path")
-        var = _entry_name(g.of, idx, entries[0])
-        blocks = [D.Para(f"Follow one entry. With every dimension 2, {var} reaches the loss along {paths} "
-                         f"({first_name} is the course's {g.name} entry):"),
-                  D.Code(f"{first_name} = " + _joined(first))]
-        if len(rows) > 1:
-            blocks += [D.Para("Every entry the same way:"),
-                       D.Code("\n".join(f"{n} = " + _joined(t) for n, t in rows)),
-                       D.Para(f"These are the entries of {g.name} = {self.shown} (the matrix-form section reads "
-                              "the pattern back; the expansion below confirms it by scalar calculus).")]
-        return blocks
-
     def toy(self):
         try:
-            return Step("Toy example", self._entries() + _toy_section(self))
+            from .toy_example import ModelToy
+            return Step("Toy example", ModelToy(self).blocks())
         except TOY_LIMITS as e:
             return Step("Toy example", [D.Para(f"No scalar expansion for this formula here ({e}); "
                                                "see the numeric check.")])
@@ -532,76 +500,6 @@ def substitute_index(expr, name, by, by_idx):
 
 
 TRACE_SHOWN = 12         # steps of a derivation's record listed (the first ones, then the last two)
-
-
-def _joined(terms):
-    return " + ".join(terms).replace("+ −", "− ") if terms else "0"
-
-
-def _entry_name(name, idx, values):
-    """dz1_11: the toy's name of one entry (size-1 axes count as 1)."""
-    base = re.sub(r"[^0-9a-zA-Z]", "", name).lower()
-    return base + ("_" + "".join(str(v + 1) for v in values) if idx else "")
-
-
-def _expanded_terms(expr, at, size, first=()):
-    """The terms of expr with its free indices at `at` and every summed index written out, each as a
-    product of named scalars ('dz2_11 · w2_11 · (1 − a1_11²)'), or None when a factor cannot be
-    written so."""
-    out = []
-    for t in expr.terms:
-        summed = sorted(t.summed, key=lambda i: i.n)
-        if len(summed) > 4 or len(out) > 16:
-            return None                               # more paths than a hand expansion can follow
-        for values in itertools.product(*[range(size(i.dim)) for i in summed]):
-            env = {**at, **dict(zip(summed, values))}
-            parts = []
-            skip = False
-            ordered = sorted(t.factors, key=lambda f: (not (isinstance(f[0], T.Var) and f[0].name in first),
-                                                      isinstance(f[0], T.Group)))     # dz2_11 · w2_11 · (1 − a1_11²)
-            for a, e in ordered:
-                if isinstance(a, T.Delta):
-                    if env.get(a.a, 0) != env.get(a.b, 0):
-                        skip = True
-                    continue
-                text = _scalar_atom(a, env, size)
-                if text is None:
-                    return None
-                if isinstance(a, T.Var) and not a.idx and e == -1:                # 1/m, 1/keep_prob
-                    parts.append(f"1/{text}")
-                    continue
-                parts.append(text if e == 1 else (f"{text}{_SUPERSCRIPT.get(e, '^' + str(e))}"
-                                                  if isinstance(e, int) and e > 0 else f"{text}^({e})"))
-            if skip:
-                continue
-            over = [p for p in parts if p.startswith("1/")]                # (1/m) in front, as the course writes it
-            parts = [p for p in parts if not p.startswith("1/")]
-            coef = "" if t.coef == 1 else ("−" if t.coef == -1 else f"{t.coef} · ")
-            out.append(coef + "".join(f"({p}) " for p in over) + " · ".join(parts) if parts else str(t.coef))
-    return out
-
-
-_SUPERSCRIPT = {2: "²", 3: "³", 4: "⁴"}
-
-
-def _scalar_atom(a, env, size):
-    if isinstance(a, T.Var):
-        if a.is_dim:
-            return a.name
-        return _entry_name(a.name, a.idx, [env.get(i, 0) for i in a.idx]) if a.idx else \
-            re.sub(r"[^0-9a-zA-Z]", "", a.name).lower()
-    if isinstance(a, T.Group):
-        inner = _expanded_terms(a.expr, env, size)
-        return None if inner is None else "(" + _joined(inner) + ")"
-    if isinstance(a, T.Func) and not a.params:
-        inner = _expanded_terms(a.arg, env, size)
-        if inner is None:
-            return None
-        fn = ELEMENTWISE.get(a.name)
-        if fn is not None and fn.style == "indicator":
-            return f"({_joined(inner)} {fn.op} 0)"
-        return f"{a.name}({_joined(inner)})"
-    return None
 
 
 def _without_unit_deltas(expr):
@@ -691,211 +589,10 @@ def _chain_of(factors):
     return mat_mul(arrays[0], arrays[1])
 
 
-class _ForwardValues(dict):
-    """Symbols for the toy example, computing a forward value (A2 = σ(Z2)) from its equation on demand."""
-
-    def __init__(self, x, values, dims):
-        super().__init__(values)
-        self.x, self.dims = x, dims
-
-    def __contains__(self, name):
-        return dict.__contains__(self, name) or name in {a.name for a in self.x.model.assignments}
-
-    def __getitem__(self, name):
-        if not dict.__contains__(self, name):
-            from .toy import tree_to_sympy
-            self[name] = tree_to_sympy(self.x.model.assignment(name).tree, self, self.dims, self.x.result.shapes)
-        return dict.__getitem__(self, name)
-
-
-def _toy_lhs(x, first, readers):
-    """∂(what the target changes)/∂(its first entry): the loss, or Σ dR·R over the readers R whose
-    adjoints are known (each divided by its convention's scale), plus the loss if it reads directly."""
-    scale = x.result.scale(x.g.of)
-    parts = [x.model.loss.name if r is x.model.loss else
-             f"Σ {x.adj[r.name]}·{r.name}" + (f"/{x.result.scale(r.name)}" if x.result.scale(r.name) else "")
-             for r in readers]
-    inner = parts[0] if len(parts) == 1 else "(" + " + ".join(parts) + ")"
-    head = f"{scale}·" if scale else ""
-    if parts == [x.model.loss.name]:
-        return f"{head}∂{inner}/∂{first}"
-    return f"{head}∂/∂{first} {inner}"
-
-
 # what ends a toy expansion early (it is an illustration; the numeric check still runs): a form the
-# toy cannot expand, SymPy missing, or SymPy failing on an unusual expression
-TOY_LIMITS = (NotImplementedError, ImportError, ChainruleError, KeyError, ValueError, TypeError, ZeroDivisionError,
-              RecursionError, SyntaxError, OverflowError, MemoryError)   # MemoryError: mpmath's precision at huge values
-TOY_MAX_DIM = 4          # a toy example keeps numeric dimensions up to this size
-TOY_MAX_ENTRIES = 64     # and at most this many scalar entries in all
-
-
-def _toy_size_guard(shapes):
-    """The toy example is for small matrices: fixed sizes (declared as numbers) are kept, so say so when
-    they are too large to expand by hand."""
-    big = [(n, s) for n, s in shapes.items() if any(d > TOY_MAX_DIM for d in s)]
-    total = sum(int(np.prod(s)) if s else 1 for s in shapes.values())
-    if big or total > TOY_MAX_ENTRIES:
-        what = f"{big[0][0]} is {'×'.join(map(str, big[0][1]))}" if big else f"{total} scalar entries"
-        raise NotImplementedError(f"the toy example expands dimensions of at most {TOY_MAX_DIM} and at most "
-                                  f"{TOY_MAX_ENTRIES} entries; here {what}")
-
-
-TOY_MAX_OPS = 400        # operations in the expanded scalar function
-
-
-def _toy_ops_guard(e):
-    """A toy example is for expressions a person can read: refuse the ones that expand into a page."""
-    import sympy as sp
-    depth, stack = 0, [(e, 1)]
-    while stack:                                      # iterative: the expression may be deep
-        node, d = stack.pop()
-        depth = max(depth, d)
-        if depth > TOY_MAX_DEPTH:
-            raise NotImplementedError(f"the scalar function is nested more than {TOY_MAX_DEPTH} deep, too deep to "
-                                      "follow by hand")
-        stack.extend((a, d + 1) for a in node.args)
-    ops = sp.count_ops(e)
-    if ops > TOY_MAX_OPS:
-        raise NotImplementedError(f"with every dimension 2 the scalar function has {ops} operations, too many to "
-                                  f"follow by hand (limit {TOY_MAX_OPS})")
-
-
-def _toy_section(x):
-    """Every dimension 2 (or 1), every equation expanded to scalars, one entry by scalar calculus."""
-    import sympy as sp
-    from .toy import TOY_MAX_FORMULA, entry_symbols, formula_too_large, latex as toy_latex, matrix_to_sympy, same, \
-        show, tree_to_sympy
-    shapes = x.result.shapes
-    dims = {d: 2 for s in shapes.values() for d in s if isinstance(d, str)}
-    toy_shape = lambda s: tuple(d if isinstance(d, int) else dims[d] for d in s)   # noqa: E731
-    _toy_size_guard({n: toy_shape(x._shape(n)) for n in x._involved()})
-    env = {}
-    for n in x._involved():
-        env[n] = entry_symbols(n, toy_shape(x._shape(n)))
-        decl = x.model.declarations.get(n)
-        if decl is not None and "onehot" in decl.properties:   # columns sum to 1: the last row follows
-            y = env[n] if x.result.onehot_axis.get(n) != 1 else env[n].T      # (rows one-hot: the last column)
-            for j in range(y.cols):
-                y[y.rows - 1, j] = 1 - sum(y[i, j] for i in range(y.rows - 1))
-            env[n] = y if x.result.onehot_axis.get(n) != 1 else y.T
-    adjoint_shapes = {**{x.adj[n]: sh for n, sh in shapes.items()}, **shapes}    # a model's own dJ is its own
-    # each reader is expanded over the symbols, with the activation (one-step form) in terms of Z
-    base = dict(env)
-    if x.up:
-        a = x.act.step
-        base[a.name] = tree_to_sympy(x.result.trees[a.name], env, dims, adjoint_shapes)
-    lines, values = [], {}
-    for s in x.path:
-        rhs = base[s.name] if x.up and s is x.act.step else \
-            tree_to_sympy(x.result.trees[s.name], base, dims, adjoint_shapes)
-        for i in range(rhs.rows):
-            for j in range(rhs.cols):
-                lines.append((str(env[s.name][i, j]), sp.sstr(rhs[i, j])))
-        values[s.name] = rhs
-    scale_of = lambda n: dims[x.result.scale(n)] if x.result.scale(n) else 1   # noqa: E731
-
-    def contribution(name):
-        if name == x.model.loss.name:
-            return values[name][0, 0]                                  # the loss itself
-        cot, out = env[x.adj[name]], values[name]
-        return sum(cot[i, j] * out[i, j] for i in range(out.rows) for j in range(out.cols)) / scale_of(name)
-    link = sp.sympify(sum(contribution(r.name) for r in x.readers))
-    _toy_ops_guard(link)
-    target = env[x.g.of]
-    scale = scale_of(x.g.of)
-    first = target[0, 0]
-    # a reader's value read back by name (h3 in Whᵀ (dh3 ⊙ (1 − h3²)), mu in batch norm) stands for its
-    # equation: the scalar derivative and the matrix formula are compared with it expanded
-    expanded, at = {}, {}
-    for r in x.readers:
-        if r is not x.model.loss:
-            expanded[r.name] = values[r.name].xreplace(at)
-            at.update({env[r.name][k]: expanded[r.name][k] for k in range(len(expanded[r.name]))})
-    by_hand = (sp.diff(link, first) * scale).xreplace(at)
-    if formula_too_large(x.m):
-        raise NotImplementedError(f"the formula has more than {TOY_MAX_FORMULA} operations, too many to follow "
-                                  "by hand")
-    matrix_value = matrix_to_sympy(x.m, _ForwardValues(x, dict(base, **expanded), dims), dims)
-    grounding = {}
-
-    def agree(a, b):
-        """Equal as they stand, or once the forward values are put in (computed once, only when needed:
-        a deep model's values are long); grounding["needed"] records that they were."""
-        if same(a, b):
-            return True
-        if "sub" not in grounding:
-            grounding["sub"] = _grounding(x, env, dims, adjoint_shapes, lambda n: entry_symbols(
-                n, toy_shape(x._shape(n))))
-        sub = grounding["sub"]
-        grounding["needed"] = bool(sub) and same(a.xreplace(sub), b.xreplace(sub))
-        return grounding["needed"]
-
-    entries = [agree((sp.diff(link, target[i, j]) * scale).xreplace(at), matrix_value[i, j])
-               for i in range(target.rows) for j in range(target.cols)]      # entry [1,1] first: by_hand
-    all_equal = all(entries)
-    eqs = D.Table(("entry", "scalar equation"), [(f"`{a}`", f"`= {b}`") for a, b in lines[:12]]
-                  + ([("…", f"({len(lines) - 12} more)")] if len(lines) > 12 else []))
-    return [D.Para(f"Take every dimension 2: {', '.join(f'{d} = 2' for d in sorted(dims))}. The equations become "
-                   "scalar equations:"), eqs,
-            D.Para("By scalar calculus, the first entry:"),
-            D.Math(f"{_toy_lhs(x, first, x.readers)} = {show(by_hand)}",
-                   f"{_toy_lhs_latex(x, first, x.readers)} = {toy_latex(by_hand)}"),
-            D.Para(f"and the matrix formula's entry [1,1] is {show(matrix_value[0, 0])} — "
-                   + ("the same." if entries[0] else "DIFFERENT.")
-                   + ("" if not grounding.get("needed") or not all_equal else
-                      f" (Once {x.g.of} and the values around it are put in as the forward pass computes them — "
-                      "the formula relies on that, e.g. on a mean's deviations summing to 0.)")
-                   + f" All {target.rows * target.cols} entries agree: {'yes' if all_equal else 'NO'}.")]
-
-
-TOY_MAX_GROUNDED = 8        # forward values put into a toy comparison at most (each is a whole expression)
-
-
-def _grounded_names(x):
-    """The forward values the two sides read (mu in dmu = −(1/m) Σ dZn ⊘ √(var + ε), mu itself after
-    differentiating by it): the comparison puts in their values, on which the formula may rely
-    (Σ (Z1 − mu) = 0 only where mu is the mean)."""
-    forward = {a.name for a in x.model.assignments[:-1]}
-    start = list(variables(x.m)) + [x.g.of] + [m for r in x.readers for m in x.result.uses(r.name)]
-    names, todo = set(), [n for n in start if n in forward]
-    while todo:
-        n = todo.pop()
-        if n in names:
-            continue
-        names.add(n)
-        todo.extend(m for m in x.result.uses(n) if m in forward)
-    return names
-
-
-def _grounding(x, env, dims, adjoint_shapes, symbols):
-    """{entry symbol: its value} for the forward values of _grounded_names, in the model's order (none
-    past TOY_MAX_GROUNDED; `symbols(name)`: entry symbols for a name the toy has not met yet)."""
-    from .toy import tree_to_sympy
-    names, sub = _grounded_names(x), {}
-    if not names or len(names) > TOY_MAX_GROUNDED:
-        return sub
-    env = dict(env)
-    for n in x.result.shapes:
-        if n not in env:
-            env[n] = symbols(n)
-    for a in x.model.assignments[:-1]:
-        if a.name in names:
-            v = tree_to_sympy(x.result.trees[a.name], env, dims, adjoint_shapes).xreplace(sub)
-            sub.update({env[a.name][k]: v[k] for k in range(len(v))})
-    return sub
-
-
-def _toy_lhs_latex(x, first, readers):
-    from .toy import latex as toy_latex
-    loss = latex_name(x.model.loss.name)
-    scale = x.result.scale(x.g.of)
-    parts = [loss if r is x.model.loss else
-             rf"\sum {latex_name(x.adj[r.name])} \odot {latex_name(r.name)}"
-             + (f" / {x.result.scale(r.name)}" if x.result.scale(r.name) else "") for r in readers]
-    inner = parts[0] if len(parts) == 1 else r"\left(" + " + ".join(parts) + r"\right)"
-    head = f"{scale} " if scale else ""
-    return head + rf"\frac{{\partial}}{{\partial {toy_latex(first)}}} {inner}"
+# toy cannot expand, or one too large to follow by hand
+TOY_LIMITS = (NotImplementedError, ChainruleError, KeyError, ValueError, ZeroDivisionError, RecursionError,
+              OverflowError)
 
 
 def _explain_derivative(expr, wrt, shapes):
@@ -927,7 +624,8 @@ def _explain_derivative(expr, wrt, shapes):
         matrix.append(D.Para(link))
     table = [D.Table(("name", "shape"), [(n, fmt_shape(sh)) for n, sh in p.shapes.items()])]
     try:
-        toy = _toy_derivative(r)
+        from .toy_example import expression_toy
+        toy = expression_toy(r)
     except TOY_LIMITS as e:
         toy = [D.Para(f"No scalar expansion for this formula here ({e}); see the numeric check.")]
     try:
@@ -939,38 +637,3 @@ def _explain_derivative(expr, wrt, shapes):
     sections = [setup, chain, index, matrix, table, toy, numeric]
     return Explanation(wrt, r.text, [Step(t, blocks) for t, blocks in zip(TITLES, sections)],
                        f"Why ∂/∂{wrt} {expr} = {r.text}")
-
-
-def _toy_derivative(r):
-    """Every dimension 2, the expression expanded to scalars, the first entry by scalar calculus."""
-    import sympy as sp
-    from .toy import TOY_MAX_FORMULA, entry_symbols, formula_too_large, latex as toy_latex, matrix_to_sympy, same, \
-        show, tree_to_sympy
-    p = r.parsed
-    dims = {d: 2 for sh in p.shapes.values() for d in sh if isinstance(d, str)}
-    _toy_size_guard({n: tuple(d if isinstance(d, int) else 2 for d in sh) for n, sh in p.shapes.items()})
-    env = {n: entry_symbols(n, tuple(d if isinstance(d, int) else 2 for d in sh)) for n, sh in p.shapes.items()}
-    f = tree_to_sympy(p.tree, env, dims, p.shapes)
-    if f.shape != (1, 1):
-        raise NotImplementedError("the toy expansion is shown for scalar-valued expressions")
-    _toy_ops_guard(f[0, 0])
-    if formula_too_large(r.matrix):
-        raise NotImplementedError(f"the formula has more than {TOY_MAX_FORMULA} operations, too many to follow "
-                                  "by hand")
-    x = env[r.wrt]
-    got = matrix_to_sympy(r.matrix, env, dims)
-    by_hand = [sp.diff(f[0, 0], x[i, j]) for i in range(x.rows) for j in range(x.cols)]
-    formula = list(got) if got.shape != (1, 1) or len(by_hand) == 1 else None
-    if formula is None or len(formula) != len(by_hand):
-        raise NotImplementedError("the formula's layout does not match the variable's")
-    agree = all(same(a, b) for a, b in zip(by_hand, formula))
-    scalar = sp.expand(f[0, 0]) if sp.count_ops(f[0, 0]) <= 40 else f[0, 0]
-    return [D.Para(f"Take every dimension 2 ({', '.join(f'{d} = 2' for d in sorted(dims)) or 'no named dimensions'})."
-                   " f becomes the scalar"),
-            D.Math(f"f = {sp.sstr(scalar)}", f"f = {toy_latex(scalar)}"),
-            D.Para("By scalar calculus, the first entry:"),
-            D.Math(f"∂f/∂{x[0, 0]} = {show(by_hand[0])}",
-                   rf"\frac{{\partial f}}{{\partial {toy_latex(x[0, 0])}}} = {toy_latex(by_hand[0])}"),
-            D.Para(f"and the formula's first entry is {show(formula[0])} — "
-                   + ("the same." if same(by_hand[0], formula[0]) else "DIFFERENT.")
-                   + f" All {len(by_hand)} entries agree: {'yes' if agree else 'NO'}.")]

@@ -1,0 +1,492 @@
+"""The toy example, the mentor's way, built by the engine (tutor/entries.py; no SymPy): every
+dimension 2, the equations as named scalars, one entry followed along every path of the scalar
+chain rule with each local derivative worked out, every entry the same way, the matrix form read
+off the entries alone (entries.read_off), then confirmed against the engine's formula with numbers."""
+import numpy as np
+
+from ..core import tensor as T
+from ..core.differentiate import diff
+from ..lang.lower import fresh_idx
+from ..lang.shapes import fmt_shape
+from ..render import document as D
+from ..render.index_notation import IndexLatexPrinter, IndexPrinter
+from ..render.printing import CourseTextPrinter, latex_name, to_latex
+from .entries import TOY_SIZE, Toy, read_off
+
+TOY_MAX_DIM = 4          # a toy example keeps numeric dimensions up to this size
+TOY_MAX_ENTRIES = 64     # and at most this many scalar entries in all
+TOY_MAX_PATHS = 16       # paths of the scalar chain rule followed for one entry
+SHOWN_LINES = 12         # scalar equations listed
+
+
+def size_guard(shapes):
+    """The toy example is for small matrices: fixed sizes (declared as numbers) are kept, so say so when
+    they are too large to expand by hand."""
+    big = [(n, s) for n, s in shapes.items() if any(d > TOY_MAX_DIM for d in s)]
+    total = sum(int(np.prod(s)) if s else 1 for s in shapes.values())
+    if big or total > TOY_MAX_ENTRIES:
+        what = f"{big[0][0]} is {'×'.join(map(str, big[0][1]))}" if big else f"{total} scalar entries"
+        raise NotImplementedError(f"the toy example expands dimensions of at most {TOY_MAX_DIM} and at most "
+                                  f"{TOY_MAX_ENTRIES} entries; here {what}")
+
+
+class ScalarPrinter(IndexPrinter):
+    """Scalars as the course writes them by hand: y_11/a2_11, exp(z)/(exp(z) + …), (z1_11 > 0), a
+    positive term first (a2_11 − y_11)."""
+
+    def indicator(self, inner, op):
+        return f"({inner} {op.replace('>=', '≥')} 0)"
+
+    def expr(self, e):
+        terms = list(e.terms)
+        k = next((k for k, t in enumerate(terms) if t.coef > 0), 0)
+        return super().expr(T.Expr([terms[k]] + terms[:k] + terms[k + 1:]))
+
+    def term(self, t):
+        T.spend(0.25 + len(t.factors) / 32)
+        front = [(a, e) for a, e in t.factors if isinstance(a, T.Var) and a.is_dim and e == -1]
+        rest = [(a, e) for a, e in t.factors if (a, e) not in front]
+        num = [self.factor(a, e) for a, e in rest if e > 0]
+        den = [self.factor(a, -e) for a, e in rest if e < 0]
+        coef = abs(t.coef)
+        if coef.denominator != 1:
+            front_text = [f"({coef.numerator}/{coef.denominator})"] if coef.numerator == 1 else [self.coef_text(coef)]
+        else:
+            front_text = [] if coef == 1 else [self.coef_text(coef)]
+        body = " ".join(num)
+        if den:
+            body = (body or "1") + "/" + (den[0] if len(den) == 1 else "(" + " ".join(den) + ")")
+        body = " ".join([self.over_dim(a.name) for a, _ in front] + front_text + ([body] if body else [])) or "1"
+        return (self.MINUS if t.coef < 0 else "") + body
+
+
+def scalar_text(e):
+    return ScalarPrinter((), ()).expr(e)
+
+
+def number(v):
+    """A number as the text shows it: 6 significant digits, a real minus sign."""
+    return f"{v:.6g}".replace("-", "−")
+
+
+def _factor_text(e):
+    s = scalar_text(e)
+    return f"({s})" if len(e.terms) > 1 or s.startswith("−") else s
+
+
+def factored_text(e):
+    """A scalar sum with the factors common to every term taken out: (w2_11 dz2_11 + w2_21 dz2_21)(1 − a1_11²)."""
+    if len(e.terms) < 2:
+        return scalar_text(e)
+    keys = [{a.key(): (a, x) for a, x in t.factors} for t in e.terms]
+    common = [k for k in keys[0] if all(k in ks and ks[k][1] == keys[0][k][1] for ks in keys[1:])]
+    if not common:
+        return scalar_text(e)
+    rest = T.Expr.make([T.Term.make(t.coef, [f for f in t.factors if f[0].key() not in common]) for t in e.terms])
+    taken = T.Expr([T.Term.make(1, [keys[0][k] for k in common])])
+    if all(isinstance(keys[0][k][0], T.Var) and not keys[0][k][0].free and keys[0][k][0].is_dim for k in common):
+        return scalar_text(taken) + f"({scalar_text(rest)})"              # (1/m)(…): the course's order
+    return f"({scalar_text(rest)}) " + scalar_text(taken)
+
+
+def _entry_label(values, idx):
+    shown = [str(v + 1) for v, i in zip(values, idx) if not (isinstance(i.dim, int) and i.dim == 1)]
+    return "[" + ", ".join(shown) + "]" if shown else ""
+
+
+def _matrix_text(a):
+    a = np.asarray(a, dtype=float)
+    num = lambda v: f"{v:.3g}".replace("-", "−") if v != 0 else "0"     # noqa: E731
+    if a.ndim == 0:
+        return num(a)
+    if a.ndim == 1:
+        return "[" + ", ".join(num(v) for v in a) + "]"
+    return "[" + ", ".join("[" + ", ".join(num(v) for v in row) + "]" for row in a) + "]"
+
+
+def toy_values(result, dims, seed=3):
+    """Data at toy sizes drawn in each name's domain, the forward values the model computes from them
+    and every adjoint (its matrix form evaluated): the numbers of the toy's check."""
+    from ..numeric.checks import finite_forward, sample_model
+    from ..numeric.matrix_eval import evaluate_matrix
+    rng = np.random.default_rng(seed)
+    values = dict(finite_forward(result, sample_model(result.model, dims, rng, 0.5, result.onehot_axis), dims),
+                  **dims)
+    for g in result.gradients:
+        values[g.name] = np.asarray(evaluate_matrix(g.matrix, values, dims), dtype=float)
+    return values
+
+
+class ModelToy:
+    """The toy example of one adjoint of a model (x: tutor.mentor's explanation of it)."""
+
+    def __init__(self, x):
+        self.x, self.result, self.g = x, x.result, x.g
+        shapes = x.result.shapes
+        self.toy = Toy({**{x.adj[n]: s for n, s in shapes.items() if x.adj.get(n) and x.adj[n] not in shapes},
+                        **shapes})
+        size_guard({n: self.toy.shape(n) for n in x._involved() if n in self.toy.shapes})
+        self.head_scale = x.result.scale(self.g.of)
+        self.relies = False      # the simplified entries hold for the model's values only (one-hot Y, a mean)
+
+    # -- the scalar chain rule, path by path --------------------------------------------------
+    def chains(self):
+        """(head, links): links [(u, v), …] from the head's equation down to the target, and the head —
+        ('adjoint', R) for a reader whose adjoint is known, ('loss', v) for the loss read directly."""
+        x, z = self.x, self.g.of
+        loss = self.result.model.loss
+        out = []
+        if x.up:
+            a = x.act.step.name
+            out += [(("adjoint", q.name), [(q.name, a), (a, z)]) for q in x.through]
+            rest = [r for r in x.readers if r not in x.through]
+        else:
+            rest = x.readers
+        for r in rest:
+            if r is loss:
+                folded = x._folded_activation()
+                out.append((("loss", folded.name), [(folded.name, z)]) if folded is not None else (("loss", z), []))
+            else:
+                out.append((("adjoint", r.name), [(r.name, z)]))
+        return out
+
+    def _local(self, u, v):
+        expr, idx = self.result.lowered_steps.get(u) or self.result.lowered[u]
+        p = fresh_idx(self.result.shapes[v], "pq")
+        return self.x._named(diff(expr, v, p)), tuple(idx), p
+
+    def _head(self, head, at):
+        """The path's first factor at entry `at` of its name, in the target's convention, and its ∂ text."""
+        kind, name = head
+        loss = self.result.model.loss.name
+        partial = f"∂{loss}/∂{self.toy.name(name, at)}"
+        if kind == "adjoint":
+            scale = self.result.scale(name)
+            factor = T.Expr([T.Term.make(1, [(self.toy.scalar(self.x.adj[name], at), 1)])])
+            if scale != self.head_scale:
+                ratio = [(T.Var(s, (), True), e) for s, e in ((self.head_scale, 1), (scale, -1)) if s]
+                factor = factor * T.Expr([T.Term.make(1, ratio)])
+            return factor, partial
+        folded = self.x._folded_activation()
+        if folded is not None and folded.name == name:
+            d, p = self.result.folded_adjoint(folded, self.g.of)
+        else:
+            J, _ = self.result.lowered_steps.get(loss) or self.result.lowered[loss]
+            p = fresh_idx(self.result.shapes[name], "pq")
+            d = diff(J, name, p) * (T.var(self.head_scale, (), is_dim=True) if self.head_scale else T.const(1))
+        return self.toy.at(self.x._named(d), dict(zip(p, at))), partial
+
+    def paths(self, at):
+        """Every path of the scalar chain rule from the target's entry `at` to the loss: a list of
+        (∂ texts, factors), factors as scalar expressions, the head first."""
+        out = []
+        for head, links in self.chains():
+            states = [([], [], at)]                  # (∂ texts, factors, the entry reached), from the target up
+            for u, v in reversed(links):
+                d, idx, p = self._local(u, v)
+                nxt = []
+                for texts, factors, e_v in states:
+                    for e_u in self.toy.entries(u):
+                        f = self.toy.at(d, {**dict(zip(idx, e_u)), **dict(zip(p, e_v))})
+                        if f.terms:
+                            nxt.append(([f"∂{self.toy.name(u, e_u)}/∂{self.toy.name(v, e_v)}"] + texts,
+                                        [f] + factors, e_u))
+                states = nxt
+                if len(states) > TOY_MAX_PATHS:
+                    raise NotImplementedError(f"an entry reaches the loss along more than {TOY_MAX_PATHS} paths, "
+                                              "too many to follow by hand")
+            for texts, factors, e in states:
+                f, partial = self._head(head, e)
+                if f.terms:
+                    out.append(([partial] + texts, [f] + factors))
+        return out
+
+    def entry(self, at):
+        """One entry of the target's adjoint: the sum over its paths of their products."""
+        total = T.Expr([])
+        for _, factors in self.paths(at):
+            prod = factors[0]
+            for f in factors[1:]:
+                prod = prod * f
+            total = total + prod
+        return total
+
+    # -- the section --------------------------------------------------------------------------
+    def blocks(self):
+        x, g, toy = self.x, self.g, self.toy
+        idx = tuple(g.idx)
+        target = g.of
+        entries = {e: self.entry(e) for e in toy.entries(target)}
+        first = toy.entries(target)[0]
+        simpler = self._simplified(entries)
+        dims = sorted(toy.dims)
+        blocks = [D.Para("Make it small: take " + (", ".join(f"{d} = {TOY_SIZE}" for d in dims) or "the sizes as declared")
+                         + f" (no size above {TOY_SIZE}). Name every entry: " + self._naming() + "."),
+                  D.Para("Write the equations as scalars:"), self._equations()]
+        paths = self.paths(first)
+        var, lhs = toy.name(target, first), toy.name(g.name, first)
+        loss = self.result.model.loss.name
+        blocks.append(D.Para(f"Follow one entry. {self._reach(first)} The scalar chain rule sums over "
+                             + (f"those {len(paths)} paths:" if len(paths) > 1 else "that one path:")))
+        pad = " " * len(lhs)
+        chain_line = f"∂{loss}/∂{var} = " + "  +  ".join(" · ".join(t) for t, _ in paths)
+        worked = f"{lhs} = " + "  +  ".join(" · ".join(_factor_text(f) for f in fs) for _, fs in paths)
+        lines = [chain_line, worked]
+        collected = factored_text(entries[first])
+        if collected != worked.split(" = ", 1)[1] and (simpler is None or "/" not in collected):
+            lines.append(f"{pad} = {collected}")
+        if simpler is not None and scalar_text(simpler[first]) != scalar_text(entries[first]):
+            lines.append(f"{pad} = {factored_text(simpler[first])}")
+        blocks += [D.Code("\n".join(lines)), D.Para(self._notes(first))]
+        if simpler is not None and self.relies:
+            blocks.append(D.Para("The last step holds for the values the model computes, not for any numbers: "
+                                 + self._relation() + "."))
+        shown = simpler or entries
+        if len(shown) > 1:
+            blocks += [D.Para("Do both the same way:" if len(shown) == 2 else f"Do all {len(shown)} the same way:"),
+                       D.Code("\n".join(f"{toy.name(g.name, e)} = {factored_text(v)}" for e, v in shown.items()))]
+        blocks += self._read_off(shown, idx)
+        return blocks
+
+    def _naming(self):
+        toy, names = self.toy, []
+        for n in [self.x.g.of] + [m for m in self.x._involved() if m != self.x.g.of]:
+            shape = toy.shape(n) if n in toy.shapes else ()
+            long = [k for k, s in enumerate(shape) if s > 1]
+            if len(long) == 2:
+                names.append(f"{toy.name(n, (1, 0))} is row 2, column 1 of {n}")
+            elif len(long) == 1:
+                at = tuple(1 if k == long[0] else 0 for k in range(len(shape)))
+                names.append(f"{toy.name(n, at)} is entry 2 of {n}")
+            if len(names) == 2:
+                break
+        return "; ".join(names) or "each scalar keeps its name"
+
+    def _equations(self):
+        """The path's equations at every entry, each reading the names of the one before."""
+        toy, lines = self.toy, []
+        loss = self.result.model.loss.name
+        for a in self.x.equations():
+            expr, idx = self.result.lowered[a.name]
+            for e in toy.entries(a.name):
+                value = toy.at(expr, dict(zip(idx, e)))
+                if a.name == loss and len(value.terms) > 3:
+                    lines.append(self._loss_line(value))
+                    continue
+                lines.append(f"{toy.name(a.name, e)} = {scalar_text(value)}")
+        shown = lines[:SHOWN_LINES] + ([f"… ({len(lines) - SHOWN_LINES} more the same way)"]
+                                       if len(lines) > SHOWN_LINES else [])
+        return D.Code("\n".join(shown))
+
+    def _loss_line(self, value):
+        """The loss's terms that read the entries the followed entry moves (the rest do not change)."""
+        first = self.toy.entries(self.g.of)[0]
+        moved = set()
+        for texts, _ in self.paths(first):
+            moved |= {t.split("/∂")[1] for t in texts[1:]} | {texts[0].split("/∂")[1]}
+        near = [t for t in value.terms if moved & set(_term_names(t))]
+        moved &= {n for t in value.terms for n in _term_names(t)}
+        rest = len(value.terms) - len(near)
+        loss = self.result.model.loss.name
+        return f"{loss} = {factored_text(T.Expr(near))}" + (f" + ({rest} terms without {', '.join(sorted(moved))})"
+                                                           if rest else "")
+
+    def _reach(self, at):
+        """Which entries the target's entry moves, link by link (z1_11 changes only a1_11, …)."""
+        toy, words = self.toy, []
+        for head, links in self.chains():
+            e_v = [at]
+            for u, v in reversed(links):
+                d, idx, p = self._local(u, v)
+                reached = [e_u for e in e_v for e_u in toy.entries(u)
+                           if toy.at(d, {**dict(zip(idx, e_u)), **dict(zip(p, e))}).terms]
+                reached = list(dict.fromkeys(reached))
+                names = ", ".join(toy.name(u, e) for e in reached)
+                src = ", ".join(toy.name(v, e) for e in e_v)
+                words.append(f"{src} {'appears in' if len(reached) > 1 else 'changes only'} {names or 'nothing'}")
+                e_v = reached
+            if not links:
+                words.append(f"{self.result.model.loss.name} reads {toy.name(self.g.of, at)} directly")
+        return "; ".join(dict.fromkeys(words)) + "."
+
+    def _notes(self, at):
+        """What the symbols are: the course's adjoint entries, the activation's derivative."""
+        g, toy = self.g, self.toy
+        notes = []
+        scale = self.head_scale
+        loss = self.result.model.loss.name
+        for name in dict.fromkeys(h[1] for h, _ in self.chains() if h[0] == "adjoint"):
+            s, entry = self.result.scale(name), self.toy.entries(name)[0]
+            d = self.x.adj[name]
+            notes.append(f"{toy.name(d, entry)} = " + (f"{s}·" if s else "") + f"∂{loss}/∂{toy.name(name, entry)} is "
+                         f"the course's {d} entry" + (", so each path carries 1/" + s if s and s != scale else ""))
+        if scale:
+            notes.append(f"the left side is multiplied by {scale}: {toy.name(g.name, at)} = {scale}·∂"
+                         f"{self.result.model.loss.name}/∂{toy.name(g.of, at)}")
+        if self.x.act is not None:
+            act = self.x.act
+            notes.append(f"{act.fn.name}′ written with {act.step.name}'s own entries: {act.text}")
+        return "(" + "; ".join(notes) + ".)" if notes else ""
+
+    def _relation(self):
+        """What the model's values satisfy that the simplification uses."""
+        onehot = [n for n in self.result.onehot_axis if n in self.x._involved()]
+        if onehot:
+            axis = ["column", "row"]
+            return "; ".join(f"{n} is one-hot, so each {axis[self.result.onehot_axis[n]]} of it sums to 1"
+                             for n in onehot)
+        return "it uses how the forward values are defined (a mean's deviations sum to 0, for one)"
+
+    def _simplified(self, entries):
+        """The engine's one-step index form at each entry, where it is the same number as the paths'
+        sum (the algebra collects and cancels: m·(−y/a + (1 − y)/(1 − a))·a(1 − a) = a − y); None when
+        the paths' sums are already as short."""
+        x, toy = self.x, self.toy
+        from .mentor import substitute_index
+        g, up = x.g, x.up
+        expr = substitute_index(g.index_expr, up.name, up.index_expr, up.idx) if up else g.index_expr
+        expr = x._named(expr)
+        out = {e: toy.at(expr, dict(zip(g.idx, e))) for e in entries}
+        if all(scalar_text(out[e]) == scalar_text(entries[e]) for e in entries):
+            return None
+        if sum(len(scalar_text(v)) for v in out.values()) >= sum(len(scalar_text(v)) for v in entries.values()):
+            return None
+        same = lambda arrays: all(np.isclose(toy.value(out[e], arrays), toy.value(entries[e], arrays),   # noqa: E731
+                                             rtol=1e-9, atol=1e-12) for e in entries)
+        if same(toy.random_arrays(np.random.default_rng(11))):
+            return out
+        model = [{n: v for n, v in toy_values(self.result, dict(toy.dims), seed).items() if n in toy.shapes}
+                 for seed in (3, 4)]
+        if all(same(a) for a in model):       # equal for the model's own values: Y one-hot, mu the mean
+            self.relies = True
+            return out
+        return None
+
+    def _read_off(self, shown, idx):
+        """The matrix form found from the entries alone, then compared with backprop's."""
+        x, g, toy = self.x, self.g, self.toy
+        found = read_off(toy, shown, idx)
+        if found is None:
+            return [D.Para(f"No single index pattern gives every entry here, so the matrix form is not read off "
+                           f"the entries; backprop's {g.name} = {x.shown} is checked against them with numbers "
+                           "below.")] + self._numbers(shown, x.m)
+        log = []
+        m, ok = self.result.matrix_form(found, idx, g.of, log)
+        text = CourseTextPrinter()(m)
+        printer, latex = IndexPrinter(idx, ()), IndexLatexPrinter(idx, ())
+        lhs = printer.indexed(g.name, [printer.name(i) for i in idx])
+        blocks = [D.Para("Find the matrix form that gives every entry. All of them follow one pattern:"),
+                  D.Math(f"{lhs} = {printer.expr(found)}",
+                         f"{latex.indexed(latex_name(g.name), [latex.name(i) for i in idx])} = {latex.expr(found)}")]
+        if not ok:
+            return blocks + [D.Para("It has no matrix form (more than two free indices).")]
+        blocks += [D.Para("Read back as matrix operations:"),
+                   D.Items([f"{rule}: {detail}" for rule, detail in log] or ["(nothing to rearrange)"]),
+                   D.Math(f"{g.name} = {text}", f"{latex_name(g.name)} = {to_latex(m)}")]
+        same = text == x.shown
+        blocks.append(D.Para("— the entries force it. " + (f"It is backprop's formula, {g.name} = {x.shown}." if same
+                                                             else f"Backprop writes it {g.name} = {x.shown}.")))
+        return blocks + self._numbers(shown, m, x.m if not same else None)
+
+    def _numbers(self, shown, m, engine=None):
+        """Entry [1,1] with numbers by the scalar formula and by the matrix formula; every entry."""
+        from ..numeric.matrix_eval import evaluate_matrix
+        toy, g = self.toy, self.g
+        values = toy_values(self.result, dict(toy.dims))
+        arrays = {n: v for n, v in values.items() if n in toy.shapes}
+        first = next(iter(shown))
+        used = []
+        for t in shown[first].terms:
+            for a, _ in t.factors:
+                for s in _names_in(a):
+                    if s in toy.of and toy.of[s][0] not in used and toy.of[s][1]:
+                        used.append(toy.of[s][0])
+        with np.errstate(all="ignore"):
+            matrix = np.asarray(evaluate_matrix(m, values, dict(toy.dims)), dtype=float).reshape(toy.shape(g.of))
+            other = None if engine is None else \
+                np.asarray(evaluate_matrix(engine, values, dict(toy.dims)), dtype=float).reshape(toy.shape(g.of))
+        by_hand = {e: toy.value(v, arrays) for e, v in shown.items()}
+        diffs = [abs(by_hand[e] - matrix[e]) / max(1.0, abs(matrix[e])) for e in shown]
+        agree = max(diffs) < 1e-9
+        both = other is None or np.allclose(other, matrix, rtol=1e-9, atol=1e-12)
+        label = _entry_label(first, g.idx)
+        data = "; ".join(f"{n} = {_matrix_text(values[n])}" for n in used[:4])
+        return [D.Para(f"Check with numbers. With {data} (data drawn at random, forward values as the model "
+                       f"computes them): {'entry ' + label if label else 'the entry'} by the scalar formula is "
+                       f"{number(by_hand[first])}, and the matrix formula gives {number(matrix[first])}"
+                       + (f". All {len(shown)} entries agree: {'yes' if agree else 'NO'}" if len(shown) > 1 else
+                          f": {'the same' if agree else 'DIFFERENT'}")
+                       + ("" if other is None else
+                          f"; backprop's formula gives the same numbers: {'yes' if both else 'NO'}") + ".")]
+
+
+def _names_in(a):
+    if isinstance(a, T.Var):
+        return [a.name]
+    inner = a.arg if isinstance(a, T.Func) else a.expr if isinstance(a, T.Group) else None
+    return [] if inner is None else [n for t in inner.terms for b, _ in t.factors for n in _names_in(b)]
+
+
+def expression_toy(r):
+    """The toy example of chainrule.derive's result r (a scalar f): f written out in scalars, each
+    entry's derivative by scalar calculus (the registry's rules on scalars), the matrix form read off."""
+    from ..notation.to_matrix import NoMatrixForm, to_matrix
+    p = r.parsed
+    toy = Toy(p.shapes)
+    size_guard({n: toy.shape(n) for n in p.shapes})
+    if p.idx:
+        raise NotImplementedError("the toy expansion is shown for scalar-valued expressions")
+    if r.order != 1:
+        raise NotImplementedError("the toy expansion is shown for first derivatives")
+    f = toy.at(p.expr, {})
+    idx = tuple(r.wrt_idx[0])
+    entries = {e: diff(f, toy.name(r.wrt, e), ()) for e in toy.entries(r.wrt)}
+    first = next(iter(entries))
+    x = toy.name(r.wrt, first)
+    dims = sorted(toy.dims)
+    ftext = scalar_text(f)
+    if len(f.terms) > 12:
+        ftext = scalar_text(T.Expr(f.terms[:6])) + f" + … ({len(f.terms)} terms)"
+    blocks = [D.Para("Make it small: take " + (", ".join(f"{d} = {TOY_SIZE}" for d in dims) or "the sizes as declared")
+                     + f". Written out in scalars (x_12 is row 1, column 2 of X), f is"),
+              D.Code(f"f = {ftext}"),
+              D.Para(f"By scalar calculus, {x} appears in {sum(1 for t in f.terms if x in _term_names(t))} of these "
+                     "terms; differentiating each:"),
+              D.Code(f"∂f/∂{x} = {factored_text(entries[first])}")]
+    if len(entries) > 1:
+        blocks += [D.Para(f"Every entry the same way:"),
+                   D.Code("\n".join(f"∂f/∂{toy.name(r.wrt, e)} = {factored_text(v)}" for e, v in entries.items()))]
+    found = read_off(toy, entries, idx)
+    if found is None:
+        return blocks + [D.Para("No single index pattern gives every entry here; the formula is checked with "
+                                "numbers below.")]
+    log = []
+    printer = IndexPrinter((), idx)
+    lhs = f"∂f/∂{printer.indexed(r.wrt, [printer.name(i) for i in idx])}"
+    try:
+        m = to_matrix(found, idx, log)
+    except NoMatrixForm:
+        return blocks + [D.Para("All entries follow one pattern, which has no matrix form:"),
+                         D.Code(f"{lhs} = {printer.expr(found)}")]
+    text = CourseTextPrinter()(m)
+    rng = np.random.default_rng(5)
+    arrays = toy.random_arrays(rng)
+    from ..numeric.matrix_eval import evaluate_matrix
+    with np.errstate(all="ignore"):
+        mine = np.asarray(evaluate_matrix(m, arrays, dict(toy.dims)), dtype=float).reshape(toy.shape(r.wrt))
+        theirs = np.asarray(evaluate_matrix(r.matrix, arrays, dict(toy.dims)), dtype=float).reshape(mine.shape)
+    by_hand = np.array([toy.value(entries[e], arrays) for e in entries]).reshape(mine.shape)
+    return blocks + [
+        D.Para("Find the matrix form that gives every entry. All of them follow one pattern:"),
+        D.Code(f"{lhs} = {printer.expr(found)}"),
+        D.Para("Read back as matrix operations:"),
+        D.Items([f"{rule}: {detail}" for rule, detail in log] or ["(nothing to rearrange)"]),
+        D.Math(f"∂f/∂{r.wrt} = {text}", rf"\frac{{\partial f}}{{\partial {latex_name(r.wrt)}}} = {to_latex(m)}"),
+        D.Para(("— the same as the engine's." if text == r.text else f"The engine writes it {r.text}.")
+               + f" With random values, the {len(entries)} scalar derivatives, this "
+               f"matrix form and the engine's agree: "
+               f"{'yes' if np.allclose(by_hand, mine) and np.allclose(mine, theirs) else 'NO'}.")]
+
+
+def _term_names(t):
+    return [n for a, _ in t.factors for n in _names_in(a)]
