@@ -129,7 +129,9 @@ class Backprop:
     def folded_adjoint(self, a, of):
         """The adjoint backprop skips for the folded activation a, read off the loss as written and scaled
         as `of`'s adjoint (dA2 = m·∂J/∂A2): (index Expr, its indices)."""
-        J, _ = self.lower(self.model.loss.tree)
+        inlined = {n: self._pass.trees[n] for n in self.fused if n != a.name}      # logprobs in −Σ logprobs / m
+        inlined.update({c: self.model.assignment(c).tree for c in self._pass.constants})
+        J, _ = self.lower(_inline_all(self.model.loss.tree, inlined))
         p = fresh_idx(self.shapes[a.name], "pq")
         scale = self.scale(of)
         return diff(J, a.name, p) * (T.var(scale, (), is_dim=True) if scale else T.const(1)), p

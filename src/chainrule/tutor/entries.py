@@ -123,6 +123,7 @@ def read_off(toy, entries, idx):
     ctx = {}
     for i, v in zip(idx, ref):
         ctx.setdefault((i.dim, v) if i in free else ("unit", idx.index(i)), []).append(i)
+    ctx["units"] = [i for i in idx if i not in free]          # a size-1 axis where the target has none there
     found = _lift_expr(toy, entries[ref], ctx, dict(zip(idx, ref)))
     if found is None:
         return None
@@ -148,7 +149,7 @@ def _lift_expr(toy, expr, ctx, env):
             if k not in seen:
                 seen.add(k)
                 candidates.append(p)
-    candidates.sort(key=lambda p: -len(p.summed))
+    candidates.sort(key=lambda p: -len([i for i in p.summed if i.dim != 1]))      # stable: readings in order
     chosen = []
     for p in candidates:
         if not remaining:
@@ -175,7 +176,8 @@ def _lift_term(toy, t, ctx, env):
         array, values = toy.of[name]
         for k, (d, v) in enumerate(zip(toy.shapes.get(array, ()), values)):
             occ.append((d, v) if toy.size(d) > 1 else ("unit", k))
-    options = [list(ctx.get(s, ())) + (["new"] if s[0] != "unit" or s not in ctx else []) for s in occ]
+    options = [list(ctx.get(s, ())) + (["new"] if s[0] != "unit" or s not in ctx else []) if s in ctx or
+               s[0] != "unit" else list(ctx.get("units", ())) + ["new"] for s in occ]
     for choice in itertools.islice(itertools.product(*options), MAX_LIFTS):
         own, inner_env, assigned = {}, dict(env), []
         for s, c in zip(occ, choice):

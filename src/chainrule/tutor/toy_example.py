@@ -11,10 +11,11 @@ from ..lang.shapes import fmt_shape
 from ..render import document as D
 from ..render.index_notation import IndexLatexPrinter, IndexPrinter
 from ..render.printing import CourseTextPrinter, latex_name, to_latex
+from ..core.rules import ELEMENTWISE
 from .entries import TOY_SIZE, Toy, read_off
 
 TOY_MAX_DIM = 4          # a toy example keeps numeric dimensions up to this size
-TOY_MAX_ENTRIES = 64     # and at most this many scalar entries in all
+TOY_MAX_ENTRIES = 160    # and at most this many scalar entries in all (an LSTM cell at size 2: 80)
 TOY_MAX_PATHS = 16       # paths of the scalar chain rule followed for one entry
 SHOWN_LINES = 12         # scalar equations listed
 
@@ -39,6 +40,8 @@ class ScalarPrinter(IndexPrinter):
 
     def expr(self, e):
         terms = list(e.terms)
+        if not terms:
+            return "0"
         k = next((k for k, t in enumerate(terms) if t.coef > 0), 0)
         return super().expr(T.Expr([terms[k]] + terms[:k] + terms[k + 1:]))
 
@@ -127,6 +130,7 @@ class ModelToy:
                         **shapes})
         size_guard({n: self.toy.shape(n) for n in x._involved() if n in self.toy.shapes})
         self.head_scale = x.result.scale(self.g.of)
+        self._forms = None       # forward values' entries by their scalar form (folded)
         self.relies = False      # the simplified entries hold for the model's values only (one-hot Y, a mean)
 
     # -- the scalar chain rule, path by path --------------------------------------------------
@@ -149,6 +153,39 @@ class ModelToy:
             else:
                 out.append((("adjoint", r.name), [(r.name, z)]))
         return out
+
+    def folded(self, e):
+        """A scalar expression with the model's forward values written by their entry names, as the
+        matrix form names them: relu(e_11 w2_1 + …) is energies_1, and (e_11 w2_1 + … > 0) is
+        (energies_1 > 0) where that sum has no name of its own."""
+        if self._forms is None:
+            self._forms, self._relu_args = {}, {}
+            for a in self.result.model.assignments[:-1]:
+                if a.name == self.g.of or a.name not in self.toy.shapes:
+                    continue
+                expr, idx = self.result.lowered[a.name]
+                for at in self.toy.entries(a.name):
+                    rhs = self.toy.at(expr, dict(zip(idx, at)))
+                    if len(rhs.terms) == 1 and rhs.terms[0].coef == 1 and len(rhs.terms[0].factors) == 1 \
+                            and rhs.terms[0].factors[0][1] == 1 and not isinstance(rhs.terms[0].factors[0][0], T.Var):
+                        atom = rhs.terms[0].factors[0][0]
+                        self._forms[atom.key()] = self.toy.scalar(a.name, at)
+                        if isinstance(atom, T.Func) and atom.name == "relu":
+                            self._relu_args[atom.arg.key()] = self.toy.scalar(a.name, at)
+        if not self._forms:
+            return e
+        return _map_atoms(e, self._fold_atom)
+
+    def _fold_atom(self, a):
+        named = self._forms.get(a.key())
+        if named is not None:
+            return named
+        bare = len(a.arg.terms) == 1 and len(a.arg.terms[0].factors) == 1 and \
+            isinstance(a.arg.terms[0].factors[0][0], T.Var) if isinstance(a, T.Func) else True   # (z1_11 > 0) stays
+        if not bare and ELEMENTWISE[a.name].style == "indicator" and a.arg.key() in self._relu_args:
+            h = self._relu_args[a.arg.key()]
+            return T.Func(a.name, T.Expr([T.Term.make(1, [(h, 1)])]), a.params)
+        return None
 
     def _local(self, u, v):
         expr, idx = self.result.lowered_steps.get(u) or self.result.lowered[u]
@@ -174,7 +211,7 @@ class ModelToy:
             J, _ = self.result.lowered_steps.get(loss) or self.result.lowered[loss]
             p = fresh_idx(self.result.shapes[name], "pq")
             d = diff(J, name, p) * (T.var(self.head_scale, (), is_dim=True) if self.head_scale else T.const(1))
-        return self.toy.at(self.x._named(d), dict(zip(p, at))), partial
+        return self.folded(self.toy.at(self.x._named(d), dict(zip(p, at)))), partial
 
     def paths(self, at):
         """Every path of the scalar chain rule from the target's entry `at` to the loss: a list of
@@ -187,7 +224,7 @@ class ModelToy:
                 nxt = []
                 for texts, factors, e_v in states:
                     for e_u in self.toy.entries(u):
-                        f = self.toy.at(d, {**dict(zip(idx, e_u)), **dict(zip(p, e_v))})
+                        f = self.folded(self.toy.at(d, {**dict(zip(idx, e_u)), **dict(zip(p, e_v))}))
                         if f.terms:
                             nxt.append(([f"∂{self.toy.name(u, e_u)}/∂{self.toy.name(v, e_v)}"] + texts,
                                         [f] + factors, e_u))
@@ -288,6 +325,9 @@ class ModelToy:
         moved &= {n for t in value.terms for n in _term_names(t)}
         rest = len(value.terms) - len(near)
         loss = self.result.model.loss.name
+        if not near:                                  # the loss reads them through a line of its own
+            return f"{loss} = " + (scalar_text(value) if len(value.terms) <= 6 else
+                                   scalar_text(T.Expr(value.terms[:3])) + f" + … ({len(value.terms)} terms)")
         return f"{loss} = {factored_text(T.Expr(near))}" + (f" + ({rest} terms without {', '.join(sorted(moved))})"
                                                            if rest else "")
 
@@ -346,7 +386,7 @@ class ModelToy:
         g, up = x.g, x.up
         expr = substitute_index(g.index_expr, up.name, up.index_expr, up.idx) if up else g.index_expr
         expr = x._named(expr)
-        out = {e: toy.at(expr, dict(zip(g.idx, e))) for e in entries}
+        out = {e: self.folded(toy.at(expr, dict(zip(g.idx, e)))) for e in entries}
         if all(scalar_text(out[e]) == scalar_text(entries[e]) for e in entries):
             return None
         if sum(len(scalar_text(v)) for v in out.values()) >= sum(len(scalar_text(v)) for v in entries.values()):
@@ -418,6 +458,23 @@ class ModelToy:
                           f": {'the same' if agree else 'DIFFERENT'}")
                        + ("" if other is None else
                           f"; backprop's formula gives the same numbers: {'yes' if both else 'NO'}") + ".")]
+
+
+def _map_atoms(e, swap):
+    """e with every atom for which swap(atom) is not None replaced by it (inside functions and groups too)."""
+    def atom(a):
+        b = swap(a)
+        if b is not None:
+            return b
+        if isinstance(a, T.Func):
+            return T.Func(a.name, walk(a.arg), a.params)
+        if isinstance(a, T.Group):
+            return T.Group(walk(a.expr), a.keep)
+        return a
+
+    def walk(x):
+        return T.Expr.make([T.Term.make(t.coef, [(atom(a), k) for a, k in t.factors], t.summed) for t in x.terms])
+    return walk(e)
 
 
 def _names_in(a):
