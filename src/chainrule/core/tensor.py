@@ -42,6 +42,17 @@ def work_budget(limit=MAX_WORK):
         _WORK.reset(token)
 
 
+@contextlib.contextmanager
+def part_budget(limit):
+    """A part of a request with a budget of its own, not charged to the request's: an illustration
+    (the toy example) that may give up past `limit` steps while the rest of the request goes on."""
+    token = _WORK.set([0, limit])
+    try:
+        yield
+    finally:
+        _WORK.reset(token)
+
+
 def spend(units=1):
     """Charge the current request's budget (a term built, converted to matrix notation or printed)."""
     work = _WORK.get()

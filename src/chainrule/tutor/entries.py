@@ -9,11 +9,13 @@ import re
 import numpy as np
 
 from ..core import tensor as T
+from ..core.errors import ChainruleError
 from ..numeric.evaluate import evaluate
 
 TOY_SIZE = 2             # every named dimension of a toy example
 MAX_LIFTS = 256          # readings of one term's indices tried by read_off
 MAX_ENTRY_TERMS = 64     # terms of one entry written out
+READ_OFF_WORK = 6_000    # algebra steps of one read-off search (its own budget)
 
 
 class Toy:
@@ -60,6 +62,10 @@ class Toy:
         terms = []
         for t in expr.terms:
             summed = sorted(t.summed, key=lambda i: i.n)
+            ways = int(np.prod([self.size(i.dim) for i in summed])) if summed else 1
+            if ways > MAX_ENTRY_TERMS:
+                raise NotImplementedError(f"a term sums over {len(summed)} indices ({ways:,} products per entry), "
+                                          "too many to expand by hand")
             for values in itertools.product(*[range(self.size(i.dim)) for i in summed]):
                 e = {**env, **dict(zip(summed, values))}
                 factors, zero = [], False
@@ -111,22 +117,34 @@ def _base(name):
 
 def read_off(toy, entries, idx):
     """The index expression over `idx` (the target's free indices) whose value at every entry is the
-    scalar expression given for it ({values: Expr}), found from the entries alone: each term of one
-    entry is read back — an entry of an array whose position is a free index's value along that
-    index's dimension is that index, the other positions summed indices — the readings that
-    reproduce that entry's terms exactly are kept, and the result must give every other entry too
-    (checked on random values). None when no such pattern is found."""
+    scalar expression given for it ({values: Expr}), found from the entries alone. Each term of an
+    entry is read back as index patterns — an entry of an array whose position is a free index's
+    value along that index's dimension may be that index, any position a summed index, and where two
+    free indices of one dimension take the same value the term may carry their δ (the identity in ∂
+    tr(X)/∂X) — and patterns are kept, most summed indices first, while every term they give at every
+    entry is one of that entry's; it succeeds when they give all of them. The entry whose free
+    values differ most is read first, the others only while terms are left. The result is checked on
+    random values. None when no such pattern is found."""
     if not entries:
         return None
-    free = [i for i in idx if toy.size(i.dim) > 1]
-    ref = max(entries, key=lambda v: (len({v[k] for k, i in enumerate(idx) if i in free}), v))
-    ctx = {}
-    for i, v in zip(idx, ref):
-        ctx.setdefault((i.dim, v) if i in free else ("unit", idx.index(i)), []).append(i)
-    ctx["units"] = [i for i in idx if i not in free]          # a size-1 axis where the target has none there
-    found = _lift_expr(toy, entries[ref], ctx, dict(zip(idx, ref)))
-    if found is None:
+    try:
+        with T.part_budget(READ_OFF_WORK):
+            return _read_off(toy, entries, idx)
+    except ChainruleError as e:
+        if e.kind != "budget":
+            raise
+        return None                  # a search that long finds no pattern a person would read either
+
+
+def _read_off(toy, entries, idx):
+    for mixed in (False, True):                 # readings one per (dimension, value) first, then mixed ones
+        chosen = _patterns(toy, entries, idx, mixed)
+        if chosen is not None:
+            break
+    else:
         return None
+    found = T.Expr([T.Term(t.coef, tuple(sorted(t.factors, key=lambda f: _reading_order(f[0], idx))), t.summed)
+                    for t in T.Expr.make(chosen).terms])
     rng = np.random.default_rng(7)
     for _ in range(2):
         arrays = toy.random_arrays(rng)
@@ -138,13 +156,76 @@ def read_off(toy, entries, idx):
     return found
 
 
+def _patterns(toy, entries, idx, mixed):
+    free = [i for i in idx if toy.size(i.dim) > 1]
+    remaining = {e: {_key1(t): t.coef for t in v.terms} for e, v in entries.items()}
+    refs = sorted(entries, key=lambda v: (-len({v[k] for k, i in enumerate(idx) if i in free}), v))
+    chosen, seen = [], set()
+    for ref in refs:
+        if not any(remaining.values()):
+            break
+        ctx = {}
+        for i, v in zip(idx, ref):
+            ctx.setdefault((i.dim, v) if i in free else ("unit", idx.index(i)), []).append(i)
+        ctx["units"] = [i for i in idx if i not in free]          # a size-1 axis where the target has none there
+        env = dict(zip(idx, ref))
+        pairs = [(i, j) for a, i in enumerate(free) for j in free[a + 1:] if i.dim == j.dim and env[i] == env[j]]
+        candidates = []
+        for t in entries[ref].terms:
+            if not remaining[ref].get(_key1(t)):
+                continue
+            for p in _lift_term(toy, t, ctx, env, mixed):
+                candidates += [p] + [T.Term.make(p.coef, p.factors + ((T.Delta(i, j), 1),), p.summed) for i, j in pairs]
+        candidates.sort(key=lambda p: (-len([i for i in p.summed if i.dim != 1]),
+                                       sum(isinstance(a, T.Delta) for a, _ in p.factors)))
+        for p in candidates:
+            k = (p.key(), p.coef)
+            if k in seen:
+                continue
+            seen.add(k)
+            first = toy.at(T.Expr([p]), env).terms            # the reference entry first: most readings fail there
+            if not first or not _within(remaining[ref], first):
+                continue
+            got = {e: first if e == ref else toy.at(T.Expr([p]), dict(zip(idx, e))).terms for e in entries}
+            if not all(_within(remaining[e], got[e]) for e in entries):
+                continue
+            for e, terms in got.items():
+                for u in terms:
+                    remaining[e][_key1(u)] -= u.coef
+                    if remaining[e][_key1(u)] == 0:
+                        del remaining[e][_key1(u)]
+            chosen.append(p)
+    return None if any(remaining.values()) else chosen
+
+
+def _within(remaining, terms):
+    """Is every term among the remaining ones, with at most their coefficient (two patterns may meet on
+    one term: 2 a_11 x_11 in ∂ tr(XᵀAX)/∂X)?"""
+    return all(_key1(u) in remaining and remaining[_key1(u)] / u.coef >= 1 for u in terms)
+
+
+def _reading_order(a, idx):
+    """Factors as a matrix product reads them: arrays before functions and groups (the ⊙ factors), the
+    one carrying the result's row index first (W2[a,i] dZ2[a,j]: W2ᵀ dZ2)."""
+    first = min((k for k, i in enumerate(idx) if i in a.free), default=len(idx))
+    return (not isinstance(a, T.Var), first)
+
+
 def _lift_expr(toy, expr, ctx, env):
     """An index expression over ctx's indices whose instance at env is expr, or None: every term's
     readings, most summed indices first, kept where their whole expansion is among expr's terms."""
+    for mixed in (False, True):
+        found = _lift_expr_once(toy, expr, ctx, env, mixed)
+        if found is not None:
+            return found
+    return None
+
+
+def _lift_expr_once(toy, expr, ctx, env, mixed):
     remaining = {_key1(t): t.coef for t in expr.terms}
     candidates, seen = [], set()
     for t in expr.terms:
-        for p in _lift_term(toy, t, ctx, env):
+        for p in _lift_term(toy, t, ctx, env, mixed):
             k = (p.key(), p.coef)
             if k not in seen:
                 seen.add(k)
@@ -155,9 +236,11 @@ def _lift_expr(toy, expr, ctx, env):
         if not remaining:
             break
         got = toy.at(T.Expr([p]), env).terms
-        if got and all(remaining.get(_key1(u)) == u.coef for u in got) and len({_key1(u) for u in got}) == len(got):
+        if got and _within(remaining, got):
             for u in got:
-                del remaining[_key1(u)]
+                remaining[_key1(u)] -= u.coef
+                if remaining[_key1(u)] == 0:
+                    del remaining[_key1(u)]
             chosen.append(p)
     return T.Expr.make(chosen) if not remaining else None
 
@@ -166,7 +249,7 @@ def _key1(t):
     return T.Term(1, t.factors, t.summed).key()
 
 
-def _lift_term(toy, t, ctx, env):
+def _lift_term(toy, t, ctx, env, mixed=False):
     """Readings of one scalar term as an index term. Each position an entry name takes — a
     (dimension, value) pair — is one of ctx's indices for that pair (a free index, or a summed index
     of an enclosing term) or the term's own summed index for it; size-1 positions are one index per
@@ -178,7 +261,13 @@ def _lift_term(toy, t, ctx, env):
             occ.append((d, v) if toy.size(d) > 1 else ("unit", k))
     options = [list(ctx.get(s, ())) + (["new"] if s[0] != "unit" or s not in ctx else []) if s in ctx or
                s[0] != "unit" else list(ctx.get("units", ())) + ["new"] for s in occ]
-    for choice in itertools.islice(itertools.product(*options), MAX_LIFTS):
+    if mixed:           # each position on its own: a_12 b_11 = A[a,p] B[q,a] where a and q take one value
+        choices = itertools.islice(itertools.product(*options), MAX_LIFTS)
+    else:               # one choice per (dimension, value): the readings a person tries first
+        classes = list(dict.fromkeys(occ))
+        per = [options[occ.index(c)] for c in classes]
+        choices = (tuple(pick[classes.index(s)] for s in occ) for pick in itertools.product(*per))
+    for choice in choices:
         own, inner_env, assigned = {}, dict(env), []
         for s, c in zip(occ, choice):
             if c == "new":

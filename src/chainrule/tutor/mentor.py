@@ -444,10 +444,11 @@ class _ModelExplanation:
 
     def toy(self):
         try:
-            from .toy_example import ModelToy
-            return Step("Toy example", ModelToy(self).blocks())
+            from .toy_example import ModelToy, TOY_WORK
+            with T.part_budget(TOY_WORK):
+                return Step("Toy example", ModelToy(self).blocks())
         except TOY_LIMITS as e:
-            return Step("Toy example", [D.Para(f"No scalar expansion for this formula here ({e}); "
+            return Step("Toy example", [D.Para(f"No scalar expansion for this formula here ({_toy_limit(e)}); "
                                                "see the numeric check.")])
 
     def numeric(self):
@@ -595,6 +596,14 @@ TOY_LIMITS = (NotImplementedError, ChainruleError, KeyError, ValueError, ZeroDiv
               OverflowError)
 
 
+def _toy_limit(e):
+    """Why a toy example stopped, in its own terms."""
+    if isinstance(e, ChainruleError) and e.kind == "budget":
+        from .toy_example import TOY_WORK
+        return f"writing it out in scalars takes more than {TOY_WORK:,} algebra steps, too many to follow by hand"
+    return str(e)
+
+
 def _explain_derivative(expr, wrt, shapes):
     """The seven sections for chainrule.derive(expr, wrt, shapes), from that derivation's own record."""
     from ..engine.derivation import derive
@@ -624,10 +633,11 @@ def _explain_derivative(expr, wrt, shapes):
         matrix.append(D.Para(link))
     table = [D.Table(("name", "shape"), [(n, fmt_shape(sh)) for n, sh in p.shapes.items()])]
     try:
-        from .toy_example import expression_toy
-        toy = expression_toy(r)
+        from .toy_example import TOY_WORK, expression_toy
+        with T.part_budget(TOY_WORK):
+            toy = expression_toy(r)
     except TOY_LIMITS as e:
-        toy = [D.Para(f"No scalar expansion for this formula here ({e}); see the numeric check.")]
+        toy = [D.Para(f"No scalar expansion for this formula here ({_toy_limit(e)}); see the numeric check.")]
     try:
         err = r.check()
         numeric = [D.Para(f"On random data, the formula against central finite differences of f: max relative "

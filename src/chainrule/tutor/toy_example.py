@@ -17,6 +17,7 @@ from .entries import TOY_SIZE, Toy, read_off
 TOY_MAX_DIM = 4          # a toy example keeps numeric dimensions up to this size
 TOY_MAX_ENTRIES = 160    # and at most this many scalar entries in all (an LSTM cell at size 2: 80)
 TOY_MAX_PATHS = 16       # paths of the scalar chain rule followed for one entry
+TOY_WORK = 12_000        # algebra steps of one toy example (its own budget: giving up leaves the rest)
 SHOWN_LINES = 12         # scalar equations listed
 
 
@@ -130,6 +131,7 @@ class ModelToy:
                         **shapes})
         size_guard({n: self.toy.shape(n) for n in x._involved() if n in self.toy.shapes})
         self.head_scale = x.result.scale(self.g.of)
+        self._locals, self._paths = {}, {}
         self._forms = None       # forward values' entries by their scalar form (folded)
         self.relies = False      # the simplified entries hold for the model's values only (one-hot Y, a mean)
 
@@ -142,7 +144,8 @@ class ModelToy:
         out = []
         if x.up:
             a = x.act.step.name
-            out += [(("adjoint", q.name), [(q.name, a), (a, z)]) for q in x.through]
+            out += [(("loss", a), [(a, z)]) if q is loss else (("adjoint", q.name), [(q.name, a), (a, z)])
+                    for q in x.through]                                      # (J = … + Σ A1²: the loss reads A)
             rest = [r for r in x.readers if r not in x.through]
         else:
             rest = x.readers
@@ -188,9 +191,11 @@ class ModelToy:
         return None
 
     def _local(self, u, v):
-        expr, idx = self.result.lowered_steps.get(u) or self.result.lowered[u]
-        p = fresh_idx(self.result.shapes[v], "pq")
-        return self.x._named(diff(expr, v, p)), tuple(idx), p
+        if (u, v) not in self._locals:
+            expr, idx = self.result.lowered_steps.get(u) or self.result.lowered[u]
+            p = fresh_idx(self.result.shapes[v], "pq")
+            self._locals[(u, v)] = self.x._named(diff(expr, v, p)), tuple(idx), p
+        return self._locals[(u, v)]
 
     def _head(self, head, at):
         """The path's first factor at entry `at` of its name, in the target's convention, and its ∂ text."""
@@ -216,6 +221,11 @@ class ModelToy:
     def paths(self, at):
         """Every path of the scalar chain rule from the target's entry `at` to the loss: a list of
         (∂ texts, factors), factors as scalar expressions, the head first."""
+        if at not in self._paths:
+            self._paths[at] = self._paths_from(at)
+        return self._paths[at]
+
+    def _paths_from(self, at):
         out = []
         for head, links in self.chains():
             states = [([], [], at)]                  # (∂ texts, factors, the entry reached), from the target up
