@@ -837,9 +837,9 @@ def test_a_constant_to_a_tiny_power_stays_exact_and_quick():
 def test_the_toy_example_stays_a_toy():
     deep = "sum(" + "(" * 11 + "x" + ") ** 2" * 11 + ")"           # x ** 2048: past a float at 1.7
     e = chainrule.explain(expr=deep, wrt="x", shapes={"x": ("n",)})
-    assert "All 2 entries agree: yes" in e.markdown
+    assert "2048 x_1^2047" in e.markdown and "agree: yes" in e.markdown
     e = chainrule.explain(expr="u.T @ inv(inv(S).T @ S) @ u", wrt="S", shapes={"S": (4, 4), "u": (4,)})
-    assert "applies inv to matrices up to 3×3; here 4×4" in e.markdown and "(agrees)" in e.markdown
+    assert "writes out inv of matrices up to 2×2; here 4×4" in e.markdown and "(agrees)" in e.markdown
 
 
 def test_an_explanation_past_the_work_budget_points_at_the_line_that_grows():
@@ -853,7 +853,7 @@ def test_the_toy_example_refuses_a_formula_too_long_to_follow():
     for fn in ("logaddexp", "logaddexp", "maximum", "logaddexp", "maximum"):
         nested = f"{fn}({nested}, 1 - {nested})"
     e = chainrule.explain(expr=f"sum({nested})", wrt="x", shapes={"x": "n"})
-    assert "more than 400 operations, too many to follow by hand" in e.steps[5].text and "(agrees)" in e.markdown
+    assert "too many to follow by hand" in e.steps[5].text and "(agrees)" in e.markdown
 
 
 def test_a_forward_value_named_like_the_losss_adjoint_is_explained_as_itself():

@@ -17,7 +17,7 @@ import chainrule.render.numpy_code
 import chainrule.render.printing
 import chainrule.lang.syntax
 import chainrule.core.tensor
-import chainrule.tutor.toy
+import chainrule.tutor.entries
 from chainrule import ChainruleError
 from work_counter import counting_work
 from chainrule.numeric.checks import MAX_PERTURBED
@@ -66,7 +66,8 @@ LARGE_CHECK = ("sum(tanh(X @ X))", "X", {"X": (120, 120)})      # 14,400 entries
 # expression whose expansion is small enough to show.
 TOY_LARGE = dict(expr="sum(X @ X)", wrt="X", shapes={"X": (300, 300)})
 TOY_MODEL = ("X: 200, 200 data\nW: 200, 200\nJ = sum(tanh(W @ X))", "dW")
-TOY_NESTED = dict(expr="sum(tanh(" + "tanh(sum(" * 5 + "X @ X" + "))" * 6, wrt="X", shapes={"X": ("n", "n")})
+TOY_NESTED = dict(expr="sum(tanh(tanh(X @ X)))", wrt="X", shapes={"X": ("n", "n")})
+TOY_DEEP = dict(expr="sum(tanh(" + "tanh(sum(" * 5 + "X @ X" + "))" * 6, wrt="X", shapes={"X": ("n", "n")})
 
 
 def _error(call):
@@ -124,8 +125,8 @@ def test_a_numeric_check_refuses_huge_arrays_and_samples_large_ones(monkeypatch)
 
 
 def _count_toy_work(monkeypatch):
-    """Counters of an explanation's work: SymPy entries the toy example creates, the operations of the
-    scalar function it expands, its entry comparisons, and numeric evaluations (expression and model)."""
+    """Counters of an explanation's work: index forms the toy example writes out at an entry, its
+    read-off searches, and numeric evaluations (expression and model)."""
     work = collections.Counter()
 
     def wrap(owner, name, key, amount=lambda *args: 1):
@@ -135,9 +136,8 @@ def _count_toy_work(monkeypatch):
             work[key] += amount(*args)
             return original(*args, **kwargs)
         monkeypatch.setattr(owner, name, wrapper)
-    wrap(chainrule.tutor.toy, "entry_symbols", "toy entries", lambda name, shape: int(np.prod(shape)) if shape else 1)
-    wrap(chainrule.tutor.toy, "same", "toy comparisons")
-    wrap(chainrule.tutor.mentor, "_toy_ops_guard", "toy operations", lambda e: int(__import__("sympy").count_ops(e)))
+    wrap(chainrule.tutor.entries.Toy, "at", "toy entries")
+    wrap(chainrule.tutor.entries, "_read_off", "read-offs")
     wrap(chainrule.numeric.checks, "evaluate_tree", "evaluations")
     wrap(chainrule.engine.adjoints.Backprop, "forward", "evaluations")
     return work
@@ -145,15 +145,13 @@ def _count_toy_work(monkeypatch):
 
 def test_the_toy_example_is_bounded(monkeypatch):
     toy = _count_toy_work(monkeypatch)
-    chainrule.explain()                                  # imports SymPy (not counted below)
 
-    # Too large to expand: the section says why, no SymPy entry is created, the numeric check is capped.
-    toy.clear()
+    # Too large to expand: the section says why, no entry is written out, the numeric check is capped.
     with counting_work() as work:
         e = chainrule.explain(**TOY_LARGE)
     text = e.steps[5].text
     assert "No scalar expansion" in text and "at most 4" in text and "X is 300×300" in text
-    assert toy["toy entries"] == 0 and toy["toy operations"] == 0
+    assert toy["toy entries"] == 0 and toy["read-offs"] == 0
     assert toy["evaluations"] <= 1 + 2 * MAX_PERTURBED   # measured 801 (uncapped: 180,001)
     assert work["terms"] + work["exprs"] <= 400          # measured 37
 
@@ -163,23 +161,28 @@ def test_the_toy_example_is_bounded(monkeypatch):
         e = chainrule.explain(*TOY_MODEL)
     text = e.steps[5].text
     assert "No scalar expansion" in text and "at most 4" in text and "W is 200×200" in text
-    assert toy["toy entries"] == 0 and toy["toy operations"] == 0
+    assert toy["toy entries"] == 0 and toy["read-offs"] == 0
     assert toy["evaluations"] <= 8_000                   # measured 803 (uncapped: over 80,000)
     # measured 8,129: lowering inside each forward evaluation, so it scales with the perturbed entries
     assert work["terms"] + work["exprs"] <= 80_000
 
-    # Small enough to expand: every dimension 2, a scalar function within the operations limit.
+    # Small enough to expand: every dimension 2, f written out, each entry differentiated, read off.
     toy.clear()
     with counting_work() as work:
         e = chainrule.explain(**TOY_NESTED)
-    assert len(e.steps) == 7
-    assert "Take every dimension 2 (n = 2)" in e.steps[5].text and "All 4 entries agree: yes" in e.steps[5].text
-    assert toy["toy entries"] == 4                       # X as a 2×2 matrix of symbols
-    assert 0 < toy["toy operations"] <= chainrule.tutor.mentor.TOY_MAX_OPS     # measured 20 (limit 400)
-    assert toy["toy comparisons"] <= 50                  # measured 5
+    text = e.steps[5].text
+    assert len(e.steps) == 7 and "Make it small: take n = 2" in text
+    assert "∂f/∂x_11 = " in text and "agree: yes" in text
+    assert toy["toy entries"] <= 4_000                   # measured 2,023 (most in the read-off's search)
+    assert toy["read-offs"] == 1
     assert toy["evaluations"] <= 200                     # measured 19
-    assert work["terms"] + work["exprs"] <= 1_600        # measured 155
-    assert work["printed"] <= 4_000                      # measured 388 nodes printed
+    assert work["terms"] + work["exprs"] <= 20_000       # measured 8,755 (the toy's own budget: 12,000 steps)
+
+    # Nested past what a person follows: the toy gives up within its own budget, the rest goes on.
+    toy.clear()
+    e = chainrule.explain(**TOY_DEEP)
+    assert "No scalar expansion" in e.steps[5].text and "too many to follow by hand" in e.steps[5].text
+    assert "(agrees)" in e.steps[6].text
 
 
 def test_a_numeric_check_of_an_always_singular_matrix_is_an_input_error():
@@ -260,7 +263,8 @@ def test_a_nested_argument_renamed_many_times_is_renamed_once():
 
 
 def test_the_toy_example_refuses_a_long_matrix_product():
-    """A @ A @ … 20 long: the scalar expansion would be a degree-20 polynomial per entry (194 long took
-    seconds in SymPy), so the section says why it is skipped and the numeric check still runs."""
+    """A @ A @ … 20 long: each entry would be a sum of 2²¹ products, so the section says why it is
+    skipped (before writing any out) and the numeric check still runs."""
     e = chainrule.explain(expr="sum(" + " @ ".join(["A"] * 20) + " @ x)", wrt="x", shapes={"A": "n, n", "x": "n"})
-    assert "20 matrix products are too many to expand by hand" in e.steps[5].text and "(agrees)" in e.markdown
+    assert "a term sums over 21 indices (2,097,152 products per entry), too many to expand by hand" in e.steps[5].text
+    assert "(agrees)" in e.markdown

@@ -94,8 +94,26 @@ class Toy:
             return T.Group(self.at(a.expr, e), a.keep)
         if isinstance(a, T.Named):
             return a
-        raise NotImplementedError("the toy example writes out sums, products and entry-wise functions, not "
-                                  "inverses or determinants")
+        if isinstance(a, T.MatFn) and a.name in ("inv", "det", "logdet"):
+            return self._matrix_function(a, e)
+        raise NotImplementedError(f"the toy example writes out sums, products and entry-wise functions, not {a.name}")
+
+    def _matrix_function(self, a, e):
+        """inv, det, logdet of a matrix of at most 2×2, entry by entry: det = m11 m22 − m12 m21,
+        inv = [[m22, −m12], [−m21, m11]] / det."""
+        r, c = a.arg_idx
+        n = self.size(r.dim)
+        if n > 2:
+            raise NotImplementedError(f"the toy example writes out {a.name} of matrices up to 2×2; here {n}×{n}")
+        m = [[self.at(a.arg, {**e, r: i, c: j}) for j in range(n)] for i in range(n)]
+        det = m[0][0] if n == 1 else m[0][0] * m[1][1] - m[0][1] * m[1][0]
+        if a.name == "det":
+            return T.Group(det)
+        if a.name == "logdet":
+            return T.Func("log", det)
+        i, j = (e.get(x, 0) for x in a.idx)
+        adj = [[T.const(1)]] if n == 1 else [[m[1][1], -m[0][1]], [-m[1][0], m[0][0]]]
+        return T.Group(adj[i][j] * T.Expr([T.Term.make(1, [(T.Group(det), -1)])]))
 
     def value(self, expr, arrays):
         """A scalar expression's number, for arrays at toy sizes ({name: ndarray}) and the toy's dims."""
@@ -130,10 +148,8 @@ def read_off(toy, entries, idx):
     try:
         with T.part_budget(READ_OFF_WORK):
             return _read_off(toy, entries, idx)
-    except ChainruleError as e:
-        if e.kind != "budget":
-            raise
-        return None                  # a search that long finds no pattern a person would read either
+    except ChainruleError:           # past its budget: a search that long finds no pattern a person would read
+        return None
 
 
 def _read_off(toy, entries, idx):
@@ -183,10 +199,12 @@ def _patterns(toy, entries, idx, mixed):
             if k in seen:
                 continue
             seen.add(k)
-            first = toy.at(T.Expr([p]), env).terms            # the reference entry first: most readings fail there
+            first = _instance(toy, p, env)            # the reference entry first: most readings fail there
             if not first or not _within(remaining[ref], first):
                 continue
-            got = {e: first if e == ref else toy.at(T.Expr([p]), dict(zip(idx, e))).terms for e in entries}
+            got = {e: first if e == ref else _instance(toy, p, dict(zip(idx, e))) for e in entries}
+            if any(g is None for g in got.values()):
+                continue
             if not all(_within(remaining[e], got[e]) for e in entries):
                 continue
             for e, terms in got.items():
@@ -196,6 +214,16 @@ def _patterns(toy, entries, idx, mixed):
                         del remaining[e][_key1(u)]
             chosen.append(p)
     return None if any(remaining.values()) else chosen
+
+
+def _instance(toy, p, env):
+    """The terms of pattern p at one entry, or None where a reading is not a value (it divides by 0)."""
+    try:
+        return toy.at(T.Expr([p]), env).terms
+    except ChainruleError as e:
+        if e.kind == "budget":
+            raise
+        return None
 
 
 def _within(remaining, terms):
@@ -235,7 +263,7 @@ def _lift_expr_once(toy, expr, ctx, env, mixed):
     for p in candidates:
         if not remaining:
             break
-        got = toy.at(T.Expr([p]), env).terms
+        got = _instance(toy, p, env)
         if got and _within(remaining, got):
             for u in got:
                 remaining[_key1(u)] -= u.coef
@@ -254,8 +282,9 @@ def _lift_term(toy, t, ctx, env, mixed=False):
     (dimension, value) pair — is one of ctx's indices for that pair (a free index, or a summed index
     of an enclosing term) or the term's own summed index for it; size-1 positions are one index per
     axis position (W2[u,i] dZ2[u,j] with n_y = 1)."""
+    factors_in = _split(t.factors)
     occ = []                                          # in the order the term reads them (index creation order)
-    for name in _outer_names(t):
+    for name in _outer_names(factors_in):
         array, values = toy.of[name]
         for k, (d, v) in enumerate(zip(toy.shapes.get(array, ()), values)):
             occ.append((d, v) if toy.size(d) > 1 else ("unit", k))
@@ -281,7 +310,7 @@ def _lift_term(toy, t, ctx, env, mixed=False):
             inner_ctx.setdefault(s, []).append(i)
         it = iter(assigned)
         factors = []
-        for a, x in t.factors:
+        for a, x in factors_in:
             lifted = _lift_atom(toy, a, it, inner_ctx, inner_env)
             if lifted is None:
                 break
@@ -293,9 +322,16 @@ def _lift_term(toy, t, ctx, env, mixed=False):
                 yield term
 
 
-def _outer_names(t):
-    """The entry names a term reads outside multi-term sub-expressions (theirs are read inside), in
-    the order _lift_atom meets them."""
+def _split(factors):
+    """x_11² as x_11 · x_11: a power may be two entries that met (X[p,b] X[b,a] at p = b = a)."""
+    return [(a, 1) for a, x in factors for _ in range(x)] if all(
+        isinstance(x, int) or getattr(x, "denominator", 2) == 1 for _, x in factors) and \
+        all(0 < x <= 4 for _, x in factors) else list(factors)
+
+
+def _outer_names(factors):
+    """The entry names a term's factors read outside multi-term sub-expressions (theirs are read
+    inside), in the order _lift_atom meets them."""
     out = []
 
     def atom(a):
@@ -304,9 +340,9 @@ def _outer_names(t):
         elif isinstance(a, (T.Func, T.Group)):
             inner = a.arg if isinstance(a, T.Func) else a.expr
             if len(inner.terms) == 1:
-                for b, _ in inner.terms[0].factors:
+                for b, _ in _split(inner.terms[0].factors):
                     atom(b)
-    for a, _ in t.factors:
+    for a, _ in factors:
         atom(a)
     return out
 
@@ -326,7 +362,7 @@ def _lift_atom(toy, a, it, ctx, env):
         elif inner.terms:
             t = inner.terms[0]
             factors = []
-            for b, x in t.factors:
+            for b, x in _split(t.factors):
                 f = _lift_atom(toy, b, it, ctx, env)
                 if f is None:
                     return None

@@ -16,6 +16,7 @@ from .entries import TOY_SIZE, Toy, read_off
 
 TOY_MAX_DIM = 4          # a toy example keeps numeric dimensions up to this size
 TOY_MAX_ENTRIES = 160    # and at most this many scalar entries in all (an LSTM cell at size 2: 80)
+TOY_MAX_DEPTH = 12       # functions nested in an expression's scalar function (a person follows a few)
 TOY_MAX_PATHS = 16       # paths of the scalar chain rule followed for one entry
 TOY_WORK = 12_000        # algebra steps of one toy example (its own budget: giving up leaves the rest)
 SHOWN_LINES = 12         # scalar equations listed
@@ -506,6 +507,9 @@ def expression_toy(r):
     if r.order != 1:
         raise NotImplementedError("the toy expansion is shown for first derivatives")
     f = toy.at(p.expr, {})
+    if _depth(f) > TOY_MAX_DEPTH:
+        raise NotImplementedError(f"the scalar function is nested more than {TOY_MAX_DEPTH} deep, too deep to "
+                                  "follow by hand")
     idx = tuple(r.wrt_idx[0])
     entries = {e: diff(f, toy.name(r.wrt, e), ()) for e in toy.entries(r.wrt)}
     first = next(iter(entries))
@@ -524,9 +528,16 @@ def expression_toy(r):
         blocks += [D.Para(f"Every entry the same way:"),
                    D.Code("\n".join(f"∂f/∂{toy.name(r.wrt, e)} = {factored_text(v)}" for e, v in entries.items()))]
     found = read_off(toy, entries, idx)
+    from ..numeric.matrix_eval import evaluate_matrix
+    arrays = toy.random_arrays(np.random.default_rng(5))
+    by_hand = np.array([toy.value(entries[e], arrays) for e in entries]).reshape(toy.shape(r.wrt))
+    with np.errstate(all="ignore"):
+        theirs = np.asarray(evaluate_matrix(r.matrix, arrays, dict(toy.dims)), dtype=float).reshape(by_hand.shape)
     if found is None:
-        return blocks + [D.Para("No single index pattern gives every entry here; the formula is checked with "
-                                "numbers below.")]
+        return blocks + [D.Para(f"No single index pattern gives every entry here (an inverse's entries are "
+                                f"quotients of sums), so the matrix form is not read off them. The engine's "
+                                f"∂f/∂{r.wrt} = {r.text}, on random values, against the {len(entries)} scalar "
+                                f"derivatives: they agree: {'yes' if np.allclose(by_hand, theirs) else 'NO'}.")]
     log = []
     printer = IndexPrinter((), idx)
     lhs = f"∂f/∂{printer.indexed(r.wrt, [printer.name(i) for i in idx])}"
@@ -536,13 +547,8 @@ def expression_toy(r):
         return blocks + [D.Para("All entries follow one pattern, which has no matrix form:"),
                          D.Code(f"{lhs} = {printer.expr(found)}")]
     text = CourseTextPrinter()(m)
-    rng = np.random.default_rng(5)
-    arrays = toy.random_arrays(rng)
-    from ..numeric.matrix_eval import evaluate_matrix
     with np.errstate(all="ignore"):
         mine = np.asarray(evaluate_matrix(m, arrays, dict(toy.dims)), dtype=float).reshape(toy.shape(r.wrt))
-        theirs = np.asarray(evaluate_matrix(r.matrix, arrays, dict(toy.dims)), dtype=float).reshape(mine.shape)
-    by_hand = np.array([toy.value(entries[e], arrays) for e in entries]).reshape(mine.shape)
     return blocks + [
         D.Para("Find the matrix form that gives every entry. All of them follow one pattern:"),
         D.Code(f"{lhs} = {printer.expr(found)}"),
@@ -553,6 +559,13 @@ def expression_toy(r):
                + f" With random values, the {len(entries)} scalar derivatives, this "
                f"matrix form and the engine's agree: "
                f"{'yes' if np.allclose(by_hand, mine) and np.allclose(mine, theirs) else 'NO'}.")]
+
+
+def _depth(e):
+    """How deeply functions and groups nest in a scalar expression."""
+    inner = [a.arg if isinstance(a, T.Func) else a.expr for t in e.terms for a, _ in t.factors
+             if isinstance(a, (T.Func, T.Group))]
+    return 1 + max((_depth(x) for x in inner), default=0)
 
 
 def _term_names(t):
