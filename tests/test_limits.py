@@ -67,7 +67,7 @@ LARGE_CHECK = ("sum(tanh(X @ X))", "X", {"X": (120, 120)})      # 14,400 entries
 TOY_LARGE = dict(expr="sum(X @ X)", wrt="X", shapes={"X": (300, 300)})
 TOY_MODEL = ("X: 200, 200 data\nW: 200, 200\nJ = sum(tanh(W @ X))", "dW")
 TOY_NESTED = dict(expr="sum(tanh(tanh(X @ X)))", wrt="X", shapes={"X": ("n", "n")})
-TOY_DEEP = dict(expr="sum(tanh(" + "tanh(sum(" * 5 + "X @ X" + "))" * 6, wrt="X", shapes={"X": ("n", "n")})
+TOY_DEEP = dict(expr="sum(tanh(" + "tanh(sum(" * 13 + "X @ X" + "))" * 14, wrt="X", shapes={"X": ("n", "n")})
 
 
 def _error(call):
@@ -181,7 +181,7 @@ def test_the_toy_example_is_bounded(monkeypatch):
     # Nested past what a person follows: the toy gives up within its own budget, the rest goes on.
     toy.clear()
     e = chainrule.explain(**TOY_DEEP)
-    assert "No scalar expansion" in e.steps[5].text and "too many to follow by hand" in e.steps[5].text
+    assert "No scalar expansion" in e.steps[5].text and "to follow by hand" in e.steps[5].text
     assert "(agrees)" in e.steps[6].text
 
 
