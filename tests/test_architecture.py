@@ -137,6 +137,7 @@ CROSS_LAYER_TESTS = {
     "test_backprop_api.py": "counts lowerings and compares the matrix evaluator with generated code",
     "test_explain.py": "unit-tests the trace (core) that explain (tutor) renders",
     "test_sizes.py": "counts the shapes (core), draws (numeric) and claim evaluations (tutor) that cost estimates save",
+    "test_toy.py": "evaluates the toy's scalar IR (core, tutor) against the matrix evaluator (numeric) and backprop (engine)",
     "test_catalog.py": "draws each identity's data from its declared domains (numeric) and parses its stated result (lang)",
 }
 

@@ -196,3 +196,18 @@ def _unify(a_d, a_t, phi):
         if a_d.rename(m).key() == a_t.key():
             return m
     return None
+
+
+def substitute_index(expr, name, by, by_idx):
+    """The index expression with every name[...] replaced by `by` (an index form whose free indices
+    are `by_idx`), indices matched by position; `by`'s summed indices are renamed apart."""
+    terms = []
+    for t in expr.terms:
+        k = next((k for k, (a, e) in enumerate(t.factors) if isinstance(a, T.Var) and a.name == name and e == 1), None)
+        if k is None:
+            terms.append(t)
+            continue
+        head = T.Expr([T.Term.make(t.coef, t.factors[:k] + t.factors[k + 1:], frozenset())])
+        prod = by.rename(dict(zip(by_idx, t.factors[k][0].idx))) * head       # dA1's form first, as in ⊙
+        terms += [T.Term.make(u.coef, u.factors, u.summed | t.summed) for u in prod.terms]
+    return T.Expr.make(terms)

@@ -2,12 +2,12 @@
 the engine's own derivation of it (its index form, the matrix-notation reductions that fired, the
 shapes, the toy example built from the same rules and a numeric check). Nothing here is written separately by hand."""
 import dataclasses
-import re
 
 import numpy as np
 
 from ..render import document as D
 from ..core import tensor as T
+from ..core.fold import substitute_index
 from ..core.errors import ChainruleError, argument_error
 from ..render.index_notation import IndexLatexPrinter, IndexPrinter
 from ..core.matrix import MAdd, MHad, MMatMul, MT, MVar, mat_had, mat_map, mat_mul
@@ -15,7 +15,6 @@ from ..numeric.matrix_eval import variables
 from ..render.numpy_code import to_numpy
 from ..render.printing import CourseTextPrinter, latex_name, to_latex
 from ..lang.shapes import broadcast, fmt_shape, matmul_shape
-from ..core.rules import ELEMENTWISE
 
 TITLES = ("Setup", "Chain of derivatives", "Index form", "Matrix form", "Shapes", "Toy example", "Numeric check")
 
@@ -483,21 +482,6 @@ def _substitute_matrix(m, up):
             return MHad(tuple([f for f in flat if f.ndim == 0] + [f for f in flat if f.ndim]), node.shape)
         return node
     return mat_map(m, put)
-
-
-def substitute_index(expr, name, by, by_idx):
-    """The index expression with every name[...] replaced by `by` (an index form whose free indices
-    are `by_idx`), indices matched by position; `by`'s summed indices are renamed apart."""
-    terms = []
-    for t in expr.terms:
-        k = next((k for k, (a, e) in enumerate(t.factors) if isinstance(a, T.Var) and a.name == name and e == 1), None)
-        if k is None:
-            terms.append(t)
-            continue
-        head = T.Expr([T.Term.make(t.coef, t.factors[:k] + t.factors[k + 1:], frozenset())])
-        prod = by.rename(dict(zip(by_idx, t.factors[k][0].idx))) * head       # dA1's form first, as in ⊙
-        terms += [T.Term.make(u.coef, u.factors, u.summed | t.summed) for u in prod.terms]
-    return T.Expr.make(terms)
 
 
 TRACE_SHOWN = 12         # steps of a derivation's record listed (the first ones, then the last two)

@@ -6,8 +6,8 @@ import numpy as np
 
 from ..core import tensor as T
 from ..core.differentiate import diff
+from ..core.fold import substitute_index
 from ..lang.lower import fresh_idx
-from ..lang.shapes import fmt_shape
 from ..render import document as D
 from ..render.index_notation import IndexLatexPrinter, IndexPrinter
 from ..render.printing import CourseTextPrinter, latex_name, to_latex
@@ -120,6 +120,21 @@ def toy_values(result, dims, seed=3):
     for g in result.gradients:
         values[g.name] = np.asarray(evaluate_matrix(g.matrix, values, dims), dtype=float)
     return values
+
+
+def naming(toy, names):
+    """How entries are named, on the first two arrays: w2_21 is row 2, column 1 of W2; b2_2 is entry 2."""
+    out = []
+    for n in names:
+        shape = toy.shape(n) if n in toy.shapes else ()
+        long = [k for k, s in enumerate(shape) if s > 1]
+        if len(long) == 2:
+            out.append(f"{toy.name(n, (1, 0))} is row 2, column 1 of {n}")
+        elif len(long) == 1:
+            out.append(f"{toy.name(n, tuple(1 if k == long[0] else 0 for k in range(len(shape))))} is entry 2 of {n}")
+        if len(out) == 2:
+            break
+    return "; ".join(out) or "each scalar keeps its name"
 
 
 class ModelToy:
@@ -261,7 +276,7 @@ class ModelToy:
 
     # -- the section --------------------------------------------------------------------------
     def blocks(self):
-        x, g, toy = self.x, self.g, self.toy
+        g, toy = self.g, self.toy
         idx = tuple(g.idx)
         target = g.of
         entries = {e: self.entry(e) for e in toy.entries(target)}
@@ -297,18 +312,7 @@ class ModelToy:
         return blocks
 
     def _naming(self):
-        toy, names = self.toy, []
-        for n in [self.x.g.of] + [m for m in self.x._involved() if m != self.x.g.of]:
-            shape = toy.shape(n) if n in toy.shapes else ()
-            long = [k for k, s in enumerate(shape) if s > 1]
-            if len(long) == 2:
-                names.append(f"{toy.name(n, (1, 0))} is row 2, column 1 of {n}")
-            elif len(long) == 1:
-                at = tuple(1 if k == long[0] else 0 for k in range(len(shape)))
-                names.append(f"{toy.name(n, at)} is entry 2 of {n}")
-            if len(names) == 2:
-                break
-        return "; ".join(names) or "each scalar keeps its name"
+        return naming(self.toy, [self.g.of] + [m for m in self.x._involved() if m != self.g.of])
 
     def _equations(self):
         """The path's equations at every entry, each reading the names of the one before."""
@@ -393,7 +397,6 @@ class ModelToy:
         sum (the algebra collects and cancels: m·(−y/a + (1 − y)/(1 − a))·a(1 − a) = a − y); None when
         the paths' sums are already as short."""
         x, toy = self.x, self.toy
-        from .mentor import substitute_index
         g, up = x.g, x.up
         expr = substitute_index(g.index_expr, up.name, up.index_expr, up.idx) if up else g.index_expr
         expr = x._named(expr)
@@ -519,13 +522,14 @@ def expression_toy(r):
     if len(f.terms) > 12:
         ftext = scalar_text(T.Expr(f.terms[:6])) + f" + … ({len(f.terms)} terms)"
     blocks = [D.Para("Make it small: take " + (", ".join(f"{d} = {TOY_SIZE}" for d in dims) or "the sizes as declared")
-                     + f". Written out in scalars (x_12 is row 1, column 2 of X), f is"),
+                     + f". Name every entry: {naming(toy, [r.wrt] + [n for n in p.shapes if n != r.wrt])}. Written "
+                     "out in scalars, f is"),
               D.Code(f"f = {ftext}"),
               D.Para(f"By scalar calculus, {x} appears in {sum(1 for t in f.terms if x in _term_names(t))} of these "
                      "terms; differentiating each:"),
               D.Code(f"∂f/∂{x} = {factored_text(entries[first])}")]
     if len(entries) > 1:
-        blocks += [D.Para(f"Every entry the same way:"),
+        blocks += [D.Para("Every entry the same way:"),
                    D.Code("\n".join(f"∂f/∂{toy.name(r.wrt, e)} = {factored_text(v)}" for e, v in entries.items()))]
     found = read_off(toy, entries, idx)
     from ..numeric.matrix_eval import evaluate_matrix
