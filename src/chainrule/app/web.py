@@ -41,8 +41,8 @@ MEMORY_LIMIT = work_pool.MEMORY_LIMIT             # bytes of address space per w
 ENV = {"time_limit": "CHAINRULE_TIME_LIMIT", "pool": "CHAINRULE_POOL", "memory_limit": "CHAINRULE_MEMORY_LIMIT"}
 # imported once by the workers' fork server, so a worker (and its replacement) starts warm
 PRELOAD = ("chainrule.app.web", "chainrule.engine.derivation", "chainrule.engine.adjoints", "chainrule.tutor.mentor",
-           "chainrule.tutor.verdict", "chainrule.tutor.toy", "chainrule.render.document", "chainrule.lang.model",
-           "chainrule.numeric.checks", "latex2mathml.converter", "sympy")
+           "chainrule.tutor.verdict", "chainrule.tutor.toy_example", "chainrule.render.document", "chainrule.lang.model",
+           "chainrule.numeric.checks", "latex2mathml.converter")
 
 Shape = Union[str, list]
 
