@@ -54,10 +54,7 @@ class ScalarPrinter(IndexPrinter):
         num = [self.factor(a, e) for a, e in rest if e > 0]
         den = [self.factor(a, -e) for a, e in rest if e < 0]
         coef = abs(t.coef)
-        if coef.denominator != 1:
-            front_text = [f"({coef.numerator}/{coef.denominator})"] if coef.numerator == 1 else [self.coef_text(coef)]
-        else:
-            front_text = [] if coef == 1 else [self.coef_text(coef)]
+        front_text = [] if coef == 1 else [self.coef_text(coef)]             # 1e-8 as written, (1/2)
         body = " ".join(num)
         if den:
             body = (body or "1") + "/" + (den[0] if len(den) == 1 else "(" + " ".join(den) + ")")
