@@ -31,7 +31,7 @@ def test_dz1_is_found_the_mentors_way():
     """The quality of ../shared/MENTOR_EXAMPLE.md, produced from the derivation."""
     toy = chainrule.explain(TWO, "dZ1").steps[5].text
     order = ["Make it small", "z2_11 = w2_11 a1_11 + w2_12 a1_21 + b2_1", "Follow one entry",
-             "z1_11 changes only a1_11; a1_11 appears in z2_11, z2_21",
+             "z1_11 changes only a1_11; a1_11 appears in z2_11 and z2_21",
              "∂J/∂z1_11 = ∂J/∂z2_11 · ∂z2_11/∂a1_11 · ∂a1_11/∂z1_11  +  ∂J/∂z2_21 · ∂z2_21/∂a1_11 · ∂a1_11/∂z1_11",
              "dz1_11 = dz2_11 · w2_11 · (1 − a1_11²)  +  dz2_21 · w2_21 · (1 − a1_11²)",
              "= (dz2_11 w2_11 + dz2_21 w2_21) (1 − a1_11²)", "Do all 4 the same way",
@@ -177,7 +177,7 @@ def test_a_loss_side_adjoint_shows_the_cancellation_at_entry_level():
     assert "∂J/∂z2_11 = ∂J/∂a2_11 · ∂a2_11/∂z2_11" in toy
     assert "· a2_11 (1 − a2_11)" in toy and "= a2_11 − y_11" in toy and "dZ2 = A2 − Y" in toy
     soft = chainrule.explain(chainrule.example("softmax"), "dZ2").steps[5].text
-    assert "z2_11 appears in a2_11, a2_21" in soft                       # softmax: every entry of the column
+    assert "z2_11 appears in a2_11 and a2_21" in soft                       # softmax: every entry of the column
     assert "Y is one-hot, so each column of it sums to 1" in soft and "It is backprop's formula" in soft
 
 

@@ -44,6 +44,8 @@ class IndexPrinter:
             return f"√{s}"
         if e == -1:
             return f"1/{s}"
+        if e == Fraction(-1, 2):
+            return f"1/√{s}"
         if e.denominator == 1 and 2 <= e <= 9:
             return s + "⁰¹²³⁴⁵⁶⁷⁸⁹"[e.numerator]
         return f"{s}^{e}"

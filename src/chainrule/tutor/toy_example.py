@@ -55,6 +55,8 @@ class ScalarPrinter(IndexPrinter):
         den = [self.factor(a, -e) for a, e in rest if e < 0]
         coef = abs(t.coef)
         front_text = [] if coef == 1 else [self.coef_text(coef)]             # 1e-8 as written, (1/2)
+        if len(front) == 1 and coef != 1 and coef.denominator == 1:          # (2/m), not (1/m) 2
+            front_text, front = [f"({coef.numerator}/{front[0][0].name})"], []
         body = " ".join(num)
         if den:
             body = (body or "1") + "/" + (den[0] if len(den) == 1 else "(" + " ".join(den) + ")")
@@ -72,8 +74,8 @@ def number(v):
 
 
 def _factor_text(e):
-    s = scalar_text(e)
-    return f"({s})" if len(e.terms) > 1 or s.startswith("−") else s
+    s = factored_text(e)
+    return f"({s})" if (len(e.terms) > 1 and not s.endswith(")")) or s.startswith("−") else s
 
 
 def factored_text(e):
@@ -82,12 +84,16 @@ def factored_text(e):
         return scalar_text(e)
     keys = [{a.key(): (a, x) for a, x in t.factors} for t in e.terms]
     common = [k for k in keys[0] if all(k in ks and ks[k][1] == keys[0][k][1] for ks in keys[1:])]
-    if not common:
+    c = abs(e.terms[0].coef)
+    c = c if c != 1 and all(abs(t.coef) == c for t in e.terms) else 1          # 2(z1_11 − mu_1)
+    if not common and c == 1:
         return scalar_text(e)
-    rest = T.Expr.make([T.Term.make(t.coef, [f for f in t.factors if f[0].key() not in common]) for t in e.terms])
-    taken = T.Expr([T.Term.make(1, [keys[0][k] for k in common])])
+    rest = T.Expr.make([T.Term.make(t.coef / c, [f for f in t.factors if f[0].key() not in common]) for t in e.terms])
+    taken = T.Expr([T.Term.make(c, [keys[0][k] for k in common])])
+    if not common:
+        return f"{scalar_text(taken)}({scalar_text(rest)})"
     if all(isinstance(keys[0][k][0], T.Var) and not keys[0][k][0].free and keys[0][k][0].is_dim for k in common):
-        return scalar_text(taken) + f"({scalar_text(rest)})"              # (1/m)(…): the course's order
+        return scalar_text(taken) + f"({scalar_text(rest)})"              # (1/m)(…), (2/m)(…): the course's order
     return f"({scalar_text(rest)}) " + scalar_text(taken)
 
 
@@ -220,7 +226,7 @@ class ModelToy:
             factor = T.Expr([T.Term.make(1, [(self.toy.scalar(self.x.adj[name], at), 1)])])
             if scale != self.head_scale:
                 ratio = [(T.Var(s, (), True), e) for s, e in ((self.head_scale, 1), (scale, -1)) if s]
-                factor = factor * T.Expr([T.Term.make(1, ratio)])
+                factor = T.Expr([T.Term.make(1, ratio)]) * factor                    # m dmu_1: the scale first
             return factor, partial
         folded = self.x._folded_activation()
         if folded is not None and folded.name == name:
@@ -344,22 +350,28 @@ class ModelToy:
                                                            if rest else "")
 
     def _reach(self, at):
-        """Which entries the target's entry moves, link by link (z1_11 changes only a1_11, …)."""
-        toy, words = self.toy, []
+        """Which entries the target's entry moves, link by link: z1_11 changes only a1_11; a1_11
+        appears in z2_11 and z2_21 (the readers of one entry together)."""
+        toy, moves = self.toy, {}
         for head, links in self.chains():
             e_v = [at]
             for u, v in reversed(links):
                 d, idx, p = self._local(u, v)
-                reached = [e_u for e in e_v for e_u in toy.entries(u)
-                           if toy.at(d, {**dict(zip(idx, e_u)), **dict(zip(p, e))}).terms]
-                reached = list(dict.fromkeys(reached))
-                names = ", ".join(toy.name(u, e) for e in reached)
-                src = ", ".join(toy.name(v, e) for e in e_v)
-                words.append(f"{src} {'appears in' if len(reached) > 1 else 'changes only'} {names or 'nothing'}")
-                e_v = reached
+                for e in e_v:
+                    src = moves.setdefault(toy.name(v, e), [])
+                    src += [toy.name(u, e_u) for e_u in toy.entries(u)
+                            if toy.at(d, {**dict(zip(idx, e_u)), **dict(zip(p, e))}).terms]
+                e_v = list(dict.fromkeys(e_u for e in e_v for e_u in toy.entries(u)
+                                         if toy.at(d, {**dict(zip(idx, e_u)), **dict(zip(p, e))}).terms))
             if not links:
-                words.append(f"{self.result.model.loss.name} reads {toy.name(self.g.of, at)} directly")
-        return "; ".join(dict.fromkeys(words)) + "."
+                moves.setdefault(toy.name(self.g.of, at), []).append(self.result.model.loss.name)
+        words = []
+        for src, reached in moves.items():
+            reached = list(dict.fromkeys(reached))
+            names = ", ".join(reached[:-1]) + " and " + reached[-1] if len(reached) > 1 else \
+                (reached[0] if reached else "nothing")
+            words.append(f"{src} {'appears in' if len(reached) > 1 else 'changes only'} {names}")
+        return "; ".join(words) + "."
 
     def _notes(self, at):
         """What the symbols are: the course's adjoint entries, the activation's derivative."""
