@@ -45,7 +45,8 @@ def test_dz1_is_found_the_mentors_way():
         assert k >= 0, (want, toy[at:at + 400])
         at = k + len(want)
     assert not CAS.search(toy), CAS.search(toy)
-    assert "a1_11 = tanh(z1_11)" in toy and "tanh(z1_11)" not in toy.split("a1_22 = tanh(z1_22)")[1]
+    assert "a1_11 = tanh(z1_11)" in toy and "w2_11 tanh(z1_11)" not in toy        # z2 reads a1_11 by name
+    assert "tanh′(z1_11) = 1 − a1_11², written with a1_11 = tanh(z1_11)" in toy
 
 
 @pytest.mark.parametrize("name", chainrule.examples())

@@ -38,6 +38,8 @@ class ScalarPrinter(IndexPrinter):
     positive term first (a2_11 − y_11)."""
 
     def indicator(self, inner, op):
+        if inner.startswith(self.MINUS) and " + " not in inner and f" {self.MINUS} " not in inner:
+            return f"({inner[1:]} {'≤' if op == '>=' else '<'} 0)"               # (z1_11 ≤ 0), not (−z1_11 ≥ 0)
         return f"({inner} {op.replace('>=', '≥')} 0)"
 
     def expr(self, e):
@@ -75,7 +77,8 @@ def number(v):
 
 def _factor_text(e):
     s = factored_text(e)
-    return f"({s})" if (len(e.terms) > 1 and not s.endswith(")")) or s.startswith("−") else s
+    product = len(e.terms) > 1 and s != scalar_text(e)                        # (2/m)(z1_11 − mu_1)
+    return f"({s})" if (len(e.terms) > 1 and not product) or s.startswith("−") else s
 
 
 def factored_text(e):
@@ -387,9 +390,18 @@ class ModelToy:
         if scale:
             notes.append(f"the left side is multiplied by {scale}: {toy.name(g.name, at)} = {scale}·∂"
                          f"{self.result.model.loss.name}/∂{toy.name(g.of, at)}")
-        if self.x.act is not None:
-            act = self.x.act
-            notes.append(f"{act.fn.name}′ written with {act.step.name}'s own entries: {act.text}")
+        act = self.x.act
+        if act is not None and act.step.name in toy.shapes:
+            d, idx, p = self._local(act.step.name, g.of)
+            slope = self.folded(toy.at(d, {**dict(zip(idx, at)), **dict(zip(p, at))}))
+            a, z = toy.name(act.step.name, at), toy.name(g.of, at)
+            fn = getattr(act.fn, "text", act.fn.name)
+            t = slope.terms[0] if len(slope.terms) == 1 else None
+            if t is not None and t.coef == 1 and len(t.factors) == 1 and isinstance(t.factors[0][0], T.Group) \
+                    and t.factors[0][1] == 1:
+                slope = t.factors[0][0].expr                                  # 1 − a1_11², unbracketed
+            if slope.terms:
+                notes.append(f"{fn}′({z}) = {factored_text(slope)}, written with {a} = {fn}({z})")
         return "(" + "; ".join(notes) + ".)" if notes else ""
 
     def _relation(self):
