@@ -21,7 +21,8 @@ def test_example_notebook_executes():
     assert {"text/latex", "text/html", "text/markdown"} <= kinds
     text = "".join(o.get("text", "") for o in outputs)
     assert "dW1  = dZ1 @ X.T / m" in text and "finite difference" in text and "training accuracy" in text
-    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 2       # the plots, inline
+    images = [[o for o in c.outputs if "image/png" in o.get("data", {})] for c in nb.cells if c.cell_type == "code"]
+    assert sum(map(len, images)) == 2 and max(map(len, images)) == 1         # the two plots, inline, each once
 
 
 def test_every_result_object_displays_in_a_notebook():

@@ -127,12 +127,14 @@ def _in_notebook():
 
 
 def _finish(fig, path):
+    """The file's path, or the figure. In a notebook the figure is closed: the inline backend would
+    draw it at the end of the cell besides the returned figure, the plot twice."""
     if path is not None:
         fig.savefig(path, dpi=100, bbox_inches="tight")
+    if path is not None or _in_notebook():
         import matplotlib.pyplot as plt
         plt.close(fig)
-        return path
-    return fig
+    return fig if path is None else path
 
 
 def _layout(model, X, Y, hidden):
