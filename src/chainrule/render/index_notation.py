@@ -48,7 +48,7 @@ class IndexPrinter:
             return f"1/√{s}"
         if e.denominator == 1 and 2 <= e <= 9:
             return s + "⁰¹²³⁴⁵⁶⁷⁸⁹"[e.numerator]
-        return f"{s}^{e}"
+        return f"{s}^{e}" if e.denominator == 1 and e > 0 else f"{s}^({str(e).replace('-', self.MINUS)})"   # x^(3/2)
 
     def indexed(self, name, idx):
         return f"{name}[{','.join(idx)}]" if idx else name
