@@ -73,3 +73,11 @@ def test_cli_identities(capsys):
     assert all("logdet" in (e["expr"] + e["name"] + e["note"]).lower() for e in json.loads(capsys.readouterr().out))
     assert chainrule.main(["identities", "zzzz-nothing"]) == 1
     assert chainrule.main(["identities", "--section", "nope"]) == 2
+
+
+def test_every_row_of_the_table_names_its_source():
+    rows = [r for r in markdown(ENTRIES).splitlines() if r.startswith("| **")]
+    sources = [r.split(" | ")[3] for r in rows]                        # identity | result | shapes | source | notes
+    assert len(rows) == len(ENTRIES) and all(s.strip() for s in sources)
+    assert "Matrix Cookbook (100)" in sources and "Ioffe & Szegedy 2015" in sources and "*derived here*" in sources
+    assert "| source |" in identities("dense layer")._repr_markdown_()       # the notebook's table
