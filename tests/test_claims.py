@@ -69,3 +69,15 @@ def test_the_scalar_chain_rule_gets_the_mentors_hint():
 def test_a_rule_that_needs_a_symmetric_matrix_is_answered_so():
     v = chainrule.check(claim="2 * A @ x", expr="x.T @ A @ x", wrt="x", shapes={"A": ("n", "n"), "x": ("n",)})
     assert not v.correct and v.reason.startswith("holds only for a symmetric A") and v.expected == "(A + Aᵀ)x"
+
+
+def test_softmax_differentiated_entry_by_entry_is_named():
+    """dS = P * (1 - P) * dP: the sigmoid's form, only the diagonal of softmax's Jacobian; the hint's
+    formula is right."""
+    model = ("S: T, T\nV: T, d data\nY: T, d data\nP = softmax(S, axis=1)\nO = P @ V\n"
+             "loss = np.sum((O - Y) ** 2)\n")
+    v = chainrule.check(model, "dS = P * (1 - P) * dP")
+    assert not v.correct and v.reason.startswith("only the diagonal of softmax's Jacobian")
+    assert "those terms are missing" in v.reason
+    right = chainrule.backprop(model)["dS"].numpy
+    assert chainrule.check(model, f"dS = {right}").correct

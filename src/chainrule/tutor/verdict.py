@@ -178,7 +178,8 @@ class _Judge:
             return Verdict(True, f"equals the engine's {self.target} = {self.expected} on random data", None,
                            self.expected, self.claim, self.target)
         for diagnosis in (self._mask_missing, self._factor, self._other_adjoint, self._folded_output, self._activation,
-                          self._derivative_factor, self._edit, self._term, self._extra_claim_term):
+                          self._jacobian_diagonal, self._derivative_factor, self._edit, self._term,
+                          self._extra_claim_term):
             found = diagnosis()
             if found:
                 return found
@@ -441,6 +442,27 @@ class _Judge:
                 return self.wrong(f"wrong activation derivative: this uses the derivative of {other.title} "
                                   f"({_form_text(form, 'A', 'Z')}), but {act.step.name} = {act.fn.name}({self.g.of})",
                                   f"{act.fn.name}′ is {act.text}")
+        return None
+
+    def _jacobian_diagonal(self):
+        """dS = P * (1 - P) * dP for P = softmax(S): the sigmoid's entry-by-entry derivative, which is only
+        the diagonal of softmax's Jacobian (every entry of S moves its whole column of P)."""
+        for a in self.model.assignments:
+            t = a.tree
+            if not (isinstance(t, S.Call) and t.fn == "softmax" and t.args and isinstance(t.args[0], S.Name)
+                    and t.args[0].id == self.g.of):
+                continue
+            d = self.result.adjoint_names.get(a.name)
+            if d not in self.values:
+                continue
+            p = self.values[a.name]
+            if np.allclose(self.got, self.values[d] * p * (1 - p), rtol=1e-7, atol=1e-9):
+                return self.wrong(f"only the diagonal of softmax's Jacobian: {a.name} ⊙ (1 − {a.name}) is how each "
+                                  f"entry of {a.name} moves with its own entry of {self.g.of}, but each entry of "
+                                  f"{self.g.of} also moves the other entries normalised with it, through the sum in "
+                                  f"the denominator (∂a_k/∂z_j = −a_k a_j for k ≠ j), and those terms are missing",
+                                  f"summed over the group, the vector-Jacobian product is {self.target} = "
+                                  f"{self.expected}", example=False)
         return None
 
     def _derivative_factor(self):
