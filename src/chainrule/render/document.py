@@ -118,9 +118,24 @@ def mathml(tex, display=True):
     """LaTeX → MathML with latex2mathml when installed; else the TeX source in a <code> span."""
     try:
         from latex2mathml.converter import convert
-        return convert(tex, display="block" if display else "inline")
+        out = convert(tex, display="block" if display else "inline")
     except Exception:       # not installed, or a construct it cannot read: show the source instead
         return f'<pre class="tex">{html.escape(tex)}</pre>'
+    return _LETTERS.sub(_one_identifier, out).replace('<mn mathvariant="bold">1</mn>', "<mi>𝟏</mi>")
+
+
+# latex2mathml writes \mathit{dgamma} as one <mi> per letter (d g a m m a, spaced as a product) and
+# \mathbf{1} as a bold digit that MathML Core draws as a plain 1: a name is made one <mi> again, and the
+# ones vector the character 𝟏
+_LETTERS = re.compile(r'<mrow>((?:<m[in] mathvariant="[a-z-]+">[^<]*</m[in]>){2,})</mrow>')
+_LETTER = re.compile(r'<m[in] mathvariant="([a-z-]+)">([^<]*)</m[in]>')     # dA1d has a digit inside
+
+
+def _one_identifier(m):
+    letters = _LETTER.findall(m.group(1))
+    if len({v for v, _ in letters}) != 1:
+        return m.group(0)
+    return f'<mi mathvariant="{letters[0][0]}">{"".join(c for _, c in letters)}</mi>'
 
 
 def html_blocks(blocks):
@@ -134,7 +149,9 @@ def html_blocks(blocks):
             out.append(f"<pre>{html.escape(b.text)}</pre>")
         elif isinstance(b, Table):
             head = "".join(f"<th>{_html_prose(str(c))}</th>" for c in b.header)
-            body = "".join("<tr>" + "".join(f"<td>{_html_prose(str(c))}</td>" for c in r) + "</tr>" for r in b.rows)
+            cls = [' class="shape"' if h == "shape" else "" for h in b.header]      # (n_h, m) on one line
+            body = "".join("<tr>" + "".join(f"<td{k}>{_html_prose(str(c))}</td>" for k, c in zip(cls, r)) + "</tr>"
+                           for r in b.rows)
             out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
         else:
             out.append("<ul>" + "".join(f"<li>{_html_prose(it)}</li>" for it in b.items) + "</ul>")
@@ -142,8 +159,9 @@ def html_blocks(blocks):
 
 
 HTML_STYLE = """body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;line-height:1.5}
-pre{background:#f5f5f5;padding:.6rem;overflow-x:auto}table{border-collapse:collapse}
-td,th{border:1px solid #ccc;padding:.2rem .6rem}code{background:#f5f5f5}.math{overflow-x:auto;margin:.6rem 0}"""
+pre{background:#f5f5f5;padding:.6rem;overflow-x:auto}table{border-collapse:collapse;display:block;overflow-x:auto}
+td,th{border:1px solid #ccc;padding:.2rem .6rem}code{background:#f5f5f5}.math{overflow-x:auto;margin:.6rem 0}
+.shape{white-space:nowrap}mi[mathvariant=italic]{font-style:italic}p,li{overflow-wrap:anywhere}"""
 
 
 def html_page(title, sections):

@@ -43,7 +43,7 @@ async function backprop() {
   const d = await call("/api/backprop", modelBody());
   if (!d) return;
   const rows = d.gradients.map((g) =>
-    `<tr><td><code>${esc(g.name)}</code></td><td class="math">${g.mathml}</td><td>(${g.shape.map(esc).join(", ")})</td>
+    `<tr><td><code>${esc(g.name)}</code></td><td class="math">${g.mathml}</td><td class="shape">(${g.shape.map(esc).join(", ")})</td>
      <td>${codeBlock(g.numpy)}</td></tr>`).join("");
   result.innerHTML = `<h2>Backprop</h2><p>${esc(d.note)}</p>
     <table id="gradients"><thead><tr><th>adjoint</th><th>formula</th><th>shape</th><th>NumPy</th></tr></thead>
