@@ -145,8 +145,46 @@ def test_page_in_headless_chromium(server):
         page.goto(server + "/docs")                                     # Swagger UI, served locally, under the CSP
         page.wait_for_selector(".opblock", timeout=60000)
         assert page.locator(".opblock").count() == 5
+        for width in (1300, 420):
+            _wide_results_stay_in_the_page(browser.new_page(viewport={"width": width, "height": 900}), server, width)
         browser.close()
-    assert (OUT / "explain-dZ1.png").stat().st_size > 10000
+    assert (OUT / "explain-dZ1.png").stat().st_size > 10000 and (OUT / "batchnorm-420.png").stat().st_size > 10000
+
+
+def _wide_results_stay_in_the_page(page, server, width):
+    """Batch norm's results (once 2721 px wide) at a desktop and a phone width: the page never scrolls
+    sideways, wide blocks scroll in their own box, shapes stay on one line, the convention reads whole."""
+    page.goto(server + "/")
+    page.wait_for_selector("body[data-ready='1']")
+    page_width = lambda: page.evaluate("document.documentElement.scrollWidth")     # noqa: E731
+    assert page_width() <= width + 1
+    assert page.inner_text("label:has(#convention)").startswith("Gradient convention")
+    assert page.evaluate("""() => { const s = document.getElementById("convention"), r = s.getBoundingClientRect();
+        const c = document.createElement("canvas").getContext("2d"); c.font = getComputedStyle(s).font;
+        const text = Math.max(...[...s.options].map((o) => c.measureText(o.text).width));
+        return text + 24 <= s.clientWidth && r.right <= innerWidth; }""")      # no option cut off, on the screen
+    page.select_option("#example", "batchnorm")
+    page.click("#btn-backprop")
+    page.wait_for_selector("#gradients", timeout=60000)
+    assert page_width() <= width + 1
+    page.fill("#target", "dZ1")
+    page.click("#btn-explain")
+    page.wait_for_selector("#explanation-title", timeout=60000)
+    assert page_width() <= width + 1
+    toy = page.locator(".step").nth(5)
+    assert toy.locator("h3").inner_text() == "6. Toy example"
+    pres = toy.locator("pre")                                          # the equations, the followed entry, every entry
+    assert pres.count() >= 3
+    for k in range(pres.count()):
+        box = pres.nth(k).bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width
+    if width < 500:                                                    # the long lines scroll inside their box
+        assert pres.first.evaluate("(e) => e.scrollWidth > e.clientWidth")
+    assert page.evaluate("""() => { const cells = [...document.querySelectorAll("td.shape")];
+        return cells.length > 0 && cells.every((td) => { const r = document.createRange(); r.selectNodeContents(td);
+                                                           return r.getClientRects().length === 1; }); }""")
+    page.screenshot(path=str(OUT / f"batchnorm-{width}.png"), full_page=True)
+    page.close()
 
 
 # -- hardening: limits, headers, malformed input, the OpenAPI contract --------------------------------
