@@ -32,6 +32,8 @@ def test_every_result_object_displays_in_a_notebook():
     assert "\\begin{aligned}" in chainrule.backprop(two)._repr_latex_()
     e = chainrule.explain(two, "dZ1")
     assert "<math" in e._repr_html_() and "## 1. Setup" in e._repr_markdown_()
+    assert "mi[mathvariant=italic]{font-style:italic}" in e._repr_html_()     # dZ2 italic in Chromium's Jupyter too
+    assert "<pre>a1_11 = tanh(z1_11)" in e._repr_html_()                      # the toy's scalars, verbatim
     assert chainrule.check(two, "dZ2 = A2 - Y")._repr_markdown_().startswith("✅")
     assert "| identity |" in chainrule.identities("trace")._repr_markdown_()
     assert "$$" in chainrule.identities("trace")[0]._repr_markdown_()

@@ -76,7 +76,9 @@ class Explanation:
     def _repr_html_(self):
         """In a notebook: the sections with MathML (rendered without MathJax)."""
         sections = "".join(f"<section><h3>{k}. {s.title}</h3>{s.html}</section>" for k, s in enumerate(self.steps, 1))
-        return f"<div class='chainrule-explanation'><h2>{D.html.escape(self.heading)}</h2>{sections}</div>"
+        style = ("<style>.chainrule-explanation mi[mathvariant=italic]{font-style:italic}"      # Chromium ignores it
+                 ".chainrule-explanation pre{overflow-x:auto}.chainrule-explanation .shape{white-space:nowrap}</style>")
+        return (f"<div class='chainrule-explanation'>{style}<h2>{D.html.escape(self.heading)}</h2>{sections}</div>")
 
 
 def explain(model=None, target="dZ1", *, expr=None, wrt=None, shapes=None, convention="course"):
