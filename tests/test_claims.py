@@ -81,3 +81,44 @@ def test_softmax_differentiated_entry_by_entry_is_named():
     assert "those terms are missing" in v.reason
     right = chainrule.backprop(model)["dS"].numpy
     assert chainrule.check(model, f"dS = {right}").correct
+
+
+def _model(name):
+    from pathlib import Path
+    return (Path(__file__).parent / "models" / f"{name}.model").read_text()
+
+
+@pytest.mark.parametrize("model,claim,start", [
+    ("batchnorm", "dZ1 = dZn / np.sqrt(var + 1e-8)", "Z1 reaches the loss through mu, var and Zn, and the claim has only "
+                                                     "the path through Zn: the terms through mu and var are missing"),
+    ("cs231n-two-layer-net", "dW1 = X.T @ dhidden / N + reg * W1", "the ReLU's mask is missing: dhidden is the adjoint "
+                                                                   "after hidden"),
+    ("cs231n-two-layer-net", "db1 = np.sum(dhidden, axis=0) / N", "the ReLU's mask is missing"),
+    ("cs231n-two-layer-net", "dscores = probs * (1 - probs) * dprobs", "only the diagonal of softmax's Jacobian"),
+    ("softmax", "dZ2 = -Y / A2 * A2 * (1 - A2)", "only the diagonal of softmax's Jacobian"),
+    ("deep-relu", "dZ1 = np.dot(W2.T, dZ2) * A1", "wrong activation derivative: the claim multiplies by A1 itself"),
+    ("course-c1w3-leaky-relu-hidden", "dZ1 = dA1 * (Z1 > 0)",
+     "right where Z1 > 0, wrong where Z1 ≤ 0: there A1 = np.maximum(0.01 * Z1, Z1) changes with slope 0.01"),
+])
+def test_learner_mistakes_get_the_mentors_reason(model, claim, start):
+    """Mistakes of a held-out set of learner formulas: a path left out, the ReLU mask forgotten, softmax
+    differentiated entry by entry (spelled out, or folded into its loss), the activation's output for
+    its derivative — each named, and the hint's formula is right."""
+    text = chainrule.example(model) if model in chainrule.examples() else _model(model)
+    v = chainrule.check(text, claim)
+    assert not v.correct and v.reason.startswith(start), v.reason
+    target = claim.split("=")[0].strip()
+    assert chainrule.check(text, f"{target} = {chainrule.backprop(text)[target].numpy}").correct
+
+
+def test_softmax_s_cancellation_is_not_called_the_sigmoid_s():
+    v = chainrule.check(chainrule.example("softmax"), "dZ2 = (A2 - Y) * A2 * (1 - A2)")
+    assert "softmax's derivative is already inside" in v.hint and "sigmoid" not in v.hint
+
+
+def test_an_inverse_is_told_from_its_transpose():
+    """Data for inv and det are not symmetric, so X⁻¹ and X⁻ᵀ differ."""
+    shapes = {"X": ("n", "n"), "A": ("n", "n")}
+    assert not chainrule.check(claim="np.linalg.inv(X)", expr="log(det(X))", wrt="X", shapes=shapes).correct
+    assert chainrule.check(claim="np.linalg.inv(X).T", expr="log(det(X))", wrt="X", shapes=shapes).correct
+    assert not chainrule.check(claim="inv(X)", expr="trace(A @ inv(X))", wrt="A", shapes=shapes).correct

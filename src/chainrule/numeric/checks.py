@@ -56,9 +56,12 @@ def _stronger(a, b):
 def draw(kind, shape, rng):
     """Random data of one domain: spd/invertible, positive, nonzero, binary, onehot, symmetric, or real."""
     square = len(shape) == 2 and shape[0] == shape[1]
-    if kind in ("spd", "invertible") and square:
+    if kind == "spd" and square:
         r = rng.standard_normal(shape)
         return r @ r.T + shape[0] * np.eye(shape[0])
+    if kind == "invertible" and square:        # not symmetric (X⁻¹ and X⁻ᵀ differ), det > 0: each row's other
+        n = shape[0]                           # entries sum to less than its diagonal, so every eigenvalue has a
+        return n * np.eye(n) + rng.uniform(-0.9, 0.9, shape)       # positive real part
     if kind == "symmetric" and square:
         r = rng.standard_normal(shape)
         return (r + r.T) / 2

@@ -11,6 +11,7 @@ correct formula and a numeric counterexample.
 """
 import dataclasses
 import difflib
+import itertools
 
 import numpy as np
 
@@ -178,8 +179,9 @@ class _Judge:
             return Verdict(True, f"equals the engine's {self.target} = {self.expected} on random data", None,
                            self.expected, self.claim, self.target)
         for diagnosis in (self._mask_missing, self._factor, self._other_adjoint, self._folded_output, self._activation,
-                          self._jacobian_diagonal, self._derivative_factor, self._edit, self._term,
-                          self._extra_claim_term):
+                          self._jacobian_diagonal, self._unmasked, self._one_side, self._derivative_factor,
+                          self._edit, self._term,
+                          self._missing_paths, self._extra_claim_term):
             found = diagnosis()
             if found:
                 return found
@@ -439,30 +441,111 @@ class _Judge:
             with np.errstate(all="ignore"):
                 deriv = evaluate_tree(form, {"A": self.values[act.step.name], "Z": self.values[self.g.of]}, {})
             if np.allclose(self.got, upstream * deriv) and not np.allclose(deriv, act.value(self.values)):
+                if isinstance(form, S.Name) and form.id == "A":              # exp′ = exp: the output itself
+                    return self.wrong(f"wrong activation derivative: the claim multiplies by {act.step.name} itself, "
+                                      f"but the derivative of {act.step.name} = {act.fn.name}({self.g.of}) is "
+                                      f"{act.text}", f"{act.fn.name}′ is {act.text}")
                 return self.wrong(f"wrong activation derivative: this uses the derivative of {other.title} "
                                   f"({_form_text(form, 'A', 'Z')}), but {act.step.name} = {act.fn.name}({self.g.of})",
                                   f"{act.fn.name}′ is {act.text}")
         return None
 
     def _jacobian_diagonal(self):
-        """dS = P * (1 - P) * dP for P = softmax(S): the sigmoid's entry-by-entry derivative, which is only
-        the diagonal of softmax's Jacobian (every entry of S moves its whole column of P)."""
-        for a in self.model.assignments:
-            t = a.tree
-            if not (isinstance(t, S.Call) and t.fn == "softmax" and t.args and isinstance(t.args[0], S.Name)
-                    and t.args[0].id == self.g.of):
+        """dS = P * (1 - P) * dP for P = softmax(S) — written as a softmax call, spelled out (exp / Σ exp)
+        or folded into its cross-entropy: the sigmoid's entry-by-entry derivative, which is only the
+        diagonal of softmax's Jacobian (every entry of S moves its whole group of P). P is recognised
+        by its values: positive, summing to 1 along an axis."""
+        folded = self.result.folded_activation(self.g.of)
+        for a in self.model.assignments[:-1]:
+            p = np.asarray(self.values.get(a.name, 0.0), dtype=float)
+            if a.name == self.g.of or p.ndim != 2 or not np.all(p > 0) or \
+                    not any(np.allclose(p.sum(axis=k), 1) for k in (0, 1)):
                 continue
             d = self.result.adjoint_names.get(a.name)
-            if d not in self.values:
+            if d in self.values:
+                dp = self.values[d]
+            elif folded is not None and folded.name == a.name:
+                m = self.result.matrix_form(*self.result.folded_adjoint(folded, self.g.of), a.name)[0]
+                dp = np.asarray(evaluate_matrix(m, self.values, self.dims), dtype=float)
+            else:
                 continue
-            p = self.values[a.name]
-            if np.allclose(self.got, self.values[d] * p * (1 - p), rtol=1e-7, atol=1e-9):
+            if dp.shape == self.got.shape and np.allclose(self.got, dp * p * (1 - p), rtol=1e-7, atol=1e-9):
                 return self.wrong(f"only the diagonal of softmax's Jacobian: {a.name} ⊙ (1 − {a.name}) is how each "
                                   f"entry of {a.name} moves with its own entry of {self.g.of}, but each entry of "
                                   f"{self.g.of} also moves the other entries normalised with it, through the sum in "
                                   f"the denominator (∂a_k/∂z_j = −a_k a_j for k ≠ j), and those terms are missing",
                                   f"summed over the group, the vector-Jacobian product is {self.target} = "
                                   f"{self.expected}", example=False)
+        return None
+
+    def _one_side(self):
+        """dZ1 = dA1 * (Z1 > 0) for A1 = np.maximum(0.01 * Z1, Z1): right where Z1 > 0, wrong where Z1 ≤ 0
+        — the piece of a piecewise activation the claim got wrong, with the slope it has there."""
+        z = np.asarray(self.values.get(self.g.of, 0.0), dtype=float)
+        if z.shape != self.want.shape:
+            return None
+        for side, other, mask in ((f"{self.g.of} > 0", f"{self.g.of} ≤ 0", z > 0), (f"{self.g.of} ≤ 0",
+                                                                                     f"{self.g.of} > 0", z <= 0)):
+            if not mask.any() or mask.all() or not np.allclose(self.got[mask], self.want[mask], rtol=1e-7, atol=1e-9) \
+                    or np.allclose(self.got[~mask], self.want[~mask], rtol=1e-7, atol=1e-9):
+                continue
+            slope = ""
+            readers = [self.model.assignment(r) for r in self.result.readers(self.g.of)]
+            d = self.result.adjoint_names.get(readers[0].name) if len(readers) == 1 else None
+            if d in self.values:
+                up = np.asarray(self.values[d], dtype=float)[~mask]
+                ok = np.abs(up) > 1e-9
+                ratio = self.want[~mask][ok] / up[ok]
+                if ratio.size and np.allclose(ratio, ratio[0]):
+                    slope = (f": there {readers[0].name} = {readers[0].text} changes with slope "
+                             f"{ratio[0]:.6g}, so there {self.target} = {ratio[0]:.6g} · {d}")
+            return self.wrong(f"right where {side}, wrong where {other}{slope}", f"{self.target} = {self.expected}")
+        return None
+
+    def _missing_paths(self):
+        """dZ1 = dZn / np.sqrt(var + eps) in batch norm: the claim is the sum of some of the paths from
+        the target to the loss (one term per line that reads it), not all: name those it lacks."""
+        readers = self.result.readers(self.g.of)
+        if len(readers) < 2 or len(readers) > 6:
+            return None
+        parts = {}
+        for r in readers:
+            total, p, _ = self.result.vjp(self.g.of, [(r, self.result.lowered_steps[r])])
+            m = self.result.matrix_form(total, p, self.g.of)[0]
+            with np.errstate(all="ignore"):
+                v = np.asarray(evaluate_matrix(m, self.values, self.dims), dtype=float)
+            parts[r] = np.broadcast_to(v, self.want.shape) if v.size in (1, self.want.size) else None
+        if any(v is None for v in parts.values()):
+            return None
+        for k in range(1, len(readers)):
+            for some in itertools.combinations(readers, k):
+                if np.allclose(self.got, sum(parts[r] for r in some), rtol=1e-7, atol=1e-9):
+                    missing = [r for r in readers if r not in some]
+                    lines = "; ".join(f"{r} = {self.model.assignment(r).text}" for r in missing)
+                    return self.wrong(f"{self.g.of} reaches the loss through {_and(readers)}, and the claim has "
+                                      f"only the path{'s' if k > 1 else ''} through {_and(some)}: the "
+                                      f"term{'s' if len(missing) > 1 else ''} through {_and(missing)} "
+                                      f"{'are' if len(missing) > 1 else 'is'} missing ({lines})",
+                                      f"the chain rule sums one term per line that reads {self.g.of}: "
+                                      f"{self.target} = {self.expected}", example=False)
+        return None
+
+    def _unmasked(self):
+        """dW1 = X.T @ dhidden / N with hidden = np.maximum(0, …): the claim reads the adjoint after a ReLU
+        where the one before it is needed — with the mask put in (dhidden * (hidden > 0)) it is right."""
+        for a in self.model.assignments[:-1]:
+            expr, _ = self.result.lowered[a.name]
+            relu = len(expr.terms) == 1 and len(expr.terms[0].factors) == 1 and \
+                isinstance(expr.terms[0].factors[0][0], T.Func) and expr.terms[0].factors[0][0].name == "relu"
+            d = self.result.adjoint_names.get(a.name)
+            if not relu or d == self.target or not any(n.id == d for n in S.names(self.tree)):
+                continue
+            mask = S.parse_expression(f"({d} * ({a.name} > 0))")
+            if self.right(_rename_to(self.tree, d, mask)):
+                return self.wrong(f"the ReLU's mask is missing: {d} is the adjoint after {a.name} = {a.text}; "
+                                  f"through the ReLU it is {d} ⊙ ({a.name} > 0), 0 where the unit was off",
+                                  f"use {d} * ({a.name} > 0) in place of {d}: {self.target} = {self.expected}",
+                                  example=False)
         return None
 
     def _derivative_factor(self):
@@ -474,8 +557,11 @@ class _Judge:
             if self.right(f):
                 rest = " * ".join(_src(x) for j, x in enumerate(factors) if j != k)
                 others = [x for j, x in enumerate(factors) if j != k]
-                cancels = " (σ′ is already inside: with cross-entropy the sigmoid's derivative cancels)" \
-                    if self.result.fused and any(_one_minus(x) for x in others) else ""
+                folded = self.result.folded_activation(self.g.of)
+                soft = folded is not None and "softmax" in folded.text or (folded is not None and "exp" in folded.text)
+                cancels = ("" if not (self.result.fused and any(_one_minus(x) for x in others)) else
+                           " (softmax's derivative is already inside: with cross-entropy it cancels)" if soft else
+                           " (σ′ is already inside: with cross-entropy the sigmoid's derivative cancels)")
                 return self.wrong(f"an extra factor `{rest}`: {f.text} alone is {self.target}",
                                   f"{self.target} = {self.expected}{cancels}")
         act = self.result.activation_of(self.g.of)
@@ -646,6 +732,22 @@ def _form_text(form, a, z):
     checker.check(tree)
     expr, idx = Lowering(checker).visit(tree)
     return CourseTextPrinter()(to_matrix(expr, tuple(idx)))
+
+
+def _and(names):
+    names = list(names)
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+
+
+def _rename_to(node, name, by):
+    """The tree with every name `name` replaced by the tree `by`."""
+    if isinstance(node, S.Name) and node.id == name:
+        return by
+    changes = {f: _rename_to(getattr(node, f), name, by) for f in ("operand", "left", "right")
+               if getattr(node, f, None) is not None}
+    if isinstance(node, S.Call):
+        changes["args"] = tuple(_rename_to(x, name, by) for x in node.args)
+    return dataclasses.replace(node, **changes) if changes else node
 
 
 def _rename(node, names):
