@@ -188,3 +188,22 @@ def test_forward_values_are_read_by_their_entry_names():
     assert "(h_11 > 0)" in toy or "(h_" in toy
     assert "w1_11 x_11" not in toy.split("Follow one entry")[1]         # relu(w1_11 x_11 + …) is h_11
     assert "It is backprop's formula" in toy
+
+
+@pytest.mark.parametrize("name", chainrule.examples())
+def test_the_worked_numbers_compute_what_they_claim(name):
+    """'dz1_11 = (0.833 · (−1.06) + 0.426 · 0.482) · (1 − (−0.438)²) = −0.544144': the numbers line, read
+    as arithmetic, gives the value printed under it (up to the 3-digit rounding of its inputs), and
+    that value is the matrix formula's entry."""
+    text = chainrule.example(name)
+    for g in backprop(text).gradients:
+        toy = chainrule.explain(text, g.name).steps[5].text
+        block = toy.split("Check with numbers")[1]
+        worked, value = [ln.strip() for ln in block.splitlines() if " = " in ln and "With" not in ln][:2]
+        arith = worked.split(" = ", 1)[1].replace("−", "-").replace("·", "*").replace("²", "**2").replace("√", "sqrt")
+        arith = re.sub(r"\((-?[\d.e+-]+) > 0\)", r"(\1 > 0)", arith)
+        got = eval(arith, {"__builtins__": {}, "sqrt": np.sqrt, "tanh": np.tanh, "exp": np.exp, "log": np.log,
+                           "sig": lambda z: 1 / (1 + np.exp(-z))})       # our own printed numbers, not user text
+        printed = float(value.split("= ", 1)[1].replace("−", "-"))
+        assert np.isclose(got, printed, rtol=3e-2, atol=3e-3), (name, g.name, worked, got, printed)
+        assert f"is {value.split('= ', 1)[1]}" in block                    # the matrix formula's entry

@@ -2,6 +2,8 @@
 dimension 2, the equations as named scalars, one entry followed along every path of the scalar
 chain rule with each local derivative worked out, every entry the same way, the matrix form read
 off the entries alone (entries.read_off), then confirmed against the engine's formula with numbers."""
+import re
+
 import numpy as np
 
 from ..core import tensor as T
@@ -36,6 +38,7 @@ def size_guard(shapes):
 class ScalarPrinter(IndexPrinter):
     """Scalars as the course writes them by hand: y_11/a2_11, exp(z)/(exp(z) + …), (z1_11 > 0), a
     positive term first (a2_11 − y_11)."""
+    JOIN = " "                   # between a product's factors ("·" where numbers stand for the names)
 
     def indicator(self, inner, op):
         if inner.startswith(self.MINUS) and " + " not in inner and f" {self.MINUS} " not in inner:
@@ -59,20 +62,24 @@ class ScalarPrinter(IndexPrinter):
         front_text = [] if coef == 1 else [self.coef_text(coef)]             # 1e-8 as written, (1/2)
         if len(front) == 1 and coef != 1 and coef.denominator == 1:          # (2/m), not (1/m) 2
             front_text, front = [f"({coef.numerator}/{front[0][0].name})"], []
-        body = " ".join(num)
+        body = self.JOIN.join(num)
         if den:
-            body = (body or "1") + "/" + (den[0] if len(den) == 1 else "(" + " ".join(den) + ")")
-        body = " ".join([self.over_dim(a.name) for a, _ in front] + front_text + ([body] if body else [])) or "1"
+            body = (body or "1") + "/" + (den[0] if len(den) == 1 else "(" + self.JOIN.join(den) + ")")
+        body = self.JOIN.join([self.over_dim(a.name) for a, _ in front] + front_text + ([body] if body else [])) or "1"
         return (self.MINUS if t.coef < 0 else "") + body
 
 
-def scalar_text(e):
-    return ScalarPrinter((), ()).expr(e)
+class _DotPrinter(ScalarPrinter):
+    JOIN = " · "
+
+
+def scalar_text(e, printer=ScalarPrinter):
+    return printer((), ()).expr(e)
 
 
 def number(v):
-    """A number as the text shows it: 6 significant digits, a real minus sign."""
-    return f"{v:.6g}".replace("-", "−")
+    """A number as the text shows it: 6 significant digits, a real minus sign (and no −0)."""
+    return f"{v:.6g}".replace("-", "−") if abs(v) > 1e-15 else "0"
 
 
 def _factor_text(e):
@@ -81,23 +88,23 @@ def _factor_text(e):
     return f"({s})" if (len(e.terms) > 1 and not product) or s.startswith("−") else s
 
 
-def factored_text(e):
+def factored_text(e, printer=ScalarPrinter):
     """A scalar sum with the factors common to every term taken out: (w2_11 dz2_11 + w2_21 dz2_21)(1 − a1_11²)."""
     if len(e.terms) < 2:
-        return scalar_text(e)
+        return scalar_text(e, printer)
     keys = [{a.key(): (a, x) for a, x in t.factors} for t in e.terms]
     common = [k for k in keys[0] if all(k in ks and ks[k][1] == keys[0][k][1] for ks in keys[1:])]
     c = abs(e.terms[0].coef)
     c = c if c != 1 and all(abs(t.coef) == c for t in e.terms) else 1          # 2(z1_11 − mu_1)
     if not common and c == 1:
-        return scalar_text(e)
+        return scalar_text(e, printer)
     rest = T.Expr.make([T.Term.make(t.coef / c, [f for f in t.factors if f[0].key() not in common]) for t in e.terms])
     taken = T.Expr([T.Term.make(c, [keys[0][k] for k in common])])
     if not common:
-        return f"{scalar_text(taken)}({scalar_text(rest)})"
+        return f"{scalar_text(taken, printer)}{printer.JOIN.strip()}({scalar_text(rest, printer)})"
     if all(isinstance(keys[0][k][0], T.Var) and not keys[0][k][0].free and keys[0][k][0].is_dim for k in common):
-        return scalar_text(taken) + f"({scalar_text(rest)})"              # (1/m)(…), (2/m)(…): the course's order
-    return f"({scalar_text(rest)}) " + scalar_text(taken)
+        return scalar_text(taken, printer) + printer.JOIN.strip() + f"({scalar_text(rest, printer)})"              # (1/m)(…), (2/m)(…): the course's order
+    return f"({scalar_text(rest, printer)}){printer.JOIN}" + scalar_text(taken, printer)
 
 
 def _entry_label(values, idx):
@@ -115,16 +122,26 @@ def _matrix_text(a):
     return "[" + ", ".join("[" + ", ".join(num(v) for v in row) + "]" for row in a) + "]"
 
 
-def toy_values(result, dims, seed=3):
+def toy_values(result, dims, seed=3, show=()):
     """Data at toy sizes drawn in each name's domain, the forward values the model computes from them
-    and every adjoint (its matrix form evaluated): the numbers of the toy's check."""
+    and every adjoint (its matrix form evaluated): the numbers of the toy's check. A draw whose labels
+    are all 0 (or all 1), or where an adjoint in `show` is 0 everywhere (every ReLU off), is drawn again;
+    a hyperparameter (lambd, keep_prob) is drawn in (0, 1)."""
     from ..numeric.checks import finite_forward, sample_model
     from ..numeric.matrix_eval import evaluate_matrix
-    rng = np.random.default_rng(seed)
-    values = dict(finite_forward(result, sample_model(result.model, dims, rng, 0.5, result.onehot_axis), dims),
-                  **dims)
-    for g in result.gradients:
-        values[g.name] = np.asarray(evaluate_matrix(g.matrix, values, dims), dtype=float)
+    model = result.model
+    labels = [n for n, d in model.declarations.items() if {"binary", "onehot"} & d.properties and d.shape]
+    for attempt in range(8):
+        rng = np.random.default_rng(seed + 101 * attempt)
+        data = sample_model(model, dims, rng, 0.5, result.onehot_axis)
+        for n, d in model.declarations.items():
+            if not d.shape and not (d.properties - {"data"}):
+                data[n] = float(rng.uniform(0.1, 0.9))
+        values = dict(finite_forward(result, data, dims), **dims)
+        for g in result.gradients:
+            values[g.name] = np.asarray(evaluate_matrix(g.matrix, values, dims), dtype=float)
+        if all(np.ptp(data[n]) > 0 for n in labels) and all(np.any(np.abs(values[n]) > 1e-9) for n in show):
+            break
     return values
 
 
@@ -464,35 +481,64 @@ class ModelToy:
         return blocks + self._numbers(shown, m, x.m if not same else None)
 
     def _numbers(self, shown, m, engine=None):
-        """Entry [1,1] with numbers by the scalar formula and by the matrix formula; every entry."""
+        """One entry worked with numbers, the mentor's way ((0.833 · (−1.06) + …) · (1 − …) ≈ …), against
+        the matrix formula's entry; then every entry."""
         from ..numeric.matrix_eval import evaluate_matrix
         toy, g = self.toy, self.g
-        values = toy_values(self.result, dict(toy.dims))
+        from ..numeric.matrix_eval import variables
+        adjoints = {x.name for x in self.result.gradients}
+        values = toy_values(self.result, dict(toy.dims), show=[g.name] + [n for n in variables(m) if n in adjoints])
         arrays = {n: v for n, v in values.items() if n in toy.shapes}
-        first = next(iter(shown))
-        used = []
-        for t in shown[first].terms:
-            for a, _ in t.factors:
-                for s in _names_in(a):
-                    if s in toy.of and toy.of[s][0] not in used and toy.of[s][1]:
-                        used.append(toy.of[s][0])
         with np.errstate(all="ignore"):
             matrix = np.asarray(evaluate_matrix(m, values, dict(toy.dims)), dtype=float).reshape(toy.shape(g.of))
             other = None if engine is None else \
                 np.asarray(evaluate_matrix(engine, values, dict(toy.dims)), dtype=float).reshape(toy.shape(g.of))
         by_hand = {e: toy.value(v, arrays) for e, v in shown.items()}
+        first = next((e for e in shown if abs(by_hand[e]) > 1e-6), next(iter(shown)))     # not a masked 0
+        used = []
+        for t in shown[first].terms:
+            for a, _ in t.factors:
+                for s in _names_in(a):
+                    if s in toy.of and toy.of[s][0] not in used and toy.of[s][0] in values:
+                        used.append(toy.of[s][0])
         diffs = [abs(by_hand[e] - matrix[e]) / max(1.0, abs(matrix[e])) for e in shown]
         agree = max(diffs) < 1e-9
         both = other is None or np.allclose(other, matrix, rtol=1e-9, atol=1e-12)
         label = _entry_label(first, g.idx)
-        data = "; ".join(f"{n} = {_matrix_text(values[n])}" for n in used[:4])
+        data = "; ".join(f"{n} = {_matrix_text(values[n])}" for n in used[:8])
+        scope = {s: float(np.asarray(arrays[a])[v]) if v else float(np.asarray(arrays[a]).reshape(()))
+                 for s, (a, v) in toy.of.items() if a in arrays}
+        scope.update({d: float(n) for d, n in toy.dims.items()})
+        digits = 3                       # more where 3-digit inputs would not give the result (terms cancel)
+        for digits in (3, 6, 12):
+            rounded = {s: float(f"{v:.{digits}g}") for s, v in scope.items()}
+            env = {a: np.zeros(toy.shape(a)) if toy.shape(a) else 0.0 for a in arrays}
+            for s_, (a, v) in toy.of.items():
+                if a in env:
+                    if v:
+                        env[a][v] = rounded[s_]
+                    else:
+                        env[a] = rounded[s_]
+            if np.isclose(toy.value(shown[first], env), by_hand[first], rtol=3e-2, atol=3e-3):
+                break
+        worked = re.sub(r"\b[A-Za-z][A-Za-z0-9_]*\b",
+                        lambda k: _short(scope[k.group()], digits) if k.group() in scope else k.group(),
+                        factored_text(shown[first], _DotPrinter), flags=re.ASCII)
+        name = toy.name(g.name, first)
         return [D.Para(f"Check with numbers. With {data} (data drawn at random, forward values as the model "
-                       f"computes them): {'entry ' + label if label else 'the entry'} by the scalar formula is "
-                       f"{number(by_hand[first])}, and the matrix formula gives {number(matrix[first])}"
+                       f"computes them, shown to 3 digits{'' if digits == 3 else f'; in the line below to {digits}, as its terms nearly cancel'}):"),
+                D.Code(f"{name} = {worked}\n{' ' * len(name)} = {number(by_hand[first])}"),
+                D.Para(f"and the matrix formula's entry {label or ''} is {number(matrix[first])}".replace("  ", " ")
                        + (f". All {len(shown)} entries agree: {'yes' if agree else 'NO'}" if len(shown) > 1 else
                           f": {'the same' if agree else 'DIFFERENT'}")
                        + ("" if other is None else
                           f"; backprop's formula gives the same numbers: {'yes' if both else 'NO'}") + ".")]
+
+
+def _short(v, digits=3):
+    """A value as the worked example shows it: 3 digits, negative ones in brackets."""
+    t = f"{v:.{digits}g}".replace("-", "−") if abs(v) > 1e-12 else "0"
+    return f"({t})" if t.startswith("−") else t
 
 
 def _map_atoms(e, swap):
