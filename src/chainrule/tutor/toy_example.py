@@ -241,6 +241,8 @@ class ModelToy:
         kind, name = head
         loss = self.result.model.loss.name
         partial = f"∂{loss}/∂{self.toy.name(name, at)}"
+        if kind == "loss" and name == self.g.of:
+            partial = f"(∂{loss}/∂{self.toy.name(name, at)} directly)"          # the term of J that reads it
         if kind == "adjoint":
             scale = self.result.scale(name)
             factor = T.Expr([T.Term.make(1, [(self.toy.scalar(self.x.adj[name], at), 1)])])
@@ -366,7 +368,7 @@ class ModelToy:
         if not near:                                  # the loss reads them through a line of its own
             return f"{loss} = " + (scalar_text(value) if len(value.terms) <= 6 else
                                    scalar_text(T.Expr(value.terms[:3])) + f" + … ({len(value.terms)} terms)")
-        return f"{loss} = {factored_text(T.Expr(near))}" + (f" + ({rest} terms without {', '.join(sorted(moved))})"
+        return f"{loss} = {factored_text(T.Expr(near))}" + (f" + (the terms without {', '.join(sorted(moved))})"
                                                            if rest else "")
 
     def _reach(self, at):
@@ -417,8 +419,12 @@ class ModelToy:
             if t is not None and t.coef == 1 and len(t.factors) == 1 and isinstance(t.factors[0][0], T.Group) \
                     and t.factors[0][1] == 1:
                 slope = t.factors[0][0].expr                                  # 1 − a1_11², unbracketed
-            if slope.terms:
-                notes.append(f"{fn}′({z}) = {factored_text(slope)}, written with {a} = {fn}({z})")
+            text = factored_text(slope)
+            if slope.terms and a in text:
+                notes.append(f"{fn}′({z}) = {text}, written with {a} = {fn}({z})")
+            elif slope.terms:
+                notes.append(f"{fn}′({z}) = {text}" + (": 1 where that holds, 0 elsewhere" if "> 0" in text and
+                                                       " + " not in text else ""))
         return "(" + "; ".join(notes) + ".)" if notes else ""
 
     def _relation(self):
