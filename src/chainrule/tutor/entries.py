@@ -159,8 +159,8 @@ def _read_off(toy, entries, idx):
             break
     else:
         return None
-    found = T.Expr([T.Term(t.coef, tuple(sorted(t.factors, key=lambda f: _reading_order(f[0], idx))), t.summed)
-                    for t in T.Expr.make(chosen).terms])
+    found = T.Expr([T.Term(t.coef, tuple(sorted(t.factors, key=lambda f: _reading_order(f[0], idx, _shared(t)))),
+                           t.summed) for t in T.Expr.make(chosen).terms])
     rng = np.random.default_rng(7)
     for _ in range(2):
         arrays = toy.random_arrays(rng)
@@ -232,11 +232,21 @@ def _within(remaining, terms):
     return all(_key1(u) in remaining and remaining[_key1(u)] / u.coef >= 1 for u in terms)
 
 
-def _reading_order(a, idx):
+def _reading_order(a, idx, shared):
     """Factors as a matrix product reads them: arrays before functions and groups (the ⊙ factors), the
-    one carrying the result's row index first (W2[a,i] dZ2[a,j]: W2ᵀ dZ2)."""
+    ones a summed index joins first (W2[u,i] dZ2[u,j] before A1[i,j]), the one carrying the result's
+    row index first (W2[a,i] dZ2[a,j]: W2ᵀ dZ2)."""
     first = min((k for k, i in enumerate(idx) if i in a.free), default=len(idx))
-    return (not isinstance(a, T.Var), first)
+    return (not isinstance(a, T.Var), not (a.free & shared), first)
+
+
+def _shared(t):
+    """The summed indices of a term that two or more of its factors read (a product, not a sum)."""
+    counts = {}
+    for a, _ in t.factors:
+        for i in a.free & t.summed:
+            counts[i] = counts.get(i, 0) + 1
+    return {i for i, c in counts.items() if c > 1}
 
 
 def _lift_expr(toy, expr, ctx, env):

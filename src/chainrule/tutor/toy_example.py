@@ -229,12 +229,15 @@ class ModelToy:
             return T.Func(a.name, T.Expr([T.Term.make(1, [(h, 1)])]), a.params)
         return None
 
-    def _local(self, u, v):
-        if (u, v) not in self._locals:
+    def _local(self, u, v, raw=False):
+        """∂u/∂v in index form, forward values by name (folded: Σ_j (Z1 − mu) is 0 where mu is Z1's
+        mean), or `raw`, as differentiated."""
+        if (u, v, raw) not in self._locals:
             expr, idx = self.result.lowered_steps.get(u) or self.result.lowered[u]
             p = fresh_idx(self.result.shapes[v], "pq")
-            self._locals[(u, v)] = self.x._named(diff(expr, v, p)), tuple(idx), p
-        return self._locals[(u, v)]
+            d = diff(expr, v, p)
+            self._locals[(u, v, raw)] = d if raw else self.x._named(d), tuple(idx), p
+        return self._locals[(u, v, raw)]
 
     def _head(self, head, at):
         """The path's first factor at entry `at` of its name, in the target's convention, and its ∂ text."""
@@ -276,6 +279,9 @@ class ModelToy:
                 for texts, factors, e_v in states:
                     for e_u in self.toy.entries(u):
                         f = self.folded(self.toy.at(d, {**dict(zip(idx, e_u)), **dict(zip(p, e_v))}))
+                        if not f.terms:       # 0 only for the model's values (a mean's deviations): show it
+                            raw, ridx, rp = self._local(u, v, raw=True)
+                            f = self.folded(self.toy.at(raw, {**dict(zip(ridx, e_u)), **dict(zip(rp, e_v))}))
                         if f.terms:
                             nxt.append(([f"∂{self.toy.name(u, e_u)}/∂{self.toy.name(v, e_v)}"] + texts,
                                         [f] + factors, e_u))
@@ -372,26 +378,20 @@ class ModelToy:
                                                            if rest else "")
 
     def _reach(self, at):
-        """Which entries the target's entry moves, link by link: z1_11 changes only a1_11; a1_11
-        appears in z2_11 and z2_21 (the readers of one entry together)."""
-        toy, moves = self.toy, {}
-        for head, links in self.chains():
-            e_v = [at]
-            for u, v in reversed(links):
-                d, idx, p = self._local(u, v)
-                for e in e_v:
-                    src = moves.setdefault(toy.name(v, e), [])
-                    src += [toy.name(u, e_u) for e_u in toy.entries(u)
-                            if toy.at(d, {**dict(zip(idx, e_u)), **dict(zip(p, e))}).terms]
-                e_v = list(dict.fromkeys(e_u for e in e_v for e_u in toy.entries(u)
-                                         if toy.at(d, {**dict(zip(idx, e_u)), **dict(zip(p, e))}).terms))
-            if not links:
-                moves.setdefault(toy.name(self.g.of, at), []).append(self.result.model.loss.name)
+        """Which entries the target's entry moves, link by link, read off its paths: z1_11 changes only
+        a1_11; a1_11 appears in z2_11 and z2_21 (the readers of one entry together)."""
+        moves = {}
+        loss = self.result.model.loss.name
+        for texts, _ in self.paths(at):
+            for t in texts[1:]:
+                u, v = t[1:].split("/∂")
+                moves.setdefault(v, []).append(u)
+            if texts[0].endswith("directly)"):
+                moves.setdefault(self.toy.name(self.g.of, at), []).append(loss)
         words = []
-        for src, reached in moves.items():
+        for src, reached in sorted(moves.items(), key=lambda kv: kv[0] != self.toy.name(self.g.of, at)):
             reached = list(dict.fromkeys(reached))
-            names = ", ".join(reached[:-1]) + " and " + reached[-1] if len(reached) > 1 else \
-                (reached[0] if reached else "nothing")
+            names = ", ".join(reached[:-1]) + " and " + reached[-1] if len(reached) > 1 else reached[0]
             words.append(f"{src} {'appears in' if len(reached) > 1 else 'changes only'} {names}")
         return "; ".join(words) + "."
 
@@ -476,6 +476,10 @@ class ModelToy:
         blocks = [D.Para("Find the matrix form that gives every entry. All of them follow one pattern:"),
                   D.Math(f"{lhs} = {printer.expr(found)}",
                          f"{latex.indexed(latex_name(g.name), [latex.name(i) for i in idx])} = {latex.expr(found)}")]
+        unit = _unit_sums(found)
+        if unit:
+            blocks.append(D.Para(f"({_and(unit)} share an index of size 1 here (printed 0): the sum over it has a "
+                                 "single term, and their product is an outer product.)"))
         if not ok:
             return blocks + [D.Para("It has no matrix form (more than two free indices).")]
         blocks += [D.Para("Read back as matrix operations:"),
@@ -545,6 +549,23 @@ def _short(v, digits=3):
     """A value as the worked example shows it: 3 digits, negative ones in brackets."""
     t = f"{v:.{digits}g}".replace("-", "−") if abs(v) > 1e-12 else "0"
     return f"({t})" if t.startswith("−") else t
+
+
+def _unit_sums(e):
+    """The arrays a summed index of size 1 joins (W2[0,i] dZ2[0,j] with n_y = 1), in order."""
+    out = []
+    for t in e.terms:
+        for i in t.summed:
+            if i.dim != 1:
+                continue
+            names = [a.name for a, _ in t.factors if isinstance(a, T.Var) and i in a.free]
+            if len(names) > 1:
+                out += [n for n in names if n not in out]
+    return out
+
+
+def _and(names):
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
 
 
 def _map_atoms(e, swap):
