@@ -177,6 +177,8 @@ def test_a_loss_side_adjoint_shows_the_cancellation_at_entry_level():
     toy = chainrule.explain(TWO, "dZ2").steps[5].text
     assert "∂J/∂z2_11 = ∂J/∂a2_11 · ∂a2_11/∂z2_11" in toy
     assert "· a2_11 (1 − a2_11)" in toy and "= a2_11 − y_11" in toy and "dZ2 = A2 − Y" in toy
+    assert "= a2_11 − y_11 (1 − a2_11) − y_11 a2_11" in toy                 # term by term, factors cancelling
+    assert "σ′(z2_11) = a2_11 (1 − a2_11), written with a2_11 = σ(z2_11)" in toy
     soft = chainrule.explain(chainrule.example("softmax"), "dZ2").steps[5].text
     assert "z2_11 appears in a2_11 and a2_21" in soft                       # softmax: every entry of the column
     assert "Y is one-hot, so each column of it sums to 1" in soft and "It is backprop's formula" in soft

@@ -326,6 +326,9 @@ class ModelToy:
         chain_line = f"∂{loss}/∂{var} = " + "  +  ".join(" · ".join(t) for t, _ in paths)
         worked = f"{lhs} = " + "  +  ".join(" · ".join(_factor_text(f) for f in fs) for _, fs in paths)
         lines = [chain_line, worked]
+        spread = _term_by_term(paths)
+        if spread is not None:
+            lines.append(f"{pad} = {spread}")
         collected = factored_text(entries[first])
         if collected != worked.split(" = ", 1)[1] and (simpler is None or "/" not in collected):
             lines.append(f"{pad} = {collected}")
@@ -409,12 +412,18 @@ class ModelToy:
         if scale:
             notes.append(f"the left side is multiplied by {scale}: {toy.name(g.name, at)} = {scale}·∂"
                          f"{self.result.model.loss.name}/∂{toy.name(g.of, at)}")
-        act = self.x.act
-        if act is not None and act.step.name in toy.shapes:
-            d, idx, p = self._local(act.step.name, g.of)
+        line, fn = None, None
+        if self.x.act is not None:
+            line, fn = self.x.act.step, getattr(self.x.act.fn, "text", self.x.act.fn.name)
+        elif self.x._folded_activation() is not None:            # σ folded into the loss: its derivative still
+            line = self.x._folded_activation()                    # shows in the path
+            expr, _ = self.result.lowered[line.name]
+            atom = expr.terms[0].factors[0][0] if len(expr.terms) == 1 and len(expr.terms[0].factors) == 1 else None
+            fn = ELEMENTWISE[atom.name].text if isinstance(atom, T.Func) and atom.name in ELEMENTWISE else None
+        if line is not None and fn is not None and line.name in toy.shapes:
+            d, idx, p = self._local(line.name, g.of)
             slope = self.folded(toy.at(d, {**dict(zip(idx, at)), **dict(zip(p, at))}))
-            a, z = toy.name(act.step.name, at), toy.name(g.of, at)
-            fn = getattr(act.fn, "text", act.fn.name)
+            a, z = toy.name(line.name, at), toy.name(g.of, at)
             t = slope.terms[0] if len(slope.terms) == 1 else None
             if t is not None and t.coef == 1 and len(t.factors) == 1 and isinstance(t.factors[0][0], T.Group) \
                     and t.factors[0][1] == 1:
@@ -551,6 +560,32 @@ def _short(v, digits=3):
     return f"({t})" if t.startswith("−") else t
 
 
+def _term_by_term(paths):
+    """One path whose first factor is a sum (m·∂J/∂a2_11 = 1/(1 − a2_11) − y_11/a2_11 − …) and whose
+    other factors are products: each term times them, its factors cancelling as they meet
+    (1/(1 − a2_11) · a2_11 (1 − a2_11) = a2_11) — the step between the path and its sum; None otherwise."""
+    if len(paths) != 1:
+        return None
+    head, *rest = paths[0][1]
+    if len(head.terms) < 2 or any(len(f.terms) != 1 for f in rest):
+        return None
+    loose = [(T.Group(a.expr) if isinstance(a, T.Group) else a, x) for f in rest for a, x in f.terms[0].factors]
+    coef = 1
+    for f in rest:
+        coef *= f.terms[0].coef
+    terms = [T.Term.make(u.coef * coef, list(u.factors) + loose) for u in head.terms]
+    return scalar_text(T.Expr([t for t in terms if t is not None]))
+
+
+def _complements(e):
+    """σ(−u) as 1 − σ(u), the course's form of σ′ = σ(1 − σ)."""
+    def swap(a):
+        if isinstance(a, T.Func) and a.name == "sigmoid" and a.arg.terms and all(t.coef < 0 for t in a.arg.terms):
+            return T.Group(T.const(1) - T.Expr([T.Term.make(1, [(T.Func("sigmoid", -a.arg), 1)])]), True)
+        return None
+    return _map_atoms(e, swap)
+
+
 def _unit_sums(e):
     """The arrays a summed index of size 1 joins (W2[0,i] dZ2[0,j] with n_y = 1), in order."""
     out = []
@@ -608,7 +643,7 @@ def expression_toy(r):
         raise NotImplementedError(f"the scalar function is nested more than {TOY_MAX_DEPTH} deep, too deep to "
                                   "follow by hand")
     idx = tuple(r.wrt_idx[0])
-    entries = {e: diff(f, toy.name(r.wrt, e), ()) for e in toy.entries(r.wrt)}
+    entries = {e: _complements(diff(f, toy.name(r.wrt, e), ())) for e in toy.entries(r.wrt)}
     first = next(iter(entries))
     x = toy.name(r.wrt, first)
     dims = sorted(toy.dims)
