@@ -40,6 +40,13 @@ class ScalarPrinter(IndexPrinter):
     positive term first (a2_11 − y_11)."""
     JOIN = " "                   # between a product's factors ("·" where numbers stand for the names)
 
+    def coef_text(self, c):
+        """0.01 as the course writes a slope, not (1/100): a power of ten below it in decimals."""
+        d = c.denominator
+        if 1 < d <= 10_000 and 10 ** (len(str(d)) - 1) == d:
+            return f"{float(c):g}"
+        return super().coef_text(c)
+
     def indicator(self, inner, op):
         if inner.startswith(self.MINUS) and " + " not in inner and f" {self.MINUS} " not in inner:
             return f"({inner[1:]} {'≤' if op == '>=' else '<'} 0)"               # (z1_11 ≤ 0), not (−z1_11 ≥ 0)
@@ -481,10 +488,11 @@ class ModelToy:
         m, ok = self.result.matrix_form(found, idx, g.of, log)
         text = CourseTextPrinter()(m)
         printer, latex = IndexPrinter(idx, ()), IndexLatexPrinter(idx, ())
-        lhs = printer.indexed(g.name, [printer.name(i) for i in idx])
+        long = [i for i in idx if toy.size(i.dim) > 1]                      # db1[i], not db1[i,0]
+        lhs = printer.indexed(g.name, [printer.name(i) for i in long])
         blocks = [D.Para("Find the matrix form that gives every entry. All of them follow one pattern:"),
                   D.Math(f"{lhs} = {printer.expr(found)}",
-                         f"{latex.indexed(latex_name(g.name), [latex.name(i) for i in idx])} = {latex.expr(found)}")]
+                         f"{latex.indexed(latex_name(g.name), [latex.name(i) for i in long])} = {latex.expr(found)}")]
         unit = _unit_sums(found)
         if unit:
             blocks.append(D.Para(f"({_and(unit)} share an index of size 1 here (printed 0): the sum over it has a "
