@@ -209,3 +209,16 @@ def test_the_worked_numbers_compute_what_they_claim(name):
         printed = float(value.split("= ", 1)[1].replace("−", "-"))
         assert np.isclose(got, printed, rtol=3e-2, atol=3e-3), (name, g.name, worked, got, printed)
         assert f"is {value.split('= ', 1)[1]}" in block                    # the matrix formula's entry
+
+
+@pytest.mark.parametrize("name", chainrule.examples())
+def test_no_computer_algebra_spelling_reaches_the_reader(name):
+    """cosh, Heaviside, Max, ** or a huge integer in no section the engine writes (Setup quotes the
+    model and Shapes the wrong forms as NumPy code: those are the learner's own spelling)."""
+    text = chainrule.example(name)
+    for g in backprop(text).gradients:
+        e = chainrule.explain(text, g.name)
+        for k, step in enumerate(e.steps):
+            if step.title not in ("Setup", "Shapes"):
+                found = re.compile(r"cosh|Heaviside|Max\(|\*\*|(?<![\d.])\d{9,}(?![\d.])").search(step.text)
+                assert not found, (name, g.name, step.title, step.text[max(0, found.start() - 80):found.end() + 20])
