@@ -552,7 +552,11 @@ class ModelToy:
                         lambda k: _short(scope[k.group()], digits) if k.group() in scope else k.group(),
                         factored_text(shown[first], _DotPrinter), flags=re.ASCII)
         name = toy.name(g.name, first)
-        return [D.Para(f"Check with numbers. With {data} (data drawn at random, forward values as the model "
+        scale = max([abs(v) for v in scope.values()] + [1e-300])
+        tiny = max(abs(v) for v in by_hand.values()) < 1e-3 * scale
+        note = [D.Para(f"Every entry is nearly 0 here: at size {TOY_SIZE} the terms cancel (with two examples a "
+                       "normalised row is ±1, for one); the numeric check below uses larger sizes.")] if tiny else []
+        return note + [D.Para(f"Check with numbers. With {data} (data drawn at random, forward values as the model "
                        f"computes them, shown to 3 digits{'' if digits == 3 else f'; in the line below to {digits}, as its terms nearly cancel'}):"),
                 D.Code(f"{name} = {worked}\n{' ' * len(name)} = {number(by_hand[first])}"),
                 D.Para(f"and the matrix formula's entry {label or ''} is {number(matrix[first])}".replace("  ", " ")
