@@ -65,3 +65,26 @@ def test_cli_train_and_gradcheck(tmp_path, capsys):
     assert chainrule.main(["gradcheck", "--example", "softmax"]) == 0
     assert "the gradients are right" in capsys.readouterr().out
     assert chainrule.main(["train", "--data", "spirals"]) == 2
+
+
+def _three_blobs(m=300, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0, 3.0], [-2.6, -1.5], [2.6, -1.5]])
+    labels = np.repeat(np.arange(3), m // 3)
+    X = (centres[labels] + rng.standard_normal((m, 2)) * 0.6).T
+    return X, labels[None, :].astype(float)
+
+
+def test_a_softmax_model_learns_three_classes_from_class_labels(tmp_path):
+    """Labels 0, 1, 2 in a row are one-hot encoded for a model with one-hot Y (C = 3 from the data):
+    the cost falls from log 3 and the accuracy is far above chance (it once trained C = 1 and printed
+    −0.000000 at chance)."""
+    X, Y = _three_blobs()
+    r = chainrule.train(chainrule.example("softmax"), data=(X, Y), lr=0.5, iterations=1500, seed=1)
+    assert r.params["W2"].shape == (3, 4) and r.costs[0] == pytest.approx(np.log(3), abs=1e-3)
+    assert r.costs[-1] < 0.3 and r.accuracy > 0.9
+    path = tmp_path / "blobs.csv"                                # the CLI's CSV path: the same
+    np.savetxt(path, np.c_[X.T, Y.T], delimiter=",")
+    assert chainrule.main(["train", "--example", "softmax", "--data", str(path), "--iterations", "300"]) == 0
+    with pytest.raises(chainrule.ChainruleError, match="the data has 3 classes but the model has one output"):
+        chainrule.train(chainrule.example("two-layer"), data=(X, Y), iterations=10)

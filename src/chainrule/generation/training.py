@@ -183,6 +183,8 @@ def train(model_text=None, data="planar", lr=1.2, iterations=10000, seed=1, hidd
     if hidden is not None and (isinstance(hidden, bool) or not isinstance(hidden, int) or not 1 <= hidden <= 10 ** 4):
         raise ChainruleError(f"hidden must be a size from 1 to 10,000, got {hidden!r}")
     X, Y = dataset(data, seed) if isinstance(data, str) else data
+    X, Y = np.asarray(X, dtype=float), np.asarray(Y, dtype=float)
+    Y = encode_labels(model, Y)
     xs, ys, sizes = _layout(model, X, Y, hidden)
     if not (isinstance(iterations, int) and 0 < iterations <= 10 ** 6) or not (0 < lr < 1e3):
         raise ChainruleError("iterations must be 1 … 1,000,000 and lr a positive number")
@@ -211,7 +213,31 @@ def train(model_text=None, data="planar", lr=1.2, iterations=10000, seed=1, hidd
         return np.argmax(out, axis=0)[None, :] * 1.0 if out.shape[0] > 1 else (out > 0.5) * 1.0
     labels = np.argmax(Y, axis=0)[None, :] if Y.shape[0] > 1 else Y
     accuracy = float(np.mean(predict(X) == labels))
-    return Training(costs, params, accuracy, predict, X, Y)
+    return Training(costs, params, accuracy, predict, X, labels)
+
+
+def encode_labels(model, Y):
+    """Labels as the model's Y wants them. A model with one-hot Y (C × m, softmax) given a row of class
+    labels 0 … C−1 gets them one-hot encoded (C from the labels; at least 2); a model with one output
+    (binary Y) given more than two classes is an error that says so."""
+    ydecl = next((d for d in model.declarations.values() if d.is_data and d.name == "Y"), None)
+    if ydecl is None or Y.ndim != 2 or Y.shape[0] != 1:
+        return Y
+    labels = Y[0]
+    classes = np.unique(labels)
+    if not np.allclose(labels, np.round(labels)) or labels.min() < 0:
+        if "onehot" in ydecl.properties or "binary" in ydecl.properties:
+            raise ChainruleError(f"the labels must be class numbers 0, 1, 2, …; got values such as {labels[0]:g}")
+        return Y
+    if "onehot" in ydecl.properties:
+        C = max(2, int(labels.max()) + 1)
+        if isinstance(ydecl.shape[0], int) and ydecl.shape[0] != C:
+            raise ChainruleError(f"Y is declared with {ydecl.shape[0]} classes but the labels have {C}")
+        return np.eye(C)[labels.astype(int)].T
+    if len(classes) > 2 and ("binary" in ydecl.properties or len(ydecl.shape) == 2 and ydecl.shape[0] == 1):
+        raise ChainruleError(f"the data has {len(classes)} classes but the model has one output (binary labels): "
+                             "use a softmax model (chainrule train --example softmax)")
+    return Y
 
 
 def _output_name(model, ys):
