@@ -58,3 +58,52 @@ def test_code_out_of_reach_is_named_at_its_line_and_never_run(code, fragment, tm
         chainrule.backprop(code)
     assert fragment in str(e.value) and e.value.line >= 2
     assert list(tmp_path.iterdir()) == []                     # nothing ran
+
+
+def test_an_l_layer_net_with_helpers_and_a_loop_gives_the_course_s_formulas():
+    """C1W4: sigmoid/relu helpers returning (A, cache), linear_forward, linear_activation_forward with
+    activation="relu", a for loop over range(1, L) with parameters['W' + str(l)], caches.append;
+    L = len(parameters) // 2 is 3 unless layers= says otherwise. Names are the course's (Z2, A2, dW2)."""
+    r = chainrule.backprop(_src("l_layer"))
+    text = {g.name: g.text for g in r.gradients}
+    assert text["dZ3"] == "A3 − Y" and text["dZ2"] == "dA2 ⊙ (Z2 > 0)" and text["dA1"] == "W2ᵀ dZ2"
+    assert text["dW1"] == "(1/m) dZ1 Xᵀ" and len(text) == 11
+    assert max(r.check().values()) < 1e-6
+
+
+def test_the_regularized_cost_calls_the_plain_one_and_adds_the_l2_term():
+    r = chainrule.backprop(_src("l2_regularized"))
+    assert r["dW2"].text == "(1/m) (dZ2 A1ᵀ + lambd W2)" and r["dZ3"].text == "A3 − Y"
+    assert max(r.check().values()) < 1e-6
+
+
+def _reordered(src):
+    """The same code with its functions in reverse order and some local names changed."""
+    import re
+    parts = re.split(r"\n(?=def )", src)
+    head, defs = parts[0], parts[1:]
+    out = head + "\n" + "\n".join(reversed(defs))
+    for old, new in (("A_prev", "A_in"), ("linear_cache", "lin_memo"), ("caches", "memos")):
+        out = re.sub(rf"\b{old}\b", new, out)
+    return out
+
+
+@pytest.mark.parametrize("name", ["shallow_tanh", "l_layer", "l2_regularized", "dropout", "logreg_propagate"])
+def test_the_same_code_reordered_and_renamed_gives_the_same_adjoints(name):
+    src = _src(name)
+    a = {g.name: g.text for g in chainrule.backprop(src).gradients}
+    b = {g.name: g.text for g in chainrule.backprop(_reordered(src)).gradients}
+    assert a == b
+
+
+def test_reading_is_the_same_under_every_hash_seed():
+    """Names and order come from the code, not from set order (a layer number once did)."""
+    import os
+    import subprocess
+    import sys
+    code = ("import chainrule, pathlib, sys\n"
+            "for n in ('l_layer', 'l2_regularized', 'dropout'):\n"
+            "    print(chainrule.backprop(pathlib.Path(sys.argv[1], n + '.py').read_text()).text())\n")
+    outs = {subprocess.run([sys.executable, "-c", code, str(HERE)], capture_output=True, text=True,
+                           env=dict(os.environ, PYTHONHASHSEED=str(seed))).stdout for seed in (1, 2, 3)}
+    assert len(outs) == 1 and "dW1" in next(iter(outs))

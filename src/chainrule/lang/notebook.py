@@ -20,6 +20,7 @@ from ..core.errors import ChainruleError
 
 MAX_STEPS = 20_000        # statements and expressions interpreted (unrolled loops included)
 MAX_CALLS = 64            # nested function calls (recursion)
+LAYERS = 3                # an L-layer net's L where the code reads len(parameters) // 2 and layers= is not given
 DATA_NAMES = ("X", "Y", "x", "y", "X_train", "Y_train", "labels")
 SCALAR_NAMES = ("lambd", "keep_prob", "learning_rate", "alpha", "beta", "epsilon", "eps", "reg", "lam", "lambda_")
 NP_ELEMENTWISE = {"tanh", "exp", "log", "sqrt", "abs", "maximum", "minimum", "power", "multiply", "add", "subtract",
@@ -63,11 +64,15 @@ class Func:
 
 
 class Params(dict):
-    """The `parameters` argument: each key read declares a parameter of that name."""
+    """The `parameters` argument: each key read declares a parameter of that name; its length is
+    2 × layers (W and b per layer: L = len(parameters) // 2)."""
 
     def __init__(self, reader):
         super().__init__()
         self.reader = reader
+
+    def __len__(self):
+        return 2 * self.reader.layers
 
 
 class Module:
@@ -81,8 +86,8 @@ class _Return(Exception):
 
 
 class Reader:
-    def __init__(self, source, data=None):
-        self.source = source
+    def __init__(self, source, data=None, layers=LAYERS):
+        self.source, self.layers = source, layers
         try:
             self.tree = ast.parse(source)
         except SyntaxError as e:
@@ -306,8 +311,17 @@ class Reader:
             raise self.err("this kind of assignment target is not read", target)
 
     def bind_line(self, name, value, at):
-        """A model line `name = expression` (renamed when the name is taken); the value is then its name."""
-        model_name = self.fresh(re.sub(r"\W", "_", name))
+        """A model line `name = expression` (renamed when the name is taken); the value is then its name.
+        A helper's name without a layer number takes the number of what it reads (Z = np.dot(W3, A2) + b3
+        is Z3, A = relu(Z3) is A3), as the course names them."""
+        name = re.sub(r"\W", "_", name)
+        if not re.search(r"\d$", name) and self.calls > 1:
+            read = [n.id for n in ast.walk(value.node) if isinstance(n, ast.Name)]      # in reading order
+            read = [n for n in read if self.decls.get(n) == "param"] + read             # a layer's W3 first
+            numbers = [m.group(1) for n in read for m in [re.search(r"[A-Za-z](\d+)$", n)] if m]
+            if numbers and f"{name}{numbers[0]}" not in self.used:
+                name = f"{name}{numbers[0]}"
+        model_name = self.fresh(name)
         self.lines.append((model_name, value.node, getattr(at, "lineno", 1)))
         self.local_lines[model_name] = self.calls
         return Arr(ast.Name(model_name, ast.Load()))
@@ -315,7 +329,7 @@ class Reader:
     def rename_line(self, old, name):
         """A helper's local line taken by the caller's name (the last line, read by nothing yet)."""
         k = next((k for k, (n, _, _) in enumerate(self.lines) if n == old), None)
-        if k is None or any(old in {x.id for x in ast.walk(node) if isinstance(x, ast.Name)}
+        if k is None or re.search(r"\d$", old) or any(old in {x.id for x in ast.walk(node) if isinstance(x, ast.Name)}
                             for _, node, _ in self.lines[k + 1:]):
             return Arr(ast.Name(old, ast.Load()))
         new = self.fresh(re.sub(r"\W", "_", name))
@@ -337,8 +351,10 @@ class Reader:
             if e.id in ("range", "len", "str", "int", "float", "print", "sigmoid", "relu"):
                 return e.id
             raise self.err(f"{e.id!r} is not defined here", e)
-        if isinstance(e, (ast.Tuple, ast.List)):
+        if isinstance(e, ast.Tuple):
             return tuple(self.expr(x, env) for x in e.elts)
+        if isinstance(e, ast.List):
+            return [self.expr(x, env) for x in e.elts]
         if isinstance(e, ast.Dict):
             return {self.expr(k, env): self.expr(v, env) for k, v in zip(e.keys, e.values)}
         if isinstance(e, ast.Subscript):
@@ -418,6 +434,8 @@ class Reader:
         v = self.expr(e.value, env)
         if isinstance(v, Module):
             return Module(v.path + "." + e.attr)
+        if isinstance(v, list) and e.attr == "append":
+            return ("append", v)
         if e.attr == "shape" and isinstance(v, (Arr, Rand)):
             return Shape(self.node(v, e) if isinstance(v, Arr) else v.like)
         if e.attr == "T" and isinstance(v, (Arr, Rand)):
@@ -440,7 +458,7 @@ class Reader:
             return range(*args)
         if f == "len":
             if isinstance(args[0], (dict, tuple, list)):
-                return len(args[0])
+                return len(args[0])                              # parameters: 2 × layers
             raise self.err("len() of a value not known while reading (pass layers=… for an L-layer net)", e)
         if f in ("str", "int", "float"):
             if isinstance(args[0], Arr) and f != "str":
@@ -450,6 +468,9 @@ class Reader:
             return {"str": str, "int": int, "float": float}[f](args[0])
         if f in ("sigmoid", "relu"):
             return self.combine(args[0], None, lambda x, _: ast.Call(ast.Name(f, ast.Load()), [x], []), e)
+        if isinstance(f, tuple) and f[0] == "append":
+            f[1].append(args[0])
+            return None
         if isinstance(f, tuple) and f[0] == "method":
             _, v, name = f
             if name == "astype":
@@ -582,9 +603,9 @@ class _Dims:
             self.one.add(a)
 
 
-def notebook_model(source, loss=None, data=None):
+def notebook_model(source, loss=None, data=None, layers=LAYERS):
     """The model text of a learner's Python source (see the module docstring)."""
-    reader = Reader(source, data)
+    reader = Reader(source, data, layers)
     loss_name = reader.run(loss)
     lines = _needed(reader.lines, loss_name)
     dims = _Dims()
