@@ -107,3 +107,29 @@ def test_reading_is_the_same_under_every_hash_seed():
     outs = {subprocess.run([sys.executable, "-c", code, str(HERE)], capture_output=True, text=True,
                            env=dict(os.environ, PYTHONHASHSEED=str(seed))).stdout for seed in (1, 2, 3)}
     assert len(outs) == 1 and "dW1" in next(iter(outs))
+
+
+def test_a_whole_backward_function_gets_a_verdict_per_line():
+    """C1W3's backward_propagation with one bug (dW1 without X's transpose): that line, and only that
+    line, is flagged, each line judged with the engine's values for what it reads."""
+    model = _src("shallow_tanh")
+    v = chainrule.check(model, _src("backward_one_bug"))
+    assert not v.correct and [x.name for x in v.lines] == ["dZ2", "dW2", "db2", "dZ1", "dW1", "db1"]
+    assert [x.name for x in v.lines if not x.correct] == ["dW1"] and v.lines[4].line == 14
+    assert "X should be transposed" in v.lines[4].reason and "dW1 = (1 / m) * np.dot(dZ1, X)" in str(v)
+    fixed = _src("backward_one_bug").replace("np.dot(dZ1, X)", "np.dot(dZ1, X.T)")
+    assert chainrule.check(model, fixed).correct
+    # a bug early does not flag the lines after it: each reads the engine's dZ2
+    early = _src("backward_one_bug").replace("dZ2 = A2 - Y", "dZ2 = A2 + Y").replace("np.dot(dZ1, X)", "np.dot(dZ1, X.T)")
+    assert [x.name for x in chainrule.check(model, early).lines if not x.correct] == ["dZ2"]
+
+
+def test_bare_lines_are_checked_too(capsys, tmp_path):
+    lines = "dZ2 = A2 - Y\ndW2 = np.dot(dZ2, A1.T) / m\ndb2 = np.sum(dZ2, axis=1, keepdims=True)\n"
+    v = chainrule.check(chainrule.example("two-layer"), lines)
+    assert [x.correct for x in v.lines] == [True, True, False] and "a factor m" in v.lines[2].reason
+    path = tmp_path / "mine.py"
+    path.write_text(_src("backward_one_bug"))
+    assert chainrule.main(["check", str(HERE / "shallow_tanh.py"), str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "line 14: WRONG: dW1 = (1 / m) * np.dot(dZ1, X)" in out and "line 13: right" in out

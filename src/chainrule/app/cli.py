@@ -138,7 +138,14 @@ def cmd_check(args, console):
         raise ChainruleError("give a model file (optional) and one claim in quotes, e.g. "
                              "chainrule check \"dZ1 = np.dot(W2.T, dZ2) * (1 - A1**2)\"")
     args.model = args.args[0] if len(args.args) == 2 else None
-    v = check(read_model(args), args.args[-1], args.convention)
+    claim = args.args[-1]
+    if claim.endswith(".py") and "\n" not in claim:          # a file with your backward_propagation
+        from pathlib import Path
+        path = Path(claim)
+        if not path.is_file():
+            raise ChainruleError(f"cannot read {claim!r}: no such file")
+        claim = path.read_text()[:1_000_000]
+    v = check(read_model(args), claim, args.convention)
     console.print(str(v), style="green" if v.correct else "red", markup=False)
     return 0 if v.correct else 1
 

@@ -75,6 +75,14 @@ class Params(dict):
         return 2 * self.reader.layers
 
 
+class Lookup(dict):
+    """A cache read by a learner's backward pass: each string key is the model's value of that name."""
+
+    def __init__(self, reader):
+        super().__init__()
+        self.reader = reader
+
+
 class Module:
     def __init__(self, path):
         self.path = path
@@ -104,6 +112,8 @@ class Reader:
         self.steps = 0
         self.calls = 0
         self.local_lines = {}          # model name -> the call depth its line was written at
+        self.written = []              # (the name as the code writes it, the model name, source line)
+        self.outside = {}              # names read from a model when judging lines (check): name -> kind
         self.functions = {}
         self.globals = {"np": Module("np"), "numpy": Module("np")}
         for node in self.tree.body:
@@ -207,7 +217,7 @@ class Reader:
         if name in SCALAR_NAMES or name.startswith(("lambd", "keep_prob", "learning_rate")):
             return self.declare(name, "scalar")
         if name in ("cache", "caches", "grads"):
-            return {}
+            return Lookup(self) if self.outside else {}
         return self.declare(name, "param")
 
     # -- calls ----------------------------------------------------------------------------------
@@ -314,7 +324,7 @@ class Reader:
         """A model line `name = expression` (renamed when the name is taken); the value is then its name.
         A helper's name without a layer number takes the number of what it reads (Z = np.dot(W3, A2) + b3
         is Z3, A = relu(Z3) is A3), as the course names them."""
-        name = re.sub(r"\W", "_", name)
+        name = name_as_written = re.sub(r"\W", "_", name)
         if not re.search(r"\d$", name) and self.calls > 1:
             read = [n.id for n in ast.walk(value.node) if isinstance(n, ast.Name)]      # in reading order
             read = [n for n in read if self.decls.get(n) == "param"] + read             # a layer's W3 first
@@ -323,6 +333,7 @@ class Reader:
                 name = f"{name}{numbers[0]}"
         model_name = self.fresh(name)
         self.lines.append((model_name, value.node, getattr(at, "lineno", 1)))
+        self.written.append((name_as_written, model_name, getattr(at, "lineno", 1)))
         self.local_lines[model_name] = self.calls
         return Arr(ast.Name(model_name, ast.Load()))
 
@@ -350,6 +361,8 @@ class Reader:
                 return {"True": True, "False": False, "None": None}[e.id]
             if e.id in ("range", "len", "str", "int", "float", "print", "sigmoid", "relu"):
                 return e.id
+            if e.id in self.outside:                      # a model's name, read by a learner's lines
+                return Arr(ast.Name(e.id, ast.Load()))
             raise self.err(f"{e.id!r} is not defined here", e)
         if isinstance(e, ast.Tuple):
             return tuple(self.expr(x, env) for x in e.elts)
@@ -417,6 +430,9 @@ class Reader:
                 raise self.err("a parameter key must be a string known while reading", e.slice)
             if key not in box:
                 box[key] = box.reader.declare(key, "param")
+            return box[key]
+        if isinstance(box, Lookup) and isinstance(key, str) and key not in box:
+            box[key] = Arr(ast.Name(key, ast.Load()))         # cache["A1"]: the model's A1
             return box[key]
         if isinstance(box, dict):
             if key not in box:
@@ -753,3 +769,24 @@ def _dim_names(reader, shapes, dims):
         names[c] = "n_h" if len(rest) == 1 else f"n_{k + 1}"
     names.pop("1", None)
     return names
+
+
+def learner_lines(source, names):
+    """The assignments of a learner's backward pass — a `def backward_propagation(parameters, cache,
+    X, Y):` or bare lines — as (name as written, expression text over the model's names, source line),
+    the function read like a forward one: cache["A1"] and parameters["W2"] are the model's A1 and
+    W2, helpers inlined. `names`: the model's names (each may be read directly)."""
+    text = source if re.search(r"^def ", source, re.M) else \
+        "def _lines():\n" + "\n".join("    " + ln for ln in source.splitlines())
+    reader = Reader(text)
+    reader.outside = {n: "model" for n in names}
+    fname = next((n for n in reversed(list(reader.functions)) if n.startswith(("backward", "_lines"))),
+                 list(reader.functions)[-1] if reader.functions else None)
+    if fname is None:
+        raise ChainruleError("no lines to check", source, 0, 1, 1, kind="notebook")
+    f = reader.functions[fname]
+    args = {a.arg: (Arr(ast.Name(a.arg, ast.Load())) if a.arg in names else reader.input(a.arg)) for a in f.args.args}
+    reader.invoke(f, [], args, f)
+    exprs = {model: node for model, node, _ in reader.lines}
+    shift = 0 if text is source else 1
+    return [(written, ast.unparse(exprs[model]), line - shift) for written, model, line in reader.written]

@@ -52,7 +52,11 @@ class Verdict:
 
 
 def check(model_text, claim, convention="course"):
-    """A verdict on `claim` ("dZ1 = ...", NumPy as learners write it) for one adjoint of the model."""
+    """A verdict on `claim` ("dZ1 = ...", NumPy as learners write it) for one adjoint of the model; a
+    whole backward function (or several lines) gets a verdict per line (tutor/lines.py)."""
+    from .lines import check_lines, is_lines
+    if is_lines(claim):
+        return check_lines(model_text, claim, convention)
     with T.work_budget():
         return _check(model_text, claim, convention)
 

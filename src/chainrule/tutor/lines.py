@@ -1,0 +1,81 @@
+"""check() of a learner's whole backward pass — a `def backward_propagation(parameters, cache, X, Y):`
+or several lines: each assignment judged on its own against the model (lang/notebook reads the
+lines), with the engine's values for the names it reads, so one bug flags one line, not every line
+after it."""
+from ..core.errors import ChainruleError
+
+
+class LineVerdict:
+    """One line's verdict: `.name`, `.line` (in the source), `.correct` (None when not judged),
+    `.reason`, `.hint`, `.expected`."""
+
+    def __init__(self, name, line, claim, correct, reason, hint=None, expected=None):
+        self.name, self.line, self.claim = name, line, claim
+        self.correct, self.reason, self.hint, self.expected = correct, reason, hint, expected
+
+    def __str__(self):
+        mark = {True: "right", False: "WRONG", None: "not judged"}[self.correct]
+        out = [f"line {self.line}: {mark}: {self.claim}"]
+        if self.correct is not True:
+            out.append(f"    {self.reason}")
+        if self.correct is False and self.hint:
+            out.append(f"    hint: {self.hint}")
+        return "\n".join(out)
+
+
+class LinesVerdict:
+    """`.lines` (a LineVerdict per assignment), `.correct` (every judged line right), `.reason` and
+    `.hint` of the first wrong line; str() is the line-by-line report."""
+
+    def __init__(self, lines):
+        self.lines = lines
+        judged = [v for v in lines if v.correct is not None]
+        wrong = [v for v in judged if not v.correct]
+        self.correct = bool(judged) and not wrong
+        self.reason = (f"{len(wrong)} of {len(judged)} lines wrong: " + ", ".join(f"line {v.line} ({v.name})"
+                                                                                for v in wrong)) if wrong else \
+            f"all {len(judged)} lines right"
+        self.hint = wrong[0].hint if wrong else None
+        self.expected = wrong[0].expected if wrong else None
+        self.target = wrong[0].name if wrong else None
+
+    def __str__(self):
+        return "\n".join([("correct" if self.correct else "wrong") + f": {self.reason}"] + [str(v) for v in self.lines])
+
+    def _repr_markdown_(self):
+        return ("✅ " if self.correct else "❌ ") + str(self).replace("\n", "  \n")
+
+
+def is_lines(claim):
+    """A whole backward function, or more than one assignment."""
+    if not isinstance(claim, str):
+        return False
+    rows = [r for r in claim.splitlines() if r.strip() and not r.strip().startswith("#")]
+    return claim.lstrip().startswith("def ") or "\ndef " in claim or sum("=" in r for r in rows) > 1
+
+
+def check_lines(model_text, source, convention="course"):
+    from ..engine.adjoints import backprop
+    from ..lang.model import example
+    from ..lang.notebook import learner_lines
+    from .verdict import check
+    text = model_text if model_text is not None else example("two-layer")
+    r = backprop(text, convention)
+    adjoints = {g.name for g in r.gradients}
+    names = set(r.shapes) | adjoints | {d for s in r.shapes.values() for d in s if isinstance(d, str)}
+    out = []
+    rows = source.splitlines()
+    for name, expr, line in learner_lines(source, names):
+        claim = f"{name} = {expr}"
+        shown = rows[line - 1].strip() if 0 < line <= len(rows) else claim     # the line as the learner wrote it
+        if name not in adjoints:
+            out.append(LineVerdict(name, line, shown, None, f"{name} is not an adjoint of the model (adjoints: "
+                                   f"{', '.join(sorted(adjoints))})"))
+            continue
+        try:
+            v = check(text, claim, convention)
+        except ChainruleError as e:
+            out.append(LineVerdict(name, line, shown, None, e.message))
+            continue
+        out.append(LineVerdict(name, line, shown, v.correct, v.reason, v.hint, v.expected))
+    return LinesVerdict(out)
