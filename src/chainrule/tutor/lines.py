@@ -54,11 +54,11 @@ def is_lines(claim):
     return claim.lstrip().startswith("def ") or "\ndef " in claim or sum("=" in r for r in rows) > 1
 
 
-def check_lines(model_text, source, convention="course"):
+def check_lines(model_text, source, convention, check):
+    """Each assignment of `source` judged by `check` (tutor.verdict's, for one claim)."""
     from ..engine.adjoints import backprop
     from ..lang.model import example
     from ..lang.notebook import learner_lines
-    from .verdict import check
     text = model_text if model_text is not None else example("two-layer")
     r = backprop(text, convention)
     adjoints = {g.name for g in r.gradients}

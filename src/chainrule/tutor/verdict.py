@@ -56,7 +56,7 @@ def check(model_text, claim, convention="course"):
     whole backward function (or several lines) gets a verdict per line (tutor/lines.py)."""
     from .lines import check_lines, is_lines
     if is_lines(claim):
-        return check_lines(model_text, claim, convention)
+        return check_lines(model_text, claim, convention, check)
     with T.work_budget():
         return _check(model_text, claim, convention)
 
