@@ -122,3 +122,15 @@ def test_an_inverse_is_told_from_its_transpose():
     assert not chainrule.check(claim="np.linalg.inv(X)", expr="log(det(X))", wrt="X", shapes=shapes).correct
     assert chainrule.check(claim="np.linalg.inv(X).T", expr="log(det(X))", wrt="X", shapes=shapes).correct
     assert not chainrule.check(claim="inv(X)", expr="trace(A @ inv(X))", wrt="A", shapes=shapes).correct
+
+
+@pytest.mark.parametrize("model,claim", [
+    ("softmax", "db1 = np.sum(dZ1, axis=1, keepdims=True) / m * 1e308 / 1e308"),
+    ("mlp-rowmajor", "db1 = np.sum(dH1, axis=0) / N * 1e308 / 1e308"),
+])
+def test_an_overflowing_claim_on_a_bias_is_judged_without_a_crash(model, claim):
+    """Found by the hostile generator (seed 23): the one-side diagnosis compared a bias with the mask of
+    a reader of another shape (an IndexError), and named the sign of a parameter as the fault."""
+    text = chainrule.example(model) if model in chainrule.examples() else _model(model)
+    v = chainrule.check(text, claim)
+    assert not v.correct and "right where" not in v.reason

@@ -486,7 +486,8 @@ class _Judge:
         """dZ1 = dA1 * (Z1 > 0) for A1 = np.maximum(0.01 * Z1, Z1): right where Z1 > 0, wrong where Z1 ≤ 0
         — the piece of a piecewise activation the claim got wrong, with the slope it has there."""
         z = np.asarray(self.values.get(self.g.of, 0.0), dtype=float)
-        if z.shape != self.want.shape:
+        piecewise = any(f"({self.g.of} {op} 0)" in self.expected for op in (">", "≤", "≥", "<"))
+        if z.shape != self.want.shape or not piecewise:           # only where the formula has a mask on it
             return None
         for side, other, mask in ((f"{self.g.of} > 0", f"{self.g.of} ≤ 0", z > 0), (f"{self.g.of} ≤ 0",
                                                                                      f"{self.g.of} > 0", z <= 0)):
@@ -496,7 +497,7 @@ class _Judge:
             slope = ""
             readers = [self.model.assignment(r) for r in self.result.readers(self.g.of)]
             d = self.result.adjoint_names.get(readers[0].name) if len(readers) == 1 else None
-            if d in self.values:
+            if d in self.values and np.shape(self.values[d]) == z.shape:      # the reader is entry by entry
                 up = np.asarray(self.values[d], dtype=float)[~mask]
                 ok = np.abs(up) > 1e-9
                 ratio = self.want[~mask][ok] / up[ok]
