@@ -163,3 +163,17 @@ def test_a_parameter_the_loss_does_not_read_has_a_zero_gradient():
     f = chainrule.compile(text)
     _, grads = f({"W": np.ones((2, 2)), "V": np.ones((2, 2)), "X": np.ones((2, 3))})
     assert np.all(grads["V"] == 0) and grads["V"].shape == (2, 2)
+
+
+def test_text_in_the_generated_docstring_cannot_run(tmp_path):
+    """A model comment (or an expression's comment) holding triple quotes once ended the generated
+    module's docstring, and compile() ran what followed: user text must never execute."""
+    import os
+    flag = tmp_path / "ran"
+    evil = f'__import__("os").system("touch {flag}")'
+    model = f'X: n, m data\nW: k, n\n# """; {evil}; """\nJ = sum(W @ X)\n'
+    f = chainrule.compile(model)
+    f.forward  # noqa: B018 — compiled, not run beyond the module's definitions
+    g = chainrule.compile(expr=f'sum(x) # """; {evil}; """', wrt="x", shapes={"x": "n"})
+    assert callable(g) and not os.path.exists(flag)
+    assert 'W = values' in chainrule.codegen(model) and '\\"\\"\\"' in chainrule.codegen(model)
