@@ -36,7 +36,12 @@ def test_propagate_s_own_gradient_lines_are_left_out_and_derived():
 def test_dropout_masks_drawn_with_np_random_are_data():
     r = chainrule.backprop(_src("dropout"))
     assert r.model.declarations["D1"].is_data and r.model.declarations["keep_prob"].is_data
-    assert r["dZ1"].text == "dA1 ⊙ (Z1 > 0)" and max(r.check().values()) < 1e-6
+    assert max(r.check().values()) < 1e-6
+    # A1 = relu(Z1); A1 = A1 * D1; A1 = A1 / keep_prob: the last value is A1, as the code's later lines
+    # and the course's cache mean it, so the course's backward lines come out in its order
+    text = {g.name: g.text for g in r.gradients}
+    assert text["dW2"] == "(1/m) dZ2 A1ᵀ" and text["dA1"] == "W2ᵀ dZ2" and text["dA1_2"] == "dA1 / keep_prob"
+    assert text["dA1_1"] == "dA1_2 ⊙ D1" and text["dZ1"] == "dA1_1 ⊙ (Z1 > 0)"
 
 
 def test_explain_and_check_take_the_source_too():
@@ -133,3 +138,35 @@ def test_bare_lines_are_checked_too(capsys, tmp_path):
     assert chainrule.main(["check", str(HERE / "shallow_tanh.py"), str(path)]) == 1
     out = capsys.readouterr().out
     assert "line 14: WRONG: dW1 = (1 / m) * np.dot(dZ1, X)" in out and "line 13: right" in out
+
+
+@pytest.mark.parametrize("name,forward,sizes", [
+    ("shallow_tanh", "forward_propagation", {"W1": (4, 3), "b1": (4, 1), "W2": (1, 4), "b2": (1, 1)}),
+    ("l_layer", "L_model_forward", {"W1": (4, 3), "b1": (4, 1), "W2": (3, 4), "b2": (3, 1), "W3": (1, 3),
+                                    "b3": (1, 1)}),
+])
+def test_compile_of_the_source_matches_finite_differences_of_the_code_itself(name, forward, sizes):
+    """compile(source): values and grads keyed by the code's names; the gradients equal central
+    differences of a plain NumPy run of the same code (run here, in the test: it is this project's own
+    file — chainrule itself never runs the source)."""
+    import numpy as np
+    src = _src(name)
+    f = chainrule.compile(src)
+    rng = np.random.default_rng(0)
+    params = {k: rng.standard_normal(s) * 0.5 for k, s in sizes.items()}
+    X, Y = rng.standard_normal((3, 6)), (rng.random((1, 6)) > 0.5) * 1.0
+    cost, grads = f(dict(params, X=X, Y=Y))
+    ns = {}
+    exec(compile(src, name, "exec"), ns)                 # noqa: S102 — the test's own source file
+
+    def J(p):
+        return float(ns["compute_cost"](ns[forward](X, p)[0], Y))
+    assert np.isclose(cost, J(params))
+    for k in sizes:
+        num = np.zeros(sizes[k])
+        for pos in np.ndindex(*sizes[k]):
+            up, down = {**params, k: params[k].copy()}, {**params, k: params[k].copy()}
+            up[k][pos] += 1e-6
+            down[k][pos] -= 1e-6
+            num[pos] = (J(up) - J(down)) / 2e-6
+        assert np.allclose(grads[k], num, atol=1e-6), k

@@ -624,6 +624,7 @@ def notebook_model(source, loss=None, data=None, layers=LAYERS):
     reader = Reader(source, data, layers)
     loss_name = reader.run(loss)
     lines = _needed(reader.lines, loss_name)
+    lines, loss_name = _last_takes_the_name(reader, lines, loss_name)
     dims = _Dims()
     shapes = {}
     for name, kind in reader.decls.items():
@@ -651,6 +652,34 @@ def notebook_model(source, loss=None, data=None, layers=LAYERS):
         out.append(f"{name}: {dim_text or 'scalar'} {tag}".rstrip() if dim_text else f"{name}: {tag}")
     out += [f"{name} = {ast.unparse(node)}" for name, node, _ in lines]
     return "\n".join(out) + "\n"
+
+
+def _last_takes_the_name(reader, lines, loss_name):
+    """A name assigned again (A1 = relu(Z1); A1 = A1 * D1; A1 = A1 / keep_prob) names its last value, as
+    the code's later lines and the course's cache mean it: A1_1, A1_2, A1 (so dA1 = W2ᵀ dZ2 comes first)."""
+    kept = {name for name, _, _ in lines}
+    versions = {}
+    for written, model, _ in reader.written:
+        if model in kept:
+            versions.setdefault(written, []).append(model)
+    taken = kept | set(reader.decls)
+    rename = {}
+    for written, models in versions.items():
+        if len(models) < 2 or models[0] != written:
+            continue
+        new = [f"{written}_{k}" for k in range(1, len(models))] + [written]
+        if any(n in taken and n not in models for n in new):
+            continue
+        rename.update({m: n for m, n in zip(models, new) if m != n})
+    if not rename:
+        return lines, loss_name
+
+    class Swap(ast.NodeTransformer):
+        def visit_Name(self, node):
+            return ast.Name(rename.get(node.id, node.id), node.ctx)
+    out = [(rename.get(n, n), Swap().visit(ast.parse(ast.unparse(node), mode="eval").body), line)
+           for n, node, line in lines]
+    return out, rename.get(loss_name, loss_name)
 
 
 class _ShapeError(Exception):
