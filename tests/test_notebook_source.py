@@ -170,3 +170,14 @@ def test_compile_of_the_source_matches_finite_differences_of_the_code_itself(nam
             down[k][pos] -= 1e-6
             num[pos] = (J(up) - J(down)) / 2e-6
         assert np.allclose(grads[k], num, atol=1e-6), k
+
+
+def test_a_learner_s_own_intermediate_name_is_matched_to_its_adjoint():
+    """dtanh = dA1 * (1 - A1**2) is dZ1 under another name: said so, and the lines reading dtanh are
+    judged as reading dZ1; a wrong line after it is still the only one flagged."""
+    lines = ("dZ2 = A2 - Y\ndA1 = np.dot(W2.T, dZ2)\ndtanh = dA1 * (1 - np.power(A1, 2))\n"
+             "dW1 = np.dot(dtanh, X.T) / m\ndb1 = np.sum(dtanh, axis=0, keepdims=True) / m\n")
+    v = chainrule.check(chainrule.example("two-layer"), lines)
+    assert [x.correct for x in v.lines] == [True, True, True, True, False]
+    assert v.lines[2].reason.startswith("this is dZ1 = ") and "axis" in v.lines[4].reason
+    assert "this is dZ1" in str(v)

@@ -2,6 +2,10 @@
 or several lines: each assignment judged on its own against the model (lang/notebook reads the
 lines), with the engine's values for the names it reads, so one bug flags one line, not every line
 after it."""
+import re
+
+import numpy as np
+
 from ..core.errors import ChainruleError
 
 
@@ -16,7 +20,7 @@ class LineVerdict:
     def __str__(self):
         mark = {True: "right", False: "WRONG", None: "not judged"}[self.correct]
         out = [f"line {self.line}: {mark}: {self.claim}"]
-        if self.correct is not True:
+        if self.correct is not True or self.reason.startswith("this is "):     # a learner's own name: what it is
             out.append(f"    {self.reason}")
         if self.correct is False and self.hint:
             out.append(f"    hint: {self.hint}")
@@ -63,14 +67,22 @@ def check_lines(model_text, source, convention, check):
     r = backprop(text, convention)
     adjoints = {g.name for g in r.gradients}
     names = set(r.shapes) | adjoints | {d for s in r.shapes.values() for d in s if isinstance(d, str)}
-    out = []
+    out, alias = [], {}                  # a learner's own name (dtanh) -> the adjoint it was found to be
     rows = source.splitlines()
-    for name, expr, line in learner_lines(source, names):
+    lines = learner_lines(source, names | {n for n, _, _ in _written_names(source)})
+    for name, expr, line in lines:
+        for own, adjoint in alias.items():             # later lines read the adjoint under the learner's name
+            expr = re.sub(rf"\b{re.escape(own)}\b", adjoint, expr)
         claim = f"{name} = {expr}"
         shown = rows[line - 1].strip() if 0 < line <= len(rows) else claim     # the line as the learner wrote it
         if name not in adjoints:
-            out.append(LineVerdict(name, line, shown, None, f"{name} is not an adjoint of the model (adjoints: "
-                                   f"{', '.join(sorted(adjoints))})"))
+            same = _same_as(r, expr)
+            if same is not None:
+                alias[name] = same.name
+                out.append(LineVerdict(name, line, shown, True, f"this is {same.name} = {same.text}, named {name}"))
+            else:
+                out.append(LineVerdict(name, line, shown, None, f"{name} is none of the model's adjoints (adjoints: "
+                                       f"{', '.join(sorted(adjoints))}): not judged"))
             continue
         try:
             v = check(text, claim, convention)
@@ -79,3 +91,30 @@ def check_lines(model_text, source, convention, check):
             continue
         out.append(LineVerdict(name, line, shown, v.correct, v.reason, v.hint, v.expected))
     return LinesVerdict(out)
+
+
+def _written_names(source):
+    """The names the learner's lines assign (so that a later line may read them)."""
+    import ast
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    return [(t.id, None, None) for node in ast.walk(tree) if isinstance(node, ast.Assign)
+            for t in node.targets if isinstance(t, ast.Name)]
+
+
+def _same_as(result, expr):
+    """The adjoint whose values a learner's line has (dtanh = (1 - a_next ** 2) * da_next is dz), or None."""
+    from ..lang import syntax as S
+    from ..numeric.checks import adjoint_values
+    from ..numeric.evaluate import evaluate_tree
+    try:
+        tree = S.parse_expression(expr)
+        values, dims = adjoint_values(result)
+        with np.errstate(all="ignore"):
+            v = np.asarray(evaluate_tree(tree, values, dims), dtype=float)
+    except (ChainruleError, KeyError, ValueError, TypeError):
+        return None
+    return next((g for g in result.gradients if np.shape(values[g.name]) == v.shape and
+                 np.allclose(values[g.name], v, rtol=1e-7, atol=1e-9)), None)
