@@ -181,3 +181,16 @@ def test_a_learner_s_own_intermediate_name_is_matched_to_its_adjoint():
     assert [x.correct for x in v.lines] == [True, True, True, True, False]
     assert v.lines[2].reason.startswith("this is dZ1 = ") and "axis" in v.lines[4].reason
     assert "this is dZ1" in str(v)
+
+
+def test_read_notebook_chooses_the_loss_the_data_and_the_number_of_layers():
+    src = _src("l_layer")
+    five = chainrule.read_notebook(src, layers=5)
+    assert "W5: n_y, n_4" in five and "Z5 = " in five
+    assert len(chainrule.backprop(five).gradients) == 19                   # dZ5, dW5, db5, dA4, … db1
+    text = chainrule.read_notebook(_src("shallow_tanh"), loss="compute_cost", data=["W1"])
+    assert "W1: n_h, n_x data" in text
+    with pytest.raises(chainrule.ChainruleError, match="no function named 'nope'"):
+        chainrule.read_notebook(src, loss="nope")
+    with pytest.raises(chainrule.ChainruleError, match="layers must be"):
+        chainrule.read_notebook(src, layers=0)

@@ -2,7 +2,7 @@
 from .core.errors import ChainruleError, argument_error
 
 __all__ = ["ChainruleError", "main", "backprop", "check", "codegen", "compile", "derive", "example", "examples", "explain",
-           "identities", "train", "dataset", "gradcheck"]
+           "identities", "train", "dataset", "gradcheck", "read_notebook"]
 __version__ = "0.1.0"
 
 
@@ -17,6 +17,17 @@ def derive(expr, wrt, shapes=None, order=1, domain=None):
     chainrule.derivation.derive."""
     from .engine.derivation import derive as _derive
     return _derive(expr, wrt, shapes, order, domain)
+
+
+def read_notebook(source, loss=None, data=None, layers=3):
+    """The model a learner's Python source (notebook functions) stands for, as model text — read, never
+    run. Every call (backprop, explain, check, compile, train, gradcheck) takes the source directly;
+    this one lets you choose: `loss` names the loss function, `data` adds names that are data (X and
+    Y always are), `layers` is L where the code reads len(parameters) // 2."""
+    from .lang.notebook import notebook_model
+    if not isinstance(layers, int) or isinstance(layers, bool) or not 1 <= layers <= 100:
+        raise argument_error(f"layers must be a whole number from 1 to 100, got {layers!r}", "layers", layers)
+    return notebook_model(source, loss=loss, data=data, layers=layers)
 
 
 def backprop(text, convention="course", examples=None):

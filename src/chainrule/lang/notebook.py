@@ -428,8 +428,8 @@ class Reader:
         if isinstance(box, Params):
             if not isinstance(key, str):
                 raise self.err("a parameter key must be a string known while reading", e.slice)
-            if key not in box:
-                box[key] = box.reader.declare(key, "param")
+            if key not in box:                                  # data= may name a dict entry too
+                box[key] = box.reader.declare(key, "data" if key in box.reader.data else "param")
             return box[key]
         if isinstance(box, Lookup) and isinstance(key, str) and key not in box:
             box[key] = Arr(ast.Name(key, ast.Load()))         # cache["A1"]: the model's A1
