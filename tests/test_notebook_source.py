@@ -194,3 +194,32 @@ def test_read_notebook_chooses_the_loss_the_data_and_the_number_of_layers():
         chainrule.read_notebook(src, loss="nope")
     with pytest.raises(chainrule.ChainruleError, match="layers must be"):
         chainrule.read_notebook(src, layers=0)
+
+
+def test_compile_of_propagate_and_of_the_regularized_cost_match_the_code_itself():
+    """C1W2's propagate (w, b as arguments) and C2W1's regularized cost (lambd an argument): the
+    compiled gradients against central differences of the test's own NumPy run of the same source."""
+    import numpy as np
+    rng = np.random.default_rng(1)
+    X, Y = rng.standard_normal((3, 7)), (rng.random((1, 7)) > 0.5) * 1.0
+    cases = [("logreg_propagate", {"w": (3, 1), "b": (1, 1)}, {},
+              lambda ns, p: ns["propagate"](p["w"], p["b"], X, Y)[1]),
+             ("l2_regularized", {"W1": (4, 3), "b1": (4, 1), "W2": (3, 4), "b2": (3, 1), "W3": (1, 3), "b3": (1, 1)},
+              {"lambd": 0.7}, lambda ns, p: ns["compute_cost_with_regularization"](
+                  ns["forward_propagation"](X, p)[0], Y, p, 0.7))]
+    for name, sizes, extra, run in cases:
+        src = _src(name)
+        f = chainrule.compile(src)
+        params = {k: rng.standard_normal(s) * 0.5 for k, s in sizes.items()}
+        cost, grads = f(dict(params, X=X, Y=Y, **extra))
+        ns = {}
+        exec(compile(src, name, "exec"), ns)             # noqa: S102 — the test's own source file
+        assert np.isclose(cost, float(run(ns, params)))
+        for k in sizes:
+            num = np.zeros(sizes[k])
+            for pos in np.ndindex(*sizes[k]):
+                up, down = {**params, k: params[k].copy()}, {**params, k: params[k].copy()}
+                up[k][pos] += 1e-6
+                down[k][pos] -= 1e-6
+                num[pos] = (float(run(ns, up)) - float(run(ns, down))) / 2e-6
+            assert np.allclose(np.reshape(grads[k], sizes[k]), num, atol=1e-6), (name, k)
