@@ -223,3 +223,22 @@ def test_compile_of_propagate_and_of_the_regularized_cost_match_the_code_itself(
                 down[k][pos] -= 1e-6
                 num[pos] = (float(run(ns, up)) - float(run(ns, down))) / 2e-6
             assert np.allclose(np.reshape(grads[k], sizes[k]), num, atol=1e-6), (name, k)
+
+
+@pytest.mark.parametrize("source", [
+    "def f(X, w):\n    return np.sum(" + "w + " * 3000 + "w)\n",
+    "def f(X, w):\n    return np.sum(" + "-" * 5000 + "w)\n",
+])
+def test_code_nested_past_the_reader_s_depth_is_an_error_not_a_crash(source):
+    with pytest.raises(chainrule.ChainruleError, match="nested too deeply"):
+        chainrule.backprop(source)
+
+
+def test_backward_lines_nested_past_the_parser_are_judged_or_refused_without_a_crash():
+    model = chainrule.example("two-layer")
+    for claim in ("dZ2 = A2 - Y\ndZ1 = " + "(" * 200 + "A1" + ")" * 200, "def backward(cache):\n    return 1\nlambda: 0\n"
+                  "dZ2 = " + "(" * 200 + "A2" + ")" * 200):
+        try:
+            chainrule.check(model, claim)
+        except chainrule.ChainruleError:
+            pass

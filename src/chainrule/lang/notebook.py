@@ -621,6 +621,17 @@ class _Dims:
 
 def notebook_model(source, loss=None, data=None, layers=LAYERS):
     """The model text of a learner's Python source (see the module docstring)."""
+    try:
+        return _notebook_model(source, loss, data, layers)
+    except RecursionError:
+        raise _too_deep(source) from None
+
+
+def _too_deep(source):
+    return ChainruleError("the Python source is nested too deeply to read", source, 0, 1, 1, kind="notebook")
+
+
+def _notebook_model(source, loss, data, layers):
     reader = Reader(source, data, layers)
     loss_name = reader.run(loss)
     lines = _needed(reader.lines, loss_name)
@@ -801,6 +812,14 @@ def _dim_names(reader, shapes, dims):
 
 
 def learner_lines(source, names):
+    """See _learner_lines; a source nested past the interpreter's depth is an error, not a crash."""
+    try:
+        return _learner_lines(source, names)
+    except RecursionError:
+        raise _too_deep(source) from None
+
+
+def _learner_lines(source, names):
     """The assignments of a learner's backward pass — a `def backward_propagation(parameters, cache,
     X, Y):` or bare lines — as (name as written, expression text over the model's names, source line),
     the function read like a forward one: cache["A1"] and parameters["W2"] are the model's A1 and

@@ -98,8 +98,8 @@ def _written_names(source):
     import ast
     try:
         tree = ast.parse(source)
-    except SyntaxError:
-        return []
+    except (SyntaxError, RecursionError, MemoryError, ValueError):
+        return []                                  # the reader says why
     return [(t.id, None, None) for node in ast.walk(tree) if isinstance(node, ast.Assign)
             for t in node.targets if isinstance(t, ast.Name)]
 
