@@ -242,3 +242,12 @@ def test_backward_lines_nested_past_the_parser_are_judged_or_refused_without_a_c
             chainrule.check(model, claim)
         except chainrule.ChainruleError:
             pass
+
+
+def test_train_and_gradcheck_take_the_source():
+    """The notebook's own functions train on the planar data as the model file does (the prediction is
+    A2, not logprobs, the last line shaped like Y but reading it)."""
+    src = _src("shallow_tanh")
+    r = chainrule.train(src, iterations=2000)
+    assert r.accuracy > 0.85 and r.costs[-1] < r.costs[0]
+    assert chainrule.gradcheck(src).ok

@@ -244,8 +244,12 @@ def _output_name(model, ys):
     """The model's prediction: the last forward value (before the loss) shaped like the labels."""
     ydecl = model.declarations[ys]
     shapes = model.shapes()
+    labelled = {ys}                                   # a line reading the labels is the cost's, not a prediction
+    for a in model.assignments:
+        if labelled & set(a.uses):
+            labelled.add(a.name)
     for a in reversed(model.assignments[:-1]):
-        if shapes.get(a.name) == ydecl.shape:
+        if shapes.get(a.name) == ydecl.shape and a.name not in labelled:
             return a.name
     raise ChainruleError(f"no forward value has the shape of {ys}: cannot make predictions")
 
