@@ -163,13 +163,19 @@ def test_compile_of_the_source_matches_finite_differences_of_the_code_itself(nam
         return float(ns["compute_cost"](ns[forward](X, p)[0], Y))
     assert np.isclose(cost, J(params))
     for k in sizes:
-        num = np.zeros(sizes[k])
-        for pos in np.ndindex(*sizes[k]):
-            up, down = {**params, k: params[k].copy()}, {**params, k: params[k].copy()}
-            up[k][pos] += 1e-6
-            down[k][pos] -= 1e-6
-            num[pos] = (J(up) - J(down)) / 2e-6
-        assert np.allclose(grads[k], num, atol=1e-6), k
+        assert np.allclose(grads[k], _central_differences(J, params, k), atol=1e-6), k
+
+
+def _central_differences(J, params, k, h=1e-6):
+    """∂J/∂params[k] by central differences, entry by entry."""
+    import numpy as np
+    num = np.zeros(params[k].shape)
+    for pos in np.ndindex(*params[k].shape):
+        up, down = {**params, k: params[k].copy()}, {**params, k: params[k].copy()}
+        up[k][pos] += h
+        down[k][pos] -= h
+        num[pos] = (float(J(up)) - float(J(down))) / (2 * h)
+    return num
 
 
 def test_a_learner_s_own_intermediate_name_is_matched_to_its_adjoint():
@@ -216,12 +222,7 @@ def test_compile_of_propagate_and_of_the_regularized_cost_match_the_code_itself(
         exec(compile(src, name, "exec"), ns)             # noqa: S102 — the test's own source file
         assert np.isclose(cost, float(run(ns, params)))
         for k in sizes:
-            num = np.zeros(sizes[k])
-            for pos in np.ndindex(*sizes[k]):
-                up, down = {**params, k: params[k].copy()}, {**params, k: params[k].copy()}
-                up[k][pos] += 1e-6
-                down[k][pos] -= 1e-6
-                num[pos] = (float(run(ns, up)) - float(run(ns, down))) / 2e-6
+            num = _central_differences(lambda p: run(ns, p), params, k)
             assert np.allclose(np.reshape(grads[k], sizes[k]), num, atol=1e-6), (name, k)
 
 
