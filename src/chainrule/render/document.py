@@ -221,3 +221,9 @@ def _tl(n):
         spec = FUNCTIONS.get(n.fn) or STATED[n.fn]
         return spec.latex(n, [_tl(a) for a in n.args])
     raise TypeError(type(n).__name__)
+
+
+def and_list(names):
+    """Names as prose: 'mu', 'mu and var', 'mu, var and Zn'."""
+    names = list(names)
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]

@@ -401,7 +401,7 @@ class ModelToy:
         words = []
         for src, reached in sorted(moves.items(), key=lambda kv: kv[0] != self.toy.name(self.g.of, at)):
             reached = list(dict.fromkeys(reached))
-            names = ", ".join(reached[:-1]) + " and " + reached[-1] if len(reached) > 1 else reached[0]
+            names = D.and_list(reached)
             words.append(f"{src} {'appears in' if len(reached) > 1 else 'changes only'} {names}")
         return "; ".join(words) + "."
 
@@ -495,7 +495,7 @@ class ModelToy:
                          f"{latex.indexed(latex_name(g.name), [latex.name(i) for i in long])} = {latex.expr(found)}")]
         unit = _unit_sums(found)
         if unit:
-            blocks.append(D.Para(f"({_and(unit)} share an index of size 1 here (printed 0): the sum over it has a "
+            blocks.append(D.Para(f"({D.and_list(unit)} share an index of size 1 here (printed 0): the sum over it has a "
                                  "single term, and their product is an outer product.)"))
         if not ok:
             return blocks + [D.Para("It has no matrix form (more than two free indices).")]
@@ -609,10 +609,6 @@ def _unit_sums(e):
             if len(names) > 1:
                 out += [n for n in names if n not in out]
     return out
-
-
-def _and(names):
-    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
 
 
 def _map_atoms(e, swap):

@@ -23,6 +23,7 @@ from ..lang.functions import FUNCTIONS
 from ..core.matrix import MAdd, MHad, MScale
 from ..numeric.matrix_eval import evaluate_matrix, variables
 from ..render.numpy_code import to_numpy
+from ..render.document import and_list
 from ..render.printing import CourseTextPrinter
 from ..core.rules import ELEMENTWISE
 from ..lang.shapes import ShapeChecker, fmt_shape
@@ -527,9 +528,9 @@ class _Judge:
                 if np.allclose(self.got, sum(parts[r] for r in some), rtol=1e-7, atol=1e-9):
                     missing = [r for r in readers if r not in some]
                     lines = "; ".join(f"{r} = {self.model.assignment(r).text}" for r in missing)
-                    return self.wrong(f"{self.g.of} reaches the loss through {_and(readers)}, and the claim has "
-                                      f"only the path{'s' if k > 1 else ''} through {_and(some)}: the "
-                                      f"term{'s' if len(missing) > 1 else ''} through {_and(missing)} "
+                    return self.wrong(f"{self.g.of} reaches the loss through {and_list(readers)}, and the claim has "
+                                      f"only the path{'s' if k > 1 else ''} through {and_list(some)}: the "
+                                      f"term{'s' if len(missing) > 1 else ''} through {and_list(missing)} "
                                       f"{'are' if len(missing) > 1 else 'is'} missing ({lines})",
                                       f"the chain rule sums one term per line that reads {self.g.of}: "
                                       f"{self.target} = {self.expected}", example=False)
@@ -737,11 +738,6 @@ def _form_text(form, a, z):
     checker.check(tree)
     expr, idx = Lowering(checker).visit(tree)
     return CourseTextPrinter()(to_matrix(expr, tuple(idx)))
-
-
-def _and(names):
-    names = list(names)
-    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
 
 
 def _rename_to(node, name, by):
