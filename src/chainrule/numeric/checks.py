@@ -370,8 +370,13 @@ def adjoint_values(result, seed=0, sizes=SIZES, data_scale=0.5):
     rng = np.random.default_rng(seed)
     dims = concrete_dims(result.shapes, sizes)
     model_cost(result, dims, "the numeric checks")
-    values = dict(finite_forward(result, sample_model(result.model, dims, rng, data_scale, result.onehot_axis), dims),
-                  **dims)
+    return model_values(result, sample_model(result.model, dims, rng, data_scale, result.onehot_axis), dims), dims
+
+
+def model_values(result, data, dims):
+    """{name: value} for drawn data: the data, the forward values the model computes from them, the
+    dimension sizes and every adjoint (its matrix IR evaluated)."""
+    values = dict(finite_forward(result, data, dims), **dims)
     for g in result.gradients:
         values[g.name] = np.asarray(evaluate_matrix(g.matrix, values, dims), dtype=float)
-    return values, dims
+    return values

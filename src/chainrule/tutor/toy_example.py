@@ -134,8 +134,7 @@ def toy_values(result, dims, seed=3, show=()):
     and every adjoint (its matrix form evaluated): the numbers of the toy's check. A draw whose labels
     are all 0 (or all 1), or where an adjoint in `show` is 0 everywhere (every ReLU off), is drawn again;
     a hyperparameter (lambd, keep_prob) is drawn in (0, 1)."""
-    from ..numeric.checks import finite_forward, sample_model
-    from ..numeric.matrix_eval import evaluate_matrix
+    from ..numeric.checks import model_values, sample_model
     model = result.model
     labels = [n for n, d in model.declarations.items() if {"binary", "onehot"} & d.properties and d.shape]
     for attempt in range(8):
@@ -144,9 +143,7 @@ def toy_values(result, dims, seed=3, show=()):
         for n, d in model.declarations.items():
             if not d.shape and not (d.properties - {"data"}):
                 data[n] = float(rng.uniform(0.1, 0.9))
-        values = dict(finite_forward(result, data, dims), **dims)
-        for g in result.gradients:
-            values[g.name] = np.asarray(evaluate_matrix(g.matrix, values, dims), dtype=float)
+        values = model_values(result, data, dims)
         if all(np.ptp(data[n]) > 0 for n in labels) and all(np.any(np.abs(values[n]) > 1e-9) for n in show):
             break
     return values
