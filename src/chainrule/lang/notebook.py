@@ -514,7 +514,7 @@ class Reader:
             raise self.err(f"np.{name} is not read yet", e.func)
         if name in ("float64", "int64", "array", "squeeze") and args:
             return args[0]                   # np.squeeze(cost): the course's cost is already a number
-        nodes = [self.node(a, e) if not isinstance(a, Rand) or a.name else self.node(a, e) for a in args]
+        nodes = [self.node(a, e) for a in args]
         return Arr(ast.Call(ast.Attribute(ast.Name("np", ast.Load()), name, ast.Load()), nodes,
                             [ast.keyword(k, _const(v)) for k, v in kwargs.items()]))
 
@@ -560,24 +560,24 @@ def _python_compare(op, a, b):
             ast.NotEq: a != b}.get(type(op), False) if not (isinstance(a, str) ^ isinstance(b, str)) else False
 
 
-def _returned(f):
-    """The names a function returns (return A2, cache → {'A2', 'cache'})."""
-    out = set()
+def _returns(f):
+    """(is a tuple, the returned expressions) of each `return` of a function."""
     for r in ast.walk(f):
         if isinstance(r, ast.Return) and r.value is not None:
-            vals = r.value.elts if isinstance(r.value, ast.Tuple) else [r.value]
-            out |= {v.id for v in vals if isinstance(v, ast.Name)}
-    return out
+            yield isinstance(r.value, ast.Tuple), r.value.elts if isinstance(r.value, ast.Tuple) else [r.value]
+
+
+def _returned(f):
+    """The names a function returns (return A2, cache → {'A2', 'cache'})."""
+    return {v.id for _, vals in _returns(f) for v in vals if isinstance(v, ast.Name)}
 
 
 def _pick(value, f, name):
     """The returned value named `name` of a function's result."""
-    for r in ast.walk(f):
-        if isinstance(r, ast.Return) and r.value is not None:
-            vals = r.value.elts if isinstance(r.value, ast.Tuple) else [r.value]
-            for k, v in enumerate(vals):
-                if isinstance(v, ast.Name) and v.id == name:
-                    return value[k] if isinstance(r.value, ast.Tuple) else value
+    for is_tuple, vals in _returns(f):
+        for k, v in enumerate(vals):
+            if isinstance(v, ast.Name) and v.id == name:
+                return value[k] if is_tuple else value
     return value
 
 
