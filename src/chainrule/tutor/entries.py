@@ -208,10 +208,7 @@ def _patterns(toy, entries, idx, mixed):
             if not all(_within(remaining[e], got[e]) for e in entries):
                 continue
             for e, terms in got.items():
-                for u in terms:
-                    remaining[e][_key1(u)] -= u.coef
-                    if remaining[e][_key1(u)] == 0:
-                        del remaining[e][_key1(u)]
+                _take(remaining[e], terms)
             chosen.append(p)
     return None if any(remaining.values()) else chosen
 
@@ -230,6 +227,15 @@ def _within(remaining, terms):
     """Is every term among the remaining ones, with at most their coefficient (two patterns may meet on
     one term: 2 a_11 x_11 in ∂ tr(XᵀAX)/∂X)?"""
     return all(_key1(u) in remaining and remaining[_key1(u)] / u.coef >= 1 for u in terms)
+
+
+def _take(remaining, terms):
+    """Count the terms a pattern gives as found: their coefficients off the remaining ones."""
+    for u in terms:
+        k = _key1(u)
+        remaining[k] -= u.coef
+        if remaining[k] == 0:
+            del remaining[k]
 
 
 def _reading_order(a, idx, shared):
@@ -275,10 +281,7 @@ def _lift_expr_once(toy, expr, ctx, env, mixed):
             break
         got = _instance(toy, p, env)
         if got and _within(remaining, got):
-            for u in got:
-                remaining[_key1(u)] -= u.coef
-                if remaining[_key1(u)] == 0:
-                    del remaining[_key1(u)]
+            _take(remaining, got)
             chosen.append(p)
     return T.Expr.make(chosen) if not remaining else None
 
