@@ -222,3 +222,13 @@ def test_no_computer_algebra_spelling_reaches_the_reader(name):
             if step.title not in ("Setup", "Shapes"):
                 found = re.compile(r"cosh|Heaviside|Max\(|\*\*|(?<![\d.])\d{9,}(?![\d.])").search(step.text)
                 assert not found, (name, g.name, step.title, step.text[max(0, found.start() - 80):found.end() + 20])
+
+
+@pytest.mark.parametrize("model,target", [("cs231n-rnn-step-forward", "db"), ("course-c1w2-logreg-propagate", "db")])
+def test_a_bias_under_a_broadcast_activation_gets_its_toy(model, target):
+    """next_h = tanh(… + b) with a 1-D b: the activation's derivative note was written at b's entry for
+    next_h's (a crash, and for propagate no toy at all); it is stated only where the shapes agree."""
+    from pathlib import Path
+    text = (Path(__file__).parent / "models" / f"{model}.model").read_text()
+    toy = chainrule.explain(text, target).steps[5].text
+    assert "It is backprop's formula" in toy and ("agree: yes" in toy or ": the same." in toy), toy[-400:]

@@ -424,7 +424,8 @@ class ModelToy:
             expr, _ = self.result.lowered[line.name]
             atom = expr.terms[0].factors[0][0] if len(expr.terms) == 1 and len(expr.terms[0].factors) == 1 else None
             fn = ELEMENTWISE[atom.name].text if isinstance(atom, T.Func) and atom.name in ELEMENTWISE else None
-        if line is not None and fn is not None and line.name in toy.shapes:
+        if line is not None and fn is not None and line.name in toy.shapes and \
+                toy.shape(line.name) == toy.shape(g.of):                # entry by entry: the same entry of both
             d, idx, p = self._local(line.name, g.of)
             slope = self.folded(toy.at(d, {**dict(zip(idx, at)), **dict(zip(p, at))}))
             a, z = toy.name(line.name, at), toy.name(g.of, at)
