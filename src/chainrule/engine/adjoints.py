@@ -24,6 +24,7 @@ from ..lang.lower import Lowering, fresh_idx
 from ..core.matrix import MFunc, MVar, canon, mat_map
 from ..lang.model import parse_model
 from ..render.numpy_code import to_numpy
+from .rolled import backward_loops
 from ..render.printing import CourseTextPrinter, to_latex
 from ..core.rules import ELEMENTWISE
 from ..lang.shapes import ShapeChecker, fmt_shape
@@ -182,6 +183,14 @@ class Backprop:
                for g in self.gradients if g.name != "d" + g.of]
         return "; ".join(out)
 
+    @property
+    def loops(self):
+        """The backward pass of each of the model's loops whose iterations read the same, as one body in
+        the loop's indexed names (engine.rolled.BackwardLoop): for l = 2, 1: dZ[l] = dA[l] ⊙ (Z[l] > 0), …"""
+        if "_loops" not in self.__dict__:
+            self.__dict__["_loops"] = backward_loops(self)
+        return self._loops
+
     def text(self):
         width = max((len(g.name) for g in self.gradients), default=0)
         lines = [f"convention: {self.convention} — {self.note}"]
@@ -189,12 +198,14 @@ class Backprop:
             lines.append(f"names: {self.renamed()}")
         for g in self.gradients:
             lines.append(f"{g.name:<{width}} = {g.text}    {fmt_shape(g.shape)}")
+        lines += [loop.text() for loop in self.loops]
         return "\n".join(lines)
 
     def to_json(self):
         return json.dumps(dict(convention=self.convention, note=self.note, names=self.renamed(), gradients=[
             dict(name=g.name, of=g.of, text=g.text, latex=g.latex, numpy=g.numpy, shape=list(g.shape),
-                 scale=g.scale) for g in self.gradients]), ensure_ascii=False)
+                 scale=g.scale) for g in self.gradients], loops=[loop.to_dict() for loop in self.loops]),
+            ensure_ascii=False)
 
     def _repr_latex_(self):
         rows = r" \\ ".join(rf"{g.name.replace('d', r'd', 1)} &= {g.latex}" for g in self.gradients)

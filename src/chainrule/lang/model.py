@@ -1,15 +1,18 @@
 """Models as text: declarations (`W1: n_h, n_x`) and assignments (`Z1 = W1 @ X + b1`), the last
 assignment being the scalar loss. Parsed line by line; errors name the line and column."""
+import ast
 import re
 from dataclasses import dataclass, field
 
 from . import syntax as S
 from ..core.errors import ChainruleError
 from .functions import FUNCTIONS
+from .loops import HEADER_RE, INDEXED_RE, Loop, loop_error, parse_header, resolve_indexed
 from .shapes import NAME_RE, ShapeChecker, fmt_shape, reserved_problem
 
 PROPERTIES = ("data", "binary", "onehot", "positive", "symmetric", "spd")
 MAX_LINES = 2000
+MAX_UNROLLED = 20_000         # assignments and declarations once loops are unrolled
 
 
 @dataclass
@@ -39,6 +42,8 @@ class Model:
     text: str
     declarations: dict = field(default_factory=dict)
     assignments: list = field(default_factory=list)
+    loops: list = field(default_factory=list)         # the model's loops (lang.loops.Loop), outermost
+    aliases: dict = field(default_factory=dict)       # A0 -> X, from A[0] = X: a family member that is a name
 
     @property
     def loss(self):
@@ -81,18 +86,8 @@ def parse_model(text):
         text = notebook_model(text)
         lines = text.splitlines()
     model = Model(text)
-    seen = {}
-    for number, raw in enumerate(lines, start=1):
-        code = raw.split("#", 1)[0].rstrip()
-        if not code.strip():
-            continue
-        if "=" in code and (":" not in code or code.index("=") < code.index(":")):
-            _assignment(model, code, number, seen)
-        elif ":" in code:
-            _declaration(model, code, number, seen)
-        else:
-            raise _err("expected a declaration 'NAME: dim, dim' or an assignment 'NAME = expression'", text, number,
-                       len(code) - len(code.lstrip()))
+    rows = [(number, raw.split("#", 1)[0].rstrip()) for number, raw in enumerate(lines, start=1)]
+    _block(model, [(n, code) for n, code in rows if code.strip()], {}, {}, None)
     if not model.assignments:
         last = max(1, len(lines))
         raise ChainruleError(f"line {last}: the model has no assignments: its last assignment is the loss, "
@@ -105,10 +100,100 @@ def parse_model(text):
     return model
 
 
-def _declaration(model, code, number, seen):
+def _indent(code):
+    return len(code) - len(code.lstrip())
+
+
+def _block(model, rows, env, seen, loop):
+    """Read rows (line number, code) in order; a `for` header takes the rows indented under it."""
+    k = 0
+    while k < len(rows):
+        number, code = rows[k]
+        k += 1
+        if HEADER_RE.match(code):
+            body = []
+            while k < len(rows) and _indent(rows[k][1]) > _indent(code):
+                body.append(rows[k])
+                k += 1
+            _loop(model, number, code, body, env, seen, loop)
+        elif "=" in code and (":" not in code or code.index("=") < code.index(":")):
+            _assignment(model, code, number, seen, env, loop)
+        elif ":" in code:
+            _declaration(model, code, number, seen, env, loop)
+        else:
+            raise _err("expected a declaration 'NAME: dim, dim' or an assignment 'NAME = expression'", model.text,
+                       number, _indent(code))
+        if len(model.assignments) + len(model.declarations) > MAX_UNROLLED:
+            raise _err(f"more than {MAX_UNROLLED:,} lines once the loops are unrolled", model.text, number,
+                       _indent(code))
+
+
+def _loop(model, number, code, body, env, seen, outer):
+    """`for l in range(…):` over its body: the body read once per value, and the loop recorded."""
+    def err_at(message, start, end):
+        return loop_error(message, model.text, number, start, end, env)
+    var, values = parse_header(code, err_at)
+    if not body:
+        raise err_at("a loop needs its lines indented under it", _indent(code), len(code))
+    if var in env or var in seen:
+        raise err_at(f"{var} is already {'a loop variable' if var in env else 'a name of the model'}: "
+                     "choose another loop variable", _indent(code), len(code))
+    record = Loop(var, values, number, code.strip()[:-1].rstrip(), tuple(body)) if outer is None else outer
+    for v in values:
+        before = len(model.assignments)
+        _block(model, body, {**env, var: v}, seen, record)
+        if outer is None:
+            record.iterations.append(tuple(a.name for a in model.assignments[before:]))
+    if outer is None:
+        record.nested = any(HEADER_RE.match(c) for _, c in body)
+        model.loops.append(record)
+
+
+def _member(model, written, env, loop, err_at, col):
+    """The name an indexed `Z[l - 1]` stands for here (None when `written` is not indexed), recorded
+    as the loop's family member; an alias (A[0] = X) is the name it is."""
+    found = resolve_indexed(written, env, err_at, col)
+    if found is None:
+        return None
+    family, k, name = found
+    if loop is not None:
+        loop.members.setdefault(name, (family, k))
+        if name in model.aliases:
+            loop.members.setdefault(model.aliases[name], (family, k))
+            loop.aliases[name] = model.aliases[name]
+    return name
+
+
+def _indexer(model, env, loop, number, seen):
+    """parse_expression's `index`: Z[l - 1] is the member Z1 (or what A[0] = X says A0 is)."""
+    def index(base, node, err):
+        if base in seen:
+            return None                                  # an array of the model indexed: not supported
+        text = f"{base}[{ast.unparse(node)}]"
+        name = _member(model, text, env, loop, lambda message, s, e: err(message, node), 0)
+        return model.aliases.get(name, name)
+    return index
+
+
+def _concrete(model, text, env):
+    """The right-hand side as this iteration reads it: Z[l - 1] written Z1 (for display)."""
+    def sub(m):
+        try:
+            found = resolve_indexed(m.group(0), env, lambda *a: ChainruleError("index"), 0)
+        except ChainruleError:
+            return m.group(0)
+        return model.aliases.get(found[2], found[2]) if found else m.group(0)
+    return re.sub(r"[A-Za-z][A-Za-z0-9_]*\[[^\[\]]*\]", sub, text) if "[" in text else text
+
+
+def _declaration(model, code, number, seen, env=None, loop=None):
     name, rest = code.split(":", 1)
     col = len(name) - len(name.lstrip())
     name = name.strip()
+    if INDEXED_RE.match(name):                          # W[l]: n[l], n[l - 1] inside a loop
+        name = _member(model, name, env or {}, loop,
+                       lambda message, s, e: loop_error(message, model.text, number, s, e, env or {}), col)
+        rest = _concrete_dims(model, rest, env or {}, number)
     if not NAME_RE.match(name):
         raise _err(f"bad name {name!r} in a declaration", model.text, number, col, col + len(name) or col + 1)
     if name in seen:
@@ -141,23 +226,44 @@ def _declaration(model, code, number, seen):
     model.declarations[name] = Declaration(name, tuple(dims), frozenset(props), number)
 
 
-def _assignment(model, code, number, seen):
+def _concrete_dims(model, rest, env, number):
+    def sub(m):
+        found = resolve_indexed(m.group(0), env, lambda message, s, e: loop_error(message, model.text, number, s, e,
+                                                                                   env), 0)
+        return found[2]
+    return re.sub(r"[A-Za-z][A-Za-z0-9_]*\s*\[[^\[\]]*\]", sub, rest)
+
+
+def _assignment(model, code, number, seen, env=None, loop=None):
+    env = env or {}
     name, rhs = code.split("=", 1)
     col = len(name) - len(name.lstrip())
     name = name.strip()
+    written = name
+    if INDEXED_RE.match(name):                          # Z[l] = … in a loop, or A[0] = X (an alias)
+        name = _member(model, name, env, loop, lambda message, s, e: loop_error(message, model.text, number, s, e,
+                                                                                  env), col)
+        if name not in seen and name not in model.aliases and NAME_RE.match(rhs.strip()) and rhs.strip() in seen:
+            model.aliases[name] = rhs.strip()          # A[0] = X: A0 is X, no line of its own
+            return
+    if name in model.aliases:
+        raise _err(f"{name} is already {model.aliases[name]} ({written} = {model.aliases[name]})", model.text,
+                   number, col, col + len(written))
     if not NAME_RE.match(name):
         raise _err(f"bad name {name!r} on the left of '='", model.text, number, col, col + max(1, len(name)))
     if name in seen:
-        raise _err(f"{name} is already defined on line {seen[name]} (each name is assigned once)", model.text, number,
-                   col, col + len(name))
+        again = f"; in a loop, index it: {name}[{next(iter(env))}]" if env and written == name else ""
+        raise _err(f"{name} is already defined on line {seen[name]} (each name is assigned once{again})", model.text,
+                   number, col, col + len(written))
     if name in FUNCTIONS:
         raise _err(f"{name} is a function name; choose another name", model.text, number, col, col + len(name))
     if reserved_problem(name):
         raise _err(reserved_problem(name), model.text, number, col, col + len(name))
     start = code.index("=") + 1
-    tree = S.parse_expression(rhs, source=model.text, line=number, col=start)
+    tree = S.parse_expression(rhs, source=model.text, line=number, col=start,
+                              index=_indexer(model, env, loop, number, seen))
     seen[name] = number
-    model.assignments.append(Assignment(name, tree, number, rhs.strip()))
+    model.assignments.append(Assignment(name, tree, number, _concrete(model, rhs.strip(), env)))
 
 
 def _check_shapes(model):

@@ -17,6 +17,7 @@ import dataclasses
 import re
 
 from ..core.errors import ChainruleError
+from .notebook_loops import rolled_text
 
 MAX_STEPS = 20_000        # statements and expressions interpreted (unrolled loops included)
 MAX_CALLS = 64            # nested function calls (recursion)
@@ -113,6 +114,10 @@ class Reader:
         self.calls = 0
         self.local_lines = {}          # model name -> the call depth its line was written at
         self.written = []              # (the name as the code writes it, the model name, source line)
+        self.family = {}               # model name -> the name the code assigns it to (Z for Z3 = …, A2 for s)
+        self.loop_tag = None           # (loop, value) while reading an outermost `for` loop's body
+        self.tags = {}                 # model name -> the (loop, value) whose iteration wrote it
+        self.loops = []                # per outermost loop: (its variable, [(value, …)])
         self.outside = {}              # names read from a model when judging lines (check): name -> kind
         self.functions = {}
         self.globals = {"np": Module("np"), "numpy": Module("np")}
@@ -286,9 +291,19 @@ class Reader:
             it = self.expr(s.iter, env)
             if not isinstance(it, (range, list, tuple)):
                 raise self.err("a `for` loop over something other than a range or a list of known length", s.iter)
-            for v in it:
-                self.assign(s.target, v, env, s)
-                self.block(s.body, env)
+            outer = self.loop_tag is None and isinstance(s.target, ast.Name)
+            if outer:
+                self.loops.append((s.target.id, []))
+            try:
+                for v in it:
+                    if outer:
+                        self.loop_tag = (len(self.loops) - 1, v)
+                        self.loops[-1][1].append(v)
+                    self.assign(s.target, v, env, s)
+                    self.block(s.body, env)
+            finally:
+                if outer:
+                    self.loop_tag = None
         elif isinstance(s, ast.While):
             raise self.err("a `while` loop: its number of steps is not known while reading the code", s)
         else:
@@ -332,6 +347,9 @@ class Reader:
             if numbers and f"{name}{numbers[0]}" not in self.used:
                 name = f"{name}{numbers[0]}"
         model_name = self.fresh(name)
+        self.family[model_name] = name_as_written
+        if self.loop_tag is not None:
+            self.tags[model_name] = self.loop_tag
         self.lines.append((model_name, value.node, getattr(at, "lineno", 1)))
         self.written.append((name_as_written, model_name, getattr(at, "lineno", 1)))
         self.local_lines[model_name] = self.calls
@@ -344,6 +362,9 @@ class Reader:
                             for _, node, _ in self.lines[k + 1:]):
             return Arr(ast.Name(old, ast.Load()))
         new = self.fresh(re.sub(r"\W", "_", name))
+        self.family[new] = re.sub(r"\W", "_", name)
+        if old in self.tags:
+            self.tags[new] = self.tags.pop(old)
         self.lines[k] = (new, self.lines[k][1], self.lines[k][2])
         del self.local_lines[old]
         self.local_lines[new] = self.calls
@@ -661,8 +682,11 @@ def _notebook_model(source, loss, data, layers):
         tag = {"data": "data binary" if uses_log and name in ("Y", "y") else "data", "mask": "data binary",
                "scalar": "scalar data positive" if "keep" in name else "scalar data", "param": ""}[kind]
         out.append(f"{name}: {dim_text or 'scalar'} {tag}".rstrip() if dim_text else f"{name}: {tag}")
-    out += [f"{name} = {ast.unparse(node)}" for name, node, _ in lines]
-    return "\n".join(out) + "\n"
+    loops = [(var, [(v, [n for n, _, _ in lines if reader.tags.get(n) == (k, v)]) for v in values])
+             for k, (var, values) in enumerate(reader.loops)]
+    taken = {n for n, _, _ in lines} | set(reader.decls)
+    body, _ = rolled_text(lines, loops, reader.family, taken)
+    return "\n".join(out + body) + "\n"
 
 
 def _last_takes_the_name(reader, lines, loss_name):
@@ -684,6 +708,8 @@ def _last_takes_the_name(reader, lines, loss_name):
         rename.update({m: n for m, n in zip(models, new) if m != n})
     if not rename:
         return lines, loss_name
+    for table in (reader.tags, reader.family):
+        table.update({rename[n]: table.pop(n) for n in [n for n in table if n in rename]})
 
     class Swap(ast.NodeTransformer):
         def visit_Name(self, node):

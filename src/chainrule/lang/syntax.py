@@ -137,8 +137,8 @@ def function_name(dotted):
 
 
 class _Parser:
-    def __init__(self, source, line, col):
-        self.source, self.line0, self.col0 = source, line, col
+    def __init__(self, source, line, col, index=None):
+        self.source, self.line0, self.col0, self.index = source, line, col, index
 
     def err(self, message, node, hint=None, kind="syntax"):
         line = self.line0 + node.lineno - 1
@@ -278,6 +278,10 @@ class _Parser:
             self.err(f"unsupported attribute '.{node.attr}' (only .T is allowed)", node,
                      "hint: write functions as np.sum(x), not x.sum()")
         if isinstance(node, ast.Subscript):
+            if self.index is not None and isinstance(node.value, ast.Name):     # a family's member: Z[l - 1]
+                name = self.index(node.value.id, node.slice, self.err)
+                if name is not None:
+                    return Name(id=name, **self.pos(node))
             return self.shape_entry(node, d)
         if isinstance(node, ast.Call):
             dotted = dotted_name(node.func)
@@ -311,9 +315,11 @@ class _Parser:
         self.err(f"unsupported syntax ({kind}): only arithmetic, @, .T and whitelisted functions are allowed", node)
 
 
-def parse_expression(text, *, source=None, line=1, col=0):
+def parse_expression(text, *, source=None, line=1, col=0, index=None):
     """Parse one expression. `source`/`line`/`col` place it inside a larger text (for models);
-    positions in errors always point into the text as the user wrote it (several lines included)."""
+    positions in errors always point into the text as the user wrote it (several lines included).
+    `index(base, index node, err)`, given by a model, names an indexed family's member (Z[l - 1] → Z1)
+    or returns None (then X[0] is refused, as without it)."""
     if not isinstance(text, str):
         raise ChainruleError(f"expression must be a string, got {type(text).__name__}")
     source = text if source is None else source
@@ -347,6 +353,6 @@ def parse_expression(text, *, source=None, line=1, col=0):
     except (RecursionError, MemoryError, ValueError):
         raise ChainruleError(f"expression nested too deeply (limit {MAX_DEPTH})", source, col, col + 1, line) from None
     try:
-        return _Parser(source, line, col).visit(tree.body)
+        return _Parser(source, line, col, index).visit(tree.body)
     except RecursionError:
         raise ChainruleError(f"expression nested too deeply (limit {MAX_DEPTH})", source, col, col + 1, line) from None

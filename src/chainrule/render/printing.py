@@ -445,6 +445,10 @@ class CourseTextPrinter(TextPrinter):
 
 
 def latex_name(name):
+    indexed = re.match(r"^(.+?)\[(.+)\]$", name)
+    if indexed:                                    # a loop's family member: W[l + 1] as the course writes W^{[l+1]}
+        index = indexed.group(2).replace("−", "-").replace(" ", "")
+        return "{" + latex_name(indexed.group(1)) + f"^{{[{index}]}}}}"     # braced: a ^\top may follow
     m = re.match(r"^([A-Za-z]+?)_?([0-9]+)$", name)
     if m:
         base, sub = m.groups()
