@@ -138,6 +138,7 @@ CROSS_LAYER_TESTS = {
     "test_explain.py": "unit-tests the trace (core) that explain (tutor) renders",
     "test_sizes.py": "counts the shapes (core), draws (numeric) and claim evaluations (tutor) that cost estimates save",
     "test_toy.py": "evaluates the toy's scalar IR (core, tutor) against the matrix evaluator (numeric) and backprop (engine)",
+    "test_loops.py": "evaluates each rolled loop (engine) with the matrix evaluator (numeric) and counts the algebra's work (core)",
     "test_catalog.py": "draws each identity's data from its declared domains (numeric) and parses its stated result (lang)",
 }
 

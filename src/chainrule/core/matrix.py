@@ -136,6 +136,18 @@ class MSum(M):
 
 
 @dataclass(frozen=True)
+class MLoopSum(M):
+    """Σ over a loop's iterations of one term written in the loop's indexed names: Σ_l dZ[l] A[l − 1]ᵀ
+    (how an adjoint that sums a term per iteration is read back; engine.rolled builds it, for display)."""
+    var: str
+    x: M
+
+    @cached_property
+    def shape(self):
+        return self.x.shape
+
+
+@dataclass(frozen=True)
 class MTrace(M):
     x: M
     shape: tuple = ()

@@ -42,6 +42,13 @@ def work_budget(limit=MAX_WORK):
         _WORK.reset(token)
 
 
+def work_used():
+    """Terms built so far under the current budget (None outside one): work counted, for tests that
+    bound it and benchmarks that report it."""
+    work = _WORK.get()
+    return None if work is None else work[0]
+
+
 @contextlib.contextmanager
 def part_budget(limit):
     """A part of a request with a budget of its own, not charged to the request's: an illustration

@@ -6,7 +6,7 @@ module only renames and compares them (each rolled line equals every iteration's
 import re
 from dataclasses import dataclass, field
 
-from ..core.matrix import MVar, mat_map
+from ..core.matrix import MAdd, MLoopSum, MVar, mat_map
 from ..lang.loops import member_name, offset_text
 from ..render.printing import CourseTextPrinter, to_latex
 
@@ -17,6 +17,7 @@ class RolledLine:
     text: str                   # dA[l] ⊙ (Z[l] > 0)
     latex: str
     adjoints: tuple             # the iterations' own adjoints (dZ2, dZ1), in the order of `values`
+    form: object = None         # the matrix IR it is printed from, over the indexed names
 
 
 @dataclass
@@ -26,19 +27,46 @@ class BackwardLoop:
     values: tuple
     lines: list = field(default_factory=list)
     aliases: dict = field(default_factory=dict)     # A[0] -> X
+    boundary: list = field(default_factory=list)    # the first iteration's own adjoints where they differ (dA3)
+    sums: list = field(default_factory=list)        # shared names' adjoints, Σ over the iterations (dW)
+    names: dict = field(default_factory=dict)       # value -> {indexed name: the model's name there}
+
+    @property
+    def steady(self):
+        """The values whose iterations `lines` are (all but the first, when that one has a boundary)."""
+        return self.values[1:] if self.boundary else self.values
+
+    def at(self, form, value):
+        """A rolled form as the iteration `value` reads it, in the model's names (a Σ over the
+        iterations written out as the sum of each one's term): the inverse of the rolling."""
+        names = self.names[value]
+
+        def back(n):
+            if isinstance(n, MVar) and n.name in names:
+                return MVar(names[n.name], n.shape, n.is_dim)
+            return n
+
+        def before(n):
+            if isinstance(n, MLoopSum):
+                return MAdd(tuple(self.at(n.x, v) for v in self.values), n.shape)
+            return None
+        return mat_map(form, back, before)
 
     def text(self):
         order = ", ".join(str(v) for v in self.values)
         width = max(len(r.name) for r in self.lines)
-        out = [f"backwards through `{self.loop.header}` ({self.loop.var} = {order}):"]
+        out = [f"backwards through `{self.loop.header}` ({self.loop.var} = {order}):"]     # as the pass visits
+        out += [f"    {g.name} = {g.text}    (at {self.loop.var} = {self.values[0]})" for g in self.boundary]
         out += [f"    {r.name:<{width}} = {r.text}" for r in self.lines]
         out += [f"    ({a} is {x})" for a, x in self.aliases.items()]
+        out += [f"  and, summed over the iterations: {r.name} = {r.text}" for r in self.sums]
         return "\n".join(out)
 
     def to_dict(self):
+        line = lambda r: dict(name=r.name, text=r.text, latex=r.latex, adjoints=list(r.adjoints))  # noqa: E731
         return dict(header=self.loop.header, var=self.loop.var, values=list(self.values), aliases=self.aliases,
-                    lines=[dict(name=r.name, text=r.text, latex=r.latex, adjoints=list(r.adjoints))
-                           for r in self.lines])
+                    boundary=[dict(name=g.name, text=g.text) for g in self.boundary],
+                    lines=[line(r) for r in self.lines], sums=[line(r) for r in self.sums])
 
 
 def backward_loops(bp):
@@ -65,22 +93,21 @@ def _rolled(bp, loop):
         return None
 
     # each family's offset in the body: where the body assigns it (Z[l]), else where it first reads it (W[l])
-    first = loop.values[0]
     offset = {}
     for name, (f, k) in loop.members.items():
         if name in targets:
             offset[f] = k - next(v for v, names in zip(loop.values, loop.iterations) if name in names)
     for name, (f, k) in loop.members.items():
-        offset.setdefault(f, k - first)
+        offset.setdefault(f, k - loop.values[0])
     of_adjoint = {a: n for n, a in bp.adjoint_names.items()}
-    per_value = {v: [] for v in loop.values}
+    per_value, shared = {v: [] for v in loop.values}, []
     for g in bp.gradients:
-        found = member(g.of)
-        if found and g.matrix is not None and found[1] - offset[found[0]] in per_value:
+        found = member(g.of) if g.matrix is not None else None
+        if found and found[1] - offset[found[0]] in per_value:
             per_value[found[1] - offset[found[0]]].append(g)
+        elif found is None and g.matrix is not None:
+            shared.append(g)
     values = tuple(sorted(per_value, key=lambda v: min((bp.gradients.index(g) for g in per_value[v]), default=0)))
-    if not all(per_value[v] for v in values):
-        return None
 
     def written(name, v):
         found = member(name)
@@ -91,21 +118,65 @@ def _rolled(bp, loop):
             return name[:len(name) - len(of)] + written(of, v) if name.endswith(of) else None
         return None
 
-    readings = []
-    for v in values:
-        def rename(m, v=v):
-            new = written(m.name, v) if isinstance(m, MVar) and not m.is_dim else None
-            return MVar(new, m.shape, m.is_dim) if new else m
-        readings.append([(g.name[:-len(g.of)] + written(g.of, v) if g.name.endswith(g.of) else g.name,
-                          mat_map(g.matrix, rename)) for g in per_value[v]])
-    texts = [[(name, CourseTextPrinter()(m)) for name, m in r] for r in readings]
-    if any(t != texts[0] for t in texts[1:]):
+    back = {v: {} for v in values}
+
+    def renamed(m, v):
+        def rename(n):
+            new = written(n.name, v) if isinstance(n, MVar) and not n.is_dim else None
+            if new:
+                back[v][new] = n.name
+            return MVar(new, n.shape, n.is_dim) if new else n
+        return mat_map(m, rename)
+
+    def name_of(g, v):
+        return g.name[:-len(g.of)] + written(g.of, v) if g.name.endswith(g.of) else g.name
+
+    printer = CourseTextPrinter()
+    readings = {v: [(name_of(g, v), renamed(g.matrix, v), g) for g in per_value[v]] for v in values}
+    texts = {v: [(name, printer(m)) for name, m, _ in readings[v]] for v in values}
+    # the first iteration visited may read what comes after the loop (dA[3] = Vᵀ dZ): a boundary line
+    steady = values[1:] if len(values) > 2 else values
+    if any(not texts[v] or texts[v] != texts[steady[0]] for v in steady):
         return None
-    lines = [RolledLine(name, text, to_latex(readings[0][k][1]), tuple(per_value[v][k].name for v in values))
-             for k, (name, text) in enumerate(texts[0])]
-    read = _names(g.matrix for v in values for g in per_value[v])
+    body = texts[steady[0]]
+    boundary = []
+    if steady is not values:
+        first = values[0]
+        if [n for n, _ in texts[first]] != [n for n, _ in body]:
+            return None
+        boundary = [g for (_, t), (_, t0), (_, _, g) in zip(texts[first], body, readings[first]) if t != t0]
+    lines = [RolledLine(name, text, to_latex(readings[steady[0]][k][1]),
+                        tuple(per_value[v][k].name for v in values), readings[steady[0]][k][1])
+             for k, (name, text) in enumerate(body)]
+    sums = [line for line in (_loop_sum(g, values, renamed, loop.var, printer) for g in shared) if line]
+    read = _names([g.matrix for v in values for g in per_value[v]] + [g.matrix for g in shared])
     aliases = {f"{loop.members[a][0]}[{loop.members[a][1]}]": x for a, x in loop.aliases.items() if x in read}
-    return BackwardLoop(loop, values, lines, aliases)
+    return BackwardLoop(loop, values, lines, aliases, boundary, sums, back)
+
+
+def _loop_sum(g, values, renamed, var, printer):
+    """A shared name's adjoint with one term per iteration (a weight every iteration reads) written
+    Σ_l of that term: dW = (1/m) Σ_l dZ[l] A[l − 1]ᵀ; None when it has no such sum."""
+    changed = [False]
+
+    def before(m):
+        if not isinstance(m, MAdd) or len(m.terms) < len(values):
+            return None
+        seen = {v: [printer(renamed(t, v)) for t in m.terms] for v in values}
+        for k, t in enumerate(m.terms):
+            template = seen[values[0]][k]
+            hits = [seen[v].index(template) if template in seen[v] else None for v in values]
+            if None in hits or len(set(hits)) != len(values):
+                continue
+            rest = [x for j, x in enumerate(m.terms) if j not in hits]
+            total = MLoopSum(var, renamed(t, values[0]))
+            changed[0] = True
+            return MAdd(tuple(rest) + (total,), m.shape) if rest else total
+        return None
+    out = mat_map(g.matrix, lambda n: n, before)
+    if not changed[0]:
+        return None
+    return RolledLine(g.name, printer(out), to_latex(out), (g.name,), out)
 
 
 def _names(matrices):

@@ -374,6 +374,9 @@ class TextPrinter:
     def p_MTrace(self, m):
         return f"tr({self(m.x)})", ATOM
 
+    def p_MLoopSum(self, m):
+        return f"Σ_{m.var} " + self.wrap(m.x, MUL), MUL
+
     def p_MDiag(self, m):
         return f"diag({self(m.v)})", ATOM
 
@@ -562,6 +565,9 @@ class LatexPrinter(TextPrinter):
 
     def p_MTrace(self, m):
         return rf"\operatorname{{tr}}\left({self(m.x)}\right)", ATOM
+
+    def p_MLoopSum(self, m):
+        return rf"\sum_{{{m.var}}} " + self.wrap(m.x, MUL), MUL
 
     def p_MDiag(self, m):
         return rf"\operatorname{{diag}}\left({self(m.v)}\right)", ATOM
