@@ -252,3 +252,29 @@ def test_train_and_gradcheck_take_the_source():
     r = chainrule.train(src, iterations=2000)
     assert r.accuracy > 0.85 and r.costs[-1] < r.costs[0]
     assert chainrule.gradcheck(src).ok
+
+
+def test_the_loss_s_binding_is_printed():
+    """compute_cost(AL, Y) takes L_model_forward's AL: said in the model text and in backprop's output."""
+    src = _src("l_layer")
+    note = "the loss: compute_cost(AL, Y) — AL is what L_model_forward returns as AL (A3); Y is data"
+    assert f"# {note}\n" in chainrule.read_notebook(src)
+    assert note in chainrule.backprop(src).text().splitlines()[1]
+    assert "the loss: propagate(w, b, X, Y) — X, Y are data" in chainrule.read_notebook(_src("logreg_propagate"))
+
+
+def test_shapes_and_dims_fix_the_inferred_dimensions():
+    src = _src("l_layer")
+    text = chainrule.read_notebook(src, shapes={"W1": ("n_h", "n_x")}, dims={"n_2": 5, "m": "batch"})
+    assert "W1: n_h, n_x\n" in text and "W2: 5, n_h\n" in text and "X: n_x, batch data\n" in text
+    r = chainrule.backprop(text)
+    assert r.shapes["W2"] == (5, "n_h") and max(r.check().values()) < 1e-6
+    for kwargs, fragment in [(dict(shapes={"Q": ("n", "m")}), "which the code does not use"),
+                             (dict(shapes={"W1": ("n",)}), "1 axes, but the code makes it 2-D"),
+                             (dict(shapes={"b1": ("n_1", 3)}), "the size 3 where the code needs 1"),
+                             (dict(shapes={"W1": ("a", "b"), "W2": ("c", "d")}), "two sizes"),
+                             (dict(dims={"n_9": 4}), "not a dimension of the code"),
+                             (dict(dims={"n_1": "1x"}), "a name or a whole number")]:
+        with pytest.raises(chainrule.ChainruleError) as e:
+            chainrule.read_notebook(src, **kwargs)
+        assert fragment in str(e.value), kwargs

@@ -19,15 +19,19 @@ def derive(expr, wrt, shapes=None, order=1, domain=None):
     return _derive(expr, wrt, shapes, order, domain)
 
 
-def read_notebook(source, loss=None, data=None, layers=3):
+def read_notebook(source, loss=None, data=None, layers=3, shapes=None, dims=None):
     """The model a learner's Python source (notebook functions) stands for, as model text — read, never
     run. Every call (backprop, explain, check, compile, train, gradcheck) takes the source directly;
     this one lets you choose: `loss` names the loss function, `data` adds names that are data (X and
-    Y always are), `layers` is L where the code reads len(parameters) // 2."""
+    Y always are), `layers` is L where the code reads len(parameters) // 2, `shapes` fixes arrays'
+    dimensions ({"W1": ("n_h", "n_x")}, sizes allowed) and `dims` renames or sizes the inferred ones
+    ({"n_1": "n_h", "m": 64})."""
     from .lang.notebook import notebook_model
     if not isinstance(layers, int) or isinstance(layers, bool) or not 1 <= layers <= 100:
         raise argument_error(f"layers must be a whole number from 1 to 100, got {layers!r}", "layers", layers)
-    return notebook_model(source, loss=loss, data=data, layers=layers)
+    if dims is not None and not isinstance(dims, dict):
+        raise argument_error("dims must be a dict such as {'n_1': 'n_h'}", "dims", dims)
+    return notebook_model(source, loss=loss, data=data, layers=layers, shapes=shapes, dims=dims)
 
 
 def backprop(text, convention="course", examples=None):

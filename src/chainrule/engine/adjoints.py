@@ -194,6 +194,7 @@ class Backprop:
     def text(self):
         width = max((len(g.name) for g in self.gradients), default=0)
         lines = [f"convention: {self.convention} — {self.note}"]
+        lines += self.model.reading[1:]          # the loss's binding, for Python source
         if self.renamed():
             lines.append(f"names: {self.renamed()}")
         for g in self.gradients:

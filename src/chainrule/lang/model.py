@@ -44,6 +44,7 @@ class Model:
     assignments: list = field(default_factory=list)
     loops: list = field(default_factory=list)         # the model's loops (lang.loops.Loop), outermost
     aliases: dict = field(default_factory=dict)       # A0 -> X, from A[0] = X: a family member that is a name
+    reading: list = field(default_factory=list)       # for Python source: how it was read (the loss's binding)
 
     @property
     def loss(self):
@@ -82,10 +83,12 @@ def parse_model(text):
         raise ChainruleError(f"model too long ({len(lines)} lines, limit {MAX_LINES}): line {MAX_LINES + 1} is "
                              "past the limit", text, 0, 1, MAX_LINES + 1)
     from .notebook import is_python_source, notebook_model
+    reading = []
     if is_python_source(text):              # a learner's notebook functions: read into a model, never run
         text = notebook_model(text)
         lines = text.splitlines()
-    model = Model(text)
+        reading = [row[2:] for row in lines if row.startswith("# ")]        # what the reader says it read
+    model = Model(text, reading=reading)
     rows = [(number, raw.split("#", 1)[0].rstrip()) for number, raw in enumerate(lines, start=1)]
     _block(model, [(n, code) for n, code in rows if code.strip()], {}, {}, None)
     if not model.assignments:

@@ -16,7 +16,7 @@ import ast
 import dataclasses
 import re
 
-from ..core.errors import ChainruleError
+from ..core.errors import ChainruleError, argument_error
 from .notebook_loops import rolled_text
 
 MAX_STEPS = 20_000        # statements and expressions interpreted (unrolled loops included)
@@ -118,6 +118,7 @@ class Reader:
         self.loop_tag = None           # (loop, value) while reading an outermost `for` loop's body
         self.tags = {}                 # model name -> the (loop, value) whose iteration wrote it
         self.loops = []                # per outermost loop: (its variable, [(value, …)])
+        self.bindings = []             # (function, argument, the function whose return it is, the value)
         self.outside = {}              # names read from a model when judging lines (check): name -> kind
         self.functions = {}
         self.globals = {"np": Module("np"), "numpy": Module("np")}
@@ -166,7 +167,7 @@ class Reader:
     def run(self, loss=None):
         """Call the loss function (binding its arguments to other functions' returns by name) and
         return the model name of the scalar loss."""
-        name = loss or self._loss_function()
+        name = self.chosen = loss or self._loss_function()
         if name not in self.functions:
             raise self.err(f"no function named {name!r} to use as the loss", self.tree.body[0] if self.tree.body
                            else self.tree)
@@ -210,6 +211,7 @@ class Reader:
             if producer is not None:
                 out = self.call_top(producer, busy | {name})
                 args[a.arg] = _pick(out, self.functions[producer], a.arg)
+                self.bindings.append((name, a.arg, producer, args[a.arg]))
             else:
                 args[a.arg] = self.input(a.arg)
         return self.invoke(f, [], args, f)
@@ -640,10 +642,12 @@ class _Dims:
             self.one.add(a)
 
 
-def notebook_model(source, loss=None, data=None, layers=LAYERS):
-    """The model text of a learner's Python source (see the module docstring)."""
+def notebook_model(source, loss=None, data=None, layers=LAYERS, shapes=None, dims=None):
+    """The model text of a learner's Python source (see the module docstring). `shapes` fixes the
+    dimensions of named arrays ({"W1": ("n_h", "n_x")} or sizes), `dims` renames or sizes the inferred
+    dimensions ({"n_1": "n_h", "n_2": 7})."""
     try:
-        return _notebook_model(source, loss, data, layers)
+        return _notebook_model(source, loss, data, layers, shapes or {}, dims or {})
     except RecursionError:
         raise _too_deep(source) from None
 
@@ -652,9 +656,10 @@ def _too_deep(source):
     return ChainruleError("the Python source is nested too deeply to read", source, 0, 1, 1, kind="notebook")
 
 
-def _notebook_model(source, loss, data, layers):
+def _notebook_model(source, loss, data, layers, fixed_shapes, fixed_dims):
     reader = Reader(source, data, layers)
     loss_name = reader.run(loss)
+    loss_function = loss or reader.chosen
     lines = _needed(reader.lines, loss_name)
     lines, loss_name = _last_takes_the_name(reader, lines, loss_name)
     dims = _Dims()
@@ -672,9 +677,9 @@ def _notebook_model(source, loss, data, layers):
         except _ShapeError as e:
             raise ChainruleError(f"line {line}: the shapes do not fit ({e}) in {name} = {ast.unparse(node)}", source,
                                  0, 1, line, kind="notebook") from None
-    names = _dim_names(reader, shapes, dims)
+    names = _fixed(_dim_names(reader, shapes, dims), shapes, dims, fixed_shapes, fixed_dims)
     uses_log = any("log" in ast.unparse(node) for _, node, _ in lines)
-    out = ["# read from Python source (never run)"]
+    out = ["# read from Python source (never run)", _loss_note(reader, loss_function)]
     for name, kind in reader.decls.items():
         if not any(name in _names(node) for _, node, _ in lines):
             continue
@@ -717,6 +722,65 @@ def _last_takes_the_name(reader, lines, loss_name):
     out = [(rename.get(n, n), Swap().visit(ast.parse(ast.unparse(node), mode="eval").body), line)
            for n, node, line in lines]
     return out, rename.get(loss_name, loss_name)
+
+
+def _loss_note(reader, function):
+    """`# the loss: compute_cost(AL, Y), AL being L_model_forward's AL (A3); Y data`: how it was bound."""
+    f = reader.functions[function]
+    parts = []
+    for fn, arg, producer, value in reader.bindings:
+        if fn == function:
+            shown = ast.unparse(value.node) if isinstance(value, Arr) else "its value"
+            parts.append(f"{arg} is what {producer} returns as {arg}" + (f" ({shown})" if shown != arg else ""))
+    data = [a.arg for a in f.args.args if reader.decls.get(a.arg) == "data"]
+    if data:
+        parts.append(f"{', '.join(data)} {'is' if len(data) == 1 else 'are'} data")
+    call = f"{function}({', '.join(a.arg for a in f.args.args)})"
+    return f"# the loss: {call}" + (f" — {'; '.join(parts)}" if parts else "")
+
+
+def _fixed(names, shapes, dims, fixed_shapes, fixed_dims):
+    """The inferred dimension names with shapes= and dims= applied (a name or a size for each)."""
+    from .shapes import normalize_shapes
+    out = dict(names)
+    for name, given in normalize_shapes(fixed_shapes).items():
+        if name not in shapes:
+            raise argument_error(f"shapes names {name!r}, which the code does not use (its arrays: "
+                                 f"{', '.join(n for n in shapes if shapes[n])})", "shapes", fixed_shapes,
+                                 kind="unknown-name")
+        inferred = shapes[name]
+        if len(given) != len(inferred):
+            raise argument_error(f"shapes gives {name} {len(given)} axes, but the code makes it "
+                                 f"{len(inferred)}-D", "shapes", fixed_shapes)
+        for d, g in zip(inferred, given):
+            c = dims.find(d)
+            if c == "1":
+                if g != 1:
+                    raise argument_error(f"shapes gives {name} the size {g} where the code needs 1 (a bias "
+                                         "column, or a broadcast axis)", "shapes", fixed_shapes)
+                continue
+            if c in fixed_classes(out, names) and out[c] != str(g):
+                raise argument_error(f"shapes gives one dimension two sizes: {out[c]} and {g}", "shapes",
+                                     fixed_shapes)
+            out[c] = str(g)
+    for old, new in fixed_dims.items():
+        classes = [c for c, n in names.items() if n == old]
+        if not classes:
+            raise argument_error(f"dims names {old!r}, which is not a dimension of the code (its dimensions: "
+                                 f"{', '.join(dict.fromkeys(names.values()))})", "dims", fixed_dims,
+                                 kind="unknown-name")
+        if not (isinstance(new, str) and re.match(r"^[A-Za-z][A-Za-z0-9_]*$", new)) and not (
+                isinstance(new, int) and not isinstance(new, bool) and 1 <= new <= 10 ** 6):
+            raise argument_error(f"dims gives {old} {new!r}: a dimension is a name or a whole number from 1 "
+                                 "to 1,000,000", "dims", fixed_dims)
+        for c in classes:
+            out[c] = str(new)
+    return out
+
+
+def fixed_classes(out, names):
+    """The dimension classes whose name shapes= has already set (differs from the inferred one)."""
+    return {c for c in out if out[c] != names.get(c)}
 
 
 class _ShapeError(Exception):
