@@ -2,6 +2,8 @@
 cross-entropy) for L = 2, 5, 10, 20, 50. Derivation cost should grow linearly with depth. Then the
 numeric check (`backprop --check`) of a hand-unrolled 6-step tanh RNN against backprop itself: the
 check evaluates the lowered forms backprop already made, so it should cost at most about 2× backprop.
+Then the C1W4 L-layer notebook source (tests/notebooks/l_layer.py): reading it (its loop kept as a
+loop) and backprop with the loop read back, for L = 3 … 48 layers.
 Not a test: run `make bench`; CI runs `--quick`.
 Usage: python benchmarks/bench_backprop.py [--repeat N] [--quick]"""
 import argparse
@@ -80,6 +82,13 @@ def main():
         print(f"6-step RNN (loss on {'the last state' if loss == 'last' else 'every state'}): backprop "
               f"{back * 1e3:.0f} ms, check {check * 1e3:.0f} ms ({check / back:.2f}× backprop; "
               f"{len(r.gradients)} adjoints, max relative error {max(errors.values()):.1e})")
+    source = (Path(__file__).resolve().parents[1] / "tests" / "notebooks" / "l_layer.py").read_text()
+    for layers in ((3, 6) if a.quick else (3, 6, 12, 24, 48)):
+        read, text = _median_time(lambda: chainrule.read_notebook(source, layers=layers), repeat)
+        back, r = _median_time(lambda: chainrule.backprop(text), repeat)
+        rolled = len(r.loops[0].lines) if r.loops else 0
+        print(f"notebook L-layer source, L = {layers:2d}: read {read * 1e3:6.1f} ms, backprop {back * 1e3:7.1f} ms "
+              f"({len(r.gradients)} adjoints, the loop read back as {rolled} lines)")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ MODELS = chainrule.examples()
 
 def test_the_built_in_models_are_all_there():
     assert set(MODELS) == {"two-layer", "logistic-regression", "deep-relu", "softmax", "l2", "dropout",
-                           "batchnorm", "mlp-rowmajor"}
+                           "batchnorm", "mlp-rowmajor", "deep-loop"}
 
 
 @pytest.mark.parametrize("convention", ["course", "strict"])

@@ -15,6 +15,7 @@ TWO = chainrule.example("two-layer")
 ONE_STEP = {
     "two-layer dZ1": "W2ᵀ dZ2 ⊙ (1 − A1²)", "batchnorm dZt": "W2ᵀ dZ2 ⊙ (1 − A1²)",
     "deep-relu dZ2": "W3ᵀ dZ3 ⊙ (Z2 > 0)", "deep-relu dZ1": "W2ᵀ dZ2 ⊙ (Z1 > 0)",
+    "deep-loop dZ2": "W3ᵀ dZ3 ⊙ (Z2 > 0)", "deep-loop dZ1": "W2ᵀ dZ2 ⊙ (Z1 > 0)",
     "dropout dZ1": "dA1d ⊙ D1 ⊙ (Z1 > 0) / keep_prob", "l2 dZ1": "W2ᵀ dZ2 ⊙ (Z1 > 0)",
     "mlp-rowmajor dH1": "dYhat W2 ⊙ (H1 > 0)", "softmax dZ1": "W2ᵀ dZ2 ⊙ (Z1 > 0)"}
 
@@ -57,7 +58,7 @@ def test_every_adjoint_of_every_model_is_explained_and_its_toy_check_passes(name
 
 
 def test_the_built_in_models_have_62_adjoints():
-    assert sum(len(chainrule.backprop(chainrule.example(n)).gradients) for n in chainrule.examples()) == 62
+    assert sum(len(chainrule.backprop(chainrule.example(n)).gradients) for n in chainrule.examples()) == 73
 
 
 def test_the_one_step_form_is_read_off_the_index_form_not_the_spelling():
