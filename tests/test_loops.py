@@ -69,7 +69,7 @@ def _rolled_lines_equal_each_iteration_s_adjoint(r):
     for loop in r.loops:
         for line, v in [(line, v) for line in loop.lines for v in loop.steady] + \
                 [(line, loop.values[0]) for line in loop.sums]:
-            own = line.adjoints[loop.values.index(v)] if line in loop.lines else line.name
+            own = line.adjoints[loop.steady.index(v)] if line in loop.lines else line.name
             got = evaluate_matrix(loop.at(line.form, v), values, dims)
             assert np.allclose(got, values[own], rtol=1e-9, atol=1e-12), (line.name, v)
             checked += 1
@@ -123,7 +123,7 @@ def test_a_weight_every_iteration_reads_is_summed_over_the_loop():
     r = chainrule.backprop(TIED)
     (loop,) = r.loops
     assert "for i in range(1, 4):" in chainrule.read_notebook(TIED)     # range(3), counted from 1
-    assert [(g.name, g.text) for g in loop.boundary] == [("dA3", "Vᵀ dZ")]
+    assert [(v, g.name, g.text) for v, g in loop.boundary] == [(3, "dA3", "Vᵀ dZ")]
     assert [(x.name, x.text) for x in loop.lines] == [("dA[i]", "Wᵀ(dA[i + 1] ⊙ (1 − A[i + 1]²))")]
     assert [(x.name, x.text) for x in loop.sums] == [
         ("dW", "(1/m) Σ_i (dA[i] ⊙ (1 − A[i]²)) A[i − 1]ᵀ"), ("db", "(1/m) Σ_columns (Σ_i dA[i] ⊙ (1 − A[i]²))")]
@@ -181,3 +181,16 @@ def test_derivation_work_grows_linearly_with_the_number_of_iterations():
             chainrule.backprop(text)
             steps[layers] = T.work_used()
     assert steps[32] / steps[16] < 2.5 and steps[16] / steps[8] < 2.5
+
+
+def test_a_last_iteration_folded_into_the_loss_is_a_boundary_and_the_sum_covers_the_rest():
+    """J = sum(A5): A5's activation is folded into the loss (no dA5), dA4 reads it (a boundary line),
+    and dW sums one term per iteration where the term is the loop's, the last one's apart."""
+    text = "X: n, m data\nW: n, n\nA[0] = X\nfor l in range(1, 6):\n    A[l] = tanh(W @ A[l - 1])\nJ = sum(A5)\n"
+    r = chainrule.backprop(text)
+    (loop,) = r.loops
+    assert loop.values == (5, 4, 3, 2, 1) and loop.steady == (3, 2, 1)
+    assert [(v, g.name) for v, g in loop.boundary] == [(4, "dA4")]
+    assert loop.sums[0].text == "(1 − A5²) A4ᵀ + Σ_l=1..4 (dA[l] ⊙ (1 − A[l]²)) A[l − 1]ᵀ"
+    assert max(r.check().values()) < 1e-6
+    assert _rolled_lines_equal_each_iteration_s_adjoint(r) == 3 + 1

@@ -139,8 +139,9 @@ class MSum(M):
 class MLoopSum(M):
     """Σ over a loop's iterations of one term written in the loop's indexed names: Σ_l dZ[l] A[l − 1]ᵀ
     (how an adjoint that sums a term per iteration is read back; engine.rolled builds it, for display)."""
-    var: str
+    var: str                  # as printed: l, or l=1..4 when the sum is over part of the loop
     x: M
+    values: tuple = ()        # the loop variable's values it sums over
 
     @cached_property
     def shape(self):

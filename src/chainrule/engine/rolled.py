@@ -27,14 +27,10 @@ class BackwardLoop:
     values: tuple
     lines: list = field(default_factory=list)
     aliases: dict = field(default_factory=dict)     # A[0] -> X
-    boundary: list = field(default_factory=list)    # the first iteration's own adjoints where they differ (dA3)
+    boundary: list = field(default_factory=list)    # (value, adjoint): the first iterations' own where they differ
     sums: list = field(default_factory=list)        # shared names' adjoints, Σ over the iterations (dW)
     names: dict = field(default_factory=dict)       # value -> {indexed name: the model's name there}
-
-    @property
-    def steady(self):
-        """The values whose iterations `lines` are (all but the first, when that one has a boundary)."""
-        return self.values[1:] if self.boundary else self.values
+    steady: tuple = ()                              # the values whose iterations `lines` are
 
     def at(self, form, value):
         """A rolled form as the iteration `value` reads it, in the model's names (a Σ over the
@@ -48,7 +44,7 @@ class BackwardLoop:
 
         def before(n):
             if isinstance(n, MLoopSum):
-                return MAdd(tuple(self.at(n.x, v) for v in self.values), n.shape)
+                return MAdd(tuple(self.at(n.x, v) for v in n.values), n.shape)
             return None
         return mat_map(form, back, before)
 
@@ -56,7 +52,7 @@ class BackwardLoop:
         order = ", ".join(str(v) for v in self.values)
         width = max(len(r.name) for r in self.lines)
         out = [f"backwards through `{self.loop.header}` ({self.loop.var} = {order}):"]     # as the pass visits
-        out += [f"    {g.name} = {g.text}    (at {self.loop.var} = {self.values[0]})" for g in self.boundary]
+        out += [f"    {g.name} = {g.text}    (at {self.loop.var} = {v})" for v, g in self.boundary]
         out += [f"    {r.name:<{width}} = {r.text}" for r in self.lines]
         out += [f"    ({a} is {x})" for a, x in self.aliases.items()]
         out += [f"  and, summed over the iterations: {r.name} = {r.text}" for r in self.sums]
@@ -65,7 +61,7 @@ class BackwardLoop:
     def to_dict(self):
         line = lambda r: dict(name=r.name, text=r.text, latex=r.latex, adjoints=list(r.adjoints))  # noqa: E731
         return dict(header=self.loop.header, var=self.loop.var, values=list(self.values), aliases=self.aliases,
-                    boundary=[dict(name=g.name, text=g.text) for g in self.boundary],
+                    boundary=[dict(name=g.name, text=g.text, at=v) for v, g in self.boundary],
                     lines=[line(r) for r in self.lines], sums=[line(r) for r in self.sums])
 
 
@@ -107,7 +103,8 @@ def _rolled(bp, loop):
             per_value[found[1] - offset[found[0]]].append(g)
         elif found is None and g.matrix is not None:
             shared.append(g)
-    values = tuple(sorted(per_value, key=lambda v: min((bp.gradients.index(g) for g in per_value[v]), default=0)))
+    # the order the backward pass visits them (an iteration with no adjoint, folded into the loss, first)
+    values = tuple(sorted(per_value, key=lambda v: min((bp.gradients.index(g) for g in per_value[v]), default=-1)))
 
     def written(name, v):
         found = member(name)
@@ -134,42 +131,46 @@ def _rolled(bp, loop):
     printer = CourseTextPrinter()
     readings = {v: [(name_of(g, v), renamed(g.matrix, v), g) for g in per_value[v]] for v in values}
     texts = {v: [(name, printer(m)) for name, m, _ in readings[v]] for v in values}
-    # the first iteration visited may read what comes after the loop (dA[3] = Vᵀ dZ): a boundary line
-    steady = values[1:] if len(values) > 2 else values
-    if any(not texts[v] or texts[v] != texts[steady[0]] for v in steady):
+    # the first iterations visited may read what comes after the loop (dA[3] = Vᵀ dZ), or have no
+    # adjoint of their own (an activation the loss reads is folded into it): boundary lines
+    k = next((k for k in range(len(values) - 1) if all(texts[v] and texts[v] == texts[values[k]]
+                                                        for v in values[k:])), None)
+    if k is None:
         return None
-    body = texts[steady[0]]
+    steady, body = values[k:], texts[values[k]]
     boundary = []
-    if steady is not values:
-        first = values[0]
-        if [n for n, _ in texts[first]] != [n for n, _ in body]:
+    for v in values[:k]:
+        names = [n for n, _ in texts[v]]
+        if any(n not in [b for b, _ in body] for n in names):
             return None
-        boundary = [g for (_, t), (_, t0), (_, _, g) in zip(texts[first], body, readings[first]) if t != t0]
-    lines = [RolledLine(name, text, to_latex(readings[steady[0]][k][1]),
-                        tuple(per_value[v][k].name for v in values), readings[steady[0]][k][1])
-             for k, (name, text) in enumerate(body)]
-    sums = [line for line in (_loop_sum(g, values, renamed, loop.var, printer) for g in shared) if line]
+        boundary += [(v, g) for (n, t), (_, _, g) in zip(texts[v], readings[v]) if (n, t) not in body]
+    lines = [RolledLine(name, text, to_latex(readings[steady[0]][j][1]),
+                        tuple(per_value[v][j].name for v in steady), readings[steady[0]][j][1])
+             for j, (name, text) in enumerate(body)]
+    sums = [line for line in (_loop_sum(g, values, steady, renamed, loop.var, printer) for g in shared) if line]
     read = _names([g.matrix for v in values for g in per_value[v]] + [g.matrix for g in shared])
     aliases = {f"{loop.members[a][0]}[{loop.members[a][1]}]": x for a, x in loop.aliases.items() if x in read}
-    return BackwardLoop(loop, values, lines, aliases, boundary, sums, back)
+    return BackwardLoop(loop, values, lines, aliases, boundary, sums, back, steady)
 
 
-def _loop_sum(g, values, renamed, var, printer):
+def _loop_sum(g, values, steady, renamed, var, printer):
     """A shared name's adjoint with one term per iteration (a weight every iteration reads) written
-    Σ_l of that term: dW = (1/m) Σ_l dZ[l] A[l − 1]ᵀ; None when it has no such sum."""
+    Σ_l of that term: dW = (1/m) Σ_l dZ[l] A[l − 1]ᵀ (over the steady iterations, the boundary's terms
+    apart, when not every iteration's term is the same); None when it has no such sum."""
     changed = [False]
 
     def before(m):
-        if not isinstance(m, MAdd) or len(m.terms) < len(values):
+        if not isinstance(m, MAdd) or len(m.terms) < len(steady):
             return None
         seen = {v: [printer(renamed(t, v)) for t in m.terms] for v in values}
-        for k, t in enumerate(m.terms):
-            template = seen[values[0]][k]
-            hits = [seen[v].index(template) if template in seen[v] else None for v in values]
-            if None in hits or len(set(hits)) != len(values):
+        for t, template in zip(m.terms, seen[steady[0]]):
+            hits = {v: seen[v].index(template) for v in values if template in seen[v]}
+            over = tuple(v for v in values if v in hits)
+            if not set(steady) <= set(over) or len(set(hits.values())) != len(hits):
                 continue
-            rest = [x for j, x in enumerate(m.terms) if j not in hits]
-            total = MLoopSum(var, renamed(t, values[0]))
+            rest = [x for j, x in enumerate(m.terms) if j not in hits.values()]
+            label = var if over == values else f"{var}={min(over)}..{max(over)}"
+            total = MLoopSum(label, renamed(t, steady[0]), over)
             changed[0] = True
             return MAdd(tuple(rest) + (total,), m.shape) if rest else total
         return None
