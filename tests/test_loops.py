@@ -163,6 +163,14 @@ def test_reversed_and_nested_loops_unroll():
     ("X: n, m data\nW: n, n\nfor l in range(100000):\n    A[l] = W @ X\nJ = sum(A1)\n", "limit", 3),
     ("X: n, m data\nW: n, n\nfor l in [1, 2]:\n    A[l] = W @ X\nJ = sum(A1)\n", "range(start, stop)", 3),
     ("X: n, m data\nW: n, n\nfor l in range(1, 3):\n    A[l] = W @ B[l]\nJ = sum(A1)\n", "B1 is not declared", 4),
+    ("X: n, m data\nW: n, n\nfor l in range(1, 3):\n    A[l] = W @ A[l - 1]\nJ = sum(A2)\n",
+     "or say what A[0] is before the loop (A[0] = X)", 4),
+    ("X: n, m data\nW: n, n\nfor l in range(1, 3)\n    A[l] = W @ X\nJ = sum(A1)\n", "ends with a colon", 3),
+    ("X: n, m data\nW: n, n\nfor l in range(99999999999999999999):\n    A[l] = W @ X\nJ = sum(A1)\n",
+     "too large for an index or a loop bound", 3),
+    ("X: n, m data\nW: n, n\nfor l in range(1, 3):\n    A[l * 999999999 * 99999] = W @ X\nJ = sum(A1)\n",
+     "too large (limit", 4),
+    ("X: n, m data\nW: n, n\nA[0] = X\nA[0] = W\nJ = sum(W)\n", "A0 is already X", 4),
 ])
 def test_loop_errors_are_positioned(text, fragment, line):
     with pytest.raises(chainrule.ChainruleError) as e:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from ..core.errors import ChainruleError
 
 MAX_ITERATIONS = 2000
+MAX_INDEX = 10 ** 9
 HEADER_RE = re.compile(r"^(\s*)for\s+(.*?)\s*:\s*$")
 INDEXED_RE = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)\s*\[(.*)\]$")
 
@@ -52,6 +53,8 @@ def member_name(family, k):
 def index_value(node, env, err):
     """A whole number from an index expression over the loop variables (`env`), or err(message, node)."""
     if isinstance(node, ast.Constant) and isinstance(node.value, int) and not isinstance(node.value, bool):
+        if abs(node.value) > MAX_INDEX:
+            raise err(f"{node.value} is too large for an index or a loop bound (limit {MAX_INDEX:,})", node)
         return node.value
     if isinstance(node, ast.Name):
         if node.id in env:
@@ -62,7 +65,10 @@ def index_value(node, env, err):
         return -index_value(node.operand, env, err)
     if isinstance(node, ast.BinOp) and type(node.op) in (ast.Add, ast.Sub, ast.Mult):
         a, b = index_value(node.left, env, err), index_value(node.right, env, err)
-        return a + b if isinstance(node.op, ast.Add) else a - b if isinstance(node.op, ast.Sub) else a * b
+        out = a + b if isinstance(node.op, ast.Add) else a - b if isinstance(node.op, ast.Sub) else a * b
+        if abs(out) > MAX_INDEX:
+            raise err(f"this index is {out:,}: too large (limit {MAX_INDEX:,})", node)
+        return out
     raise err("an index must be a whole number or an expression such as l, l - 1, 2 * t + 1", node)
 
 

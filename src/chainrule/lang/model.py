@@ -123,6 +123,8 @@ def _block(model, rows, env, seen, loop):
             _assignment(model, code, number, seen, env, loop)
         elif ":" in code:
             _declaration(model, code, number, seen, env, loop)
+        elif code.lstrip().startswith("for "):
+            raise _err("a loop's header ends with a colon: for l in range(1, 3):", model.text, number, _indent(code))
         else:
             raise _err("expected a declaration 'NAME: dim, dim' or an assignment 'NAME = expression'", model.text,
                        number, _indent(code))
@@ -283,6 +285,9 @@ def _check_shapes(model):
                 later = node.id in {b.name for b in model.assignments}
                 msg = (f"{node.id} is used before it is assigned" if later else
                        f"{node.id} is not declared: add a line such as '{node.id}: n, m'")
+                member = next((loop.members[node.id] for loop in model.loops if node.id in loop.members), None)
+                if member and not later:           # A[l - 1] at l = 1 in a loop: A0, which nothing defines
+                    msg += f", or say what {member[0]}[{member[1]}] is before the loop ({member[0]}[{member[1]}] = X)"
                 raise ChainruleError(f"line {node.line}: {msg}", node.source, node.start, node.end, node.line)
         if a.name in dims:
             raise _err(f"{a.name} is a dimension name; choose another name", model.text, a.line)
