@@ -156,8 +156,8 @@ def test_reversed_and_nested_loops_unroll():
 
 
 @pytest.mark.parametrize("text,fragment,line", [
-    ("X: n, m data\nW: n, n\nfor l in range(1, L):\n    A[l] = W @ X\nJ = sum(A1)\n", "L is not a loop variable", 3),
-    ("X: n, m data\nW: n, n\nfor l in range(1, 3):\n    A = W @ X\nJ = sum(A)\n", "in a loop, index it: A[l]", 4),
+    ("X: n, m data\nW: n, n\nfor l in range(1, L):\n    A[l] = W @ X\nJ = sum(A1)\n", "L is a name: write its value", 3),
+    ("X: n, m data\nW: n, n\nfor l in range(1, 3):\n    A = W @ X\nJ = sum(A)\n", "without an index", 4),
     ("X: n, m data\nW: n, n\nfor l in range(0, 3):\n    A[l - 1] = W @ X\nJ = sum(A1)\n", "indices are 0 or more", 4),
     ("X: n, m data\nW: n, n\nfor l in range(1, 3):\nJ = sum(W)\n", "indented under it", 3),
     ("X: n, m data\nW: n, n\nfor l in range(100000):\n    A[l] = W @ X\nJ = sum(A1)\n", "limit", 3),
@@ -202,3 +202,13 @@ def test_a_last_iteration_folded_into_the_loss_is_a_boundary_and_the_sum_covers_
     assert loop.sums[0].text == "(1 − A5²) A4ᵀ + Σ_l=1..4 (dA[l] ⊙ (1 − A[l]²)) A[l − 1]ᵀ"
     assert max(r.check().values()) < 1e-6
     assert _rolled_lines_equal_each_iteration_s_adjoint(r) == 3 + 1
+
+
+def test_the_cli_takes_layers_and_loss_for_python_source(capsys):
+    path = str(HERE / "l_layer.py")
+    assert chainrule.main(["backprop", path, "--layers", "4", "--loss", "compute_cost"]) == 0
+    out = capsys.readouterr().out
+    assert "dZ4 = A4 − Y" in out and "backwards through `for l in range(1, 4)` (l = 3, 2, 1):" in out
+    assert chainrule.main(["backprop", "--example", "two-layer", "--layers", "4"]) == 2
+    assert "are for Python source" in capsys.readouterr().err
+    assert chainrule.main(["gradcheck", path, "--layers", "101"]) == 2

@@ -97,8 +97,27 @@ def read_model(args):
             raise ChainruleError(f"the model file {args.model!r} is not UTF-8 text") from None
         if len(text) > MAX_MODEL_FILE:
             raise ChainruleError(f"the model file {args.model!r} is too large (limit {MAX_MODEL_FILE:,} characters)")
+        return _notebook_options(args, text)
+    return _notebook_options(args, example(args.example or "two-layer"))
+
+
+def _notebook_options(args, text):
+    """--layers and --loss, for Python source: the model it is read into with them."""
+    from ..lang.notebook import is_python_source, notebook_model
+    layers, loss = getattr(args, "layers", None), getattr(args, "loss", None)
+    if layers is None and loss is None:
         return text
-    return example(args.example or "two-layer")
+    if not is_python_source(text):
+        raise ChainruleError("--layers and --loss are for Python source (a notebook's functions), not a model file")
+    if layers is not None and not 1 <= layers <= 100:
+        raise ChainruleError(f"--layers must be from 1 to 100, got {layers}")
+    return notebook_model(text, loss=loss, layers=layers or 3)
+
+
+def add_notebook_options(parser):
+    parser.add_argument("--layers", type=int, metavar="L",
+                        help="for Python source: L where the code reads len(parameters) // 2 (default 3)")
+    parser.add_argument("--loss", metavar="FUNCTION", help="for Python source: the function that is the loss")
 
 
 def cmd_backprop(args, console):
@@ -292,6 +311,7 @@ def build_parser():
     b.add_argument("--examples", metavar="DIM", help="the examples dimension, when the data do not make it plain")
     b.add_argument("--format", choices=["text", "latex", "numpy", "json"], default="text")
     b.add_argument("--check", action="store_true", help="compare every adjoint with finite differences")
+    add_notebook_options(b)
     b.set_defaults(run=cmd_backprop)
     c = sub.add_parser("check", help="a verdict on your formula for one adjoint (exit 0 right, 1 wrong)")
     c.add_argument("args", nargs="+", metavar="[MODEL_FILE] CLAIM",
@@ -301,12 +321,14 @@ def build_parser():
     c.add_argument("--expr", help="check a claimed derivative of this expression instead (with --wrt, --shape)")
     c.add_argument("--wrt", help="the variable of --expr the claim differentiates by")
     c.add_argument("--shape", action="append", metavar="NAME=DIMS", help="a shape for --expr, e.g. X=n,m")
+    add_notebook_options(c)
     c.set_defaults(run=cmd_check)
     x = sub.add_parser("explain", help="why an adjoint is what it is: seven sections, from the engine's derivation")
     x.add_argument("model", nargs="?", help="a model file (default: --example two-layer)")
     x.add_argument("--example", metavar="NAME")
     x.add_argument("--target", default="dZ1", help="the adjoint to explain (default dZ1)")
     x.add_argument("--convention", choices=["course", "strict"], default="course")
+    add_notebook_options(x)
     c2 = sub.add_parser("codegen", help="a Python module computing the loss and exact gradients (NumPy, JAX, PyTorch)")
     c2.add_argument("model", nargs="?", help="a model file (default: --example two-layer), or an expression with --wrt")
     c2.add_argument("--example", metavar="NAME")
@@ -316,6 +338,7 @@ def build_parser():
     c2.add_argument("--order", type=int, default=1, help="2 adds hessian(values)")
     c2.add_argument("-o", "--output", help="write the module to this file (a new file, or --force)")
     c2.add_argument("--force", action="store_true", help="replace the --output file if it exists")
+    add_notebook_options(c2)
     c2.set_defaults(run=cmd_codegen)
     w = sub.add_parser("serve", help="the web page and JSON API (offline; FastAPI + uvicorn)")
     w.add_argument("--host", default="127.0.0.1")
@@ -338,11 +361,13 @@ def build_parser():
     t.add_argument("--iterations", type=int, default=10000)
     t.add_argument("--seed", type=int, default=1)
     t.add_argument("--plot", metavar="DIR", help="write cost.png and decision_boundary.png (needs matplotlib)")
+    add_notebook_options(t)
     t.set_defaults(run=cmd_train)
     g = sub.add_parser("gradcheck", help="the course's gradient check of every parameter (exit 1 if it fails)")
     g.add_argument("model", nargs="?", help="a model file (default: --example two-layer)")
     g.add_argument("--example", metavar="NAME")
     g.add_argument("--epsilon", type=float, default=1e-7)
+    add_notebook_options(g)
     g.set_defaults(run=cmd_gradcheck)
     i = sub.add_parser("identities", help="the verified identity catalog: list or search")
     i.add_argument("search", nargs="*", help="words to look for (name, function, 'matrix', '(100)', …)")

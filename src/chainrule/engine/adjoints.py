@@ -199,7 +199,7 @@ class Backprop:
             lines.append(f"names: {self.renamed()}")
         for g in self.gradients:
             lines.append(f"{g.name:<{width}} = {g.text}    {fmt_shape(g.shape)}")
-        lines += [loop.text() for loop in self.loops]
+        lines += ["\n" + loop.text() for loop in self.loops]          # after the adjoints per layer
         return "\n".join(lines)
 
     def to_json(self):

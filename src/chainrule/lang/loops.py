@@ -82,6 +82,11 @@ def loop_values(iterable, err):
     if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range"
             and 1 <= len(node.args) <= 3 and not node.keywords):
         raise err("a model's loop runs over range(start, stop), e.g. for l in range(1, 4):", iterable)
+    for a in node.args:
+        name = next((n.id for n in ast.walk(a) if isinstance(n, ast.Name)), None)
+        if name is not None:
+            raise err(f"a loop's bounds are whole numbers, and {name} is a name: write its value, e.g. "
+                      "range(1, 4) (a symbolic number of steps is not read yet)", a)
     bounds = [index_value(a, {}, err) for a in node.args]
     if len(bounds) == 3 and bounds[2] == 0:
         raise err("range() with a step of 0", node.args[2])

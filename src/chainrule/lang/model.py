@@ -254,11 +254,15 @@ def _assignment(model, code, number, seen, env=None, loop=None):
     if name in model.aliases:
         raise _err(f"{name} is already {model.aliases[name]} ({written} = {model.aliases[name]})", model.text,
                    number, col, col + len(written))
+    if env and written == name and NAME_RE.match(name):
+        var = next(iter(reversed(env)))
+        raise _err(f"{name} is assigned in a loop without an index, so every iteration would write the same "
+                   f"name: write {name}[{var}] (and read it as {name}[{var}], {name}[{var} - 1])", model.text, number,
+                   col, col + len(name))
     if not NAME_RE.match(name):
         raise _err(f"bad name {name!r} on the left of '='", model.text, number, col, col + max(1, len(name)))
     if name in seen:
-        again = f"; in a loop, index it: {name}[{next(iter(env))}]" if env and written == name else ""
-        raise _err(f"{name} is already defined on line {seen[name]} (each name is assigned once{again})", model.text,
+        raise _err(f"{name} is already defined on line {seen[name]} (each name is assigned once)", model.text,
                    number, col, col + len(written))
     if name in FUNCTIONS:
         raise _err(f"{name} is a function name; choose another name", model.text, number, col, col + len(name))
