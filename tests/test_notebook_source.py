@@ -278,3 +278,33 @@ def test_shapes_and_dims_fix_the_inferred_dimensions():
         with pytest.raises(chainrule.ChainruleError) as e:
             chainrule.read_notebook(src, **kwargs)
         assert fragment in str(e.value), kwargs
+
+
+def test_the_l_layer_backward_pass_with_its_helpers_is_judged_line_by_line():
+    """C1W4's L_model_backward(AL, Y, caches): AL and caches are what L_model_forward returns (the
+    caches' tuples hold the model's A1, W2, Z2, …); helpers called once per layer give a verdict per
+    call, each named by the key the code stores it under (grads["dW2"]); relu_backward's
+    dZ[Z <= 0] = 0 reads as np.where; dAL is the adjoint backprop folds into dZ3."""
+    forward, backward = _src("l_layer"), _src("l_layer_backward")
+    v = chainrule.check(forward, backward)
+    assert v.correct and len([x for x in v.lines if x.correct]) == 12
+    by_name = {x.name: x for x in v.lines}
+    assert by_name["dAL"].correct and "dA3" in by_name["dAL"].reason
+    assert by_name["dA0"].correct is None and "which is data" in by_name["dA0"].reason
+    assert {x.name for x in v.lines if x.line == 16} == {"dZ2", "dZ1"}          # dZ[Z <= 0] = 0, per layer
+    # one bug in a helper: its line is flagged at every layer it serves, and nothing else
+    v = chainrule.check(forward, backward.replace("np.dot(dZ, A_prev.T)", "np.dot(dZ, A_prev)"))
+    assert not v.correct and {(x.line, x.name) for x in v.lines if x.correct is False} == \
+        {(7, "dW3"), (7, "dW2"), (7, "dW1")}
+    # the hidden layers given the sigmoid's backward: the dZ line is flagged (as dZ2, dZ1), not what reads it
+    wrong = backward.replace('current_cache, "relu")', 'current_cache, "sigmoid")')
+    v = chainrule.check(forward, wrong)
+    assert {(x.line, x.name) for x in v.lines if x.correct is False} == {(23, "dZ2"), (23, "dZ1")}
+    assert "should be relu′(Z2)" in next(x for x in v.lines if x.name == "dZ2").reason
+
+
+def test_the_adjoint_backprop_folds_into_the_loss_can_be_checked():
+    src = _src("l_layer")
+    assert chainrule.check(src, "dA3 = -(np.divide(Y, A3) - np.divide(1 - Y, 1 - A3))").correct
+    v = chainrule.check(src, "dA3 = -(np.divide(Y, A3) + np.divide(1 - Y, 1 - A3))")
+    assert not v.correct and v.target == "dA3"

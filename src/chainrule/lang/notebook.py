@@ -119,6 +119,7 @@ class Reader:
         self.tags = {}                 # model name -> the (loop, value) whose iteration wrote it
         self.loops = []                # per outermost loop: (its variable, [(value, …)])
         self.bindings = []             # (function, argument, the function whose return it is, the value)
+        self.keyed = {}                # model name -> the dict key its value was stored under (grads["dW3"])
         self.outside = {}              # names read from a model when judging lines (check): name -> kind
         self.functions = {}
         self.globals = {"np": Module("np"), "numpy": Module("np")}
@@ -329,10 +330,21 @@ class Reader:
         elif isinstance(target, ast.Subscript):
             box = self.expr(target.value, env)
             key = self.expr(target.slice, env)
+            if isinstance(box, Arr) and isinstance(key, Arr) and isinstance(target.value, ast.Name) \
+                    and isinstance(target.slice, ast.Compare) and (_known(value) or isinstance(value, Arr)):
+                # dZ[Z <= 0] = 0: the entries where the comparison holds replaced, np.where(Z <= 0, 0, dZ)
+                where = ast.Call(ast.Attribute(ast.Name("np", ast.Load()), "where", ast.Load()),
+                                 [key.node, self.node(value, at), box.node], [])
+                env[target.value.id] = self.bind_line(target.value.id, Arr(where), at)
+                return
             if not isinstance(box, dict):
-                raise self.err("assignment into an array's entries is not read (only into a dict)", target)
+                raise self.err("assignment into an array's entries is not read (only into a dict, or a "
+                               "comparison's entries: dZ[Z <= 0] = 0)", target)
             if isinstance(value, Arr) and not _bare(value.node) and isinstance(key, str):
                 value = self.bind_line(key, value, at)
+            elif isinstance(value, Arr) and isinstance(value.node, ast.Name) and isinstance(key, str) \
+                    and value.node.id in self.local_lines:
+                self.keyed.setdefault(value.node.id, key)   # grads["dW" + str(l)] = dW_temp: that line is dW3
             box[key] = value
         else:
             raise self.err("this kind of assignment target is not read", target)
@@ -365,6 +377,7 @@ class Reader:
             return Arr(ast.Name(old, ast.Load()))
         new = self.fresh(re.sub(r"\W", "_", name))
         self.family[new] = re.sub(r"\W", "_", name)
+        self.written = [(w, new if m == old else m, ln) for w, m, ln in self.written]
         if old in self.tags:
             self.tags[new] = self.tags.pop(old)
         self.lines[k] = (new, self.lines[k][1], self.lines[k][2])
@@ -382,7 +395,7 @@ class Reader:
                 return env[e.id]
             if e.id in ("True", "False", "None"):
                 return {"True": True, "False": False, "None": None}[e.id]
-            if e.id in ("range", "len", "str", "int", "float", "print", "sigmoid", "relu"):
+            if e.id in ("range", "len", "str", "int", "float", "print", "sigmoid", "relu", "reversed"):
                 return e.id
             if e.id in self.outside:                      # a model's name, read by a learner's lines
                 return Arr(ast.Name(e.id, ast.Load()))
@@ -495,6 +508,10 @@ class Reader:
             if not all(isinstance(a, int) for a in args):
                 raise self.err("range() needs bounds known while reading", e)
             return range(*args)
+        if f == "reversed":
+            if not isinstance(args[0], (range, list, tuple)):
+                raise self.err("reversed() of something other than a range or a list", e)
+            return list(reversed(args[0]))
         if f == "len":
             if isinstance(args[0], (dict, tuple, list)):
                 return len(args[0])                              # parameters: 2 × layers
@@ -512,8 +529,8 @@ class Reader:
             return None
         if isinstance(f, tuple) and f[0] == "method":
             _, v, name = f
-            if name == "astype":
-                return v
+            if name == "astype" or name == "reshape" and len(args) == 1 and isinstance(args[0], Shape):
+                return v                                       # Y.reshape(AL.shape): Y itself, shapes unified
             node = self.node(v, e)
             return Arr(ast.Call(ast.Attribute(node, name, ast.Load()), [self.node(a, e) for a in args],
                                 [ast.keyword(k, _const(val)) for k, val in kwargs.items()]))
@@ -901,30 +918,91 @@ def _dim_names(reader, shapes, dims):
     return names
 
 
-def learner_lines(source, names):
+def learner_lines(source, names, forward=None, model_lines=()):
     """See _learner_lines; a source nested past the interpreter's depth is an error, not a crash."""
     try:
-        return _learner_lines(source, names)
+        return _learner_lines(source, names, forward, model_lines)
     except RecursionError:
         raise _too_deep(source) from None
 
 
-def _learner_lines(source, names):
+def _learner_lines(source, names, forward, model_lines):
     """The assignments of a learner's backward pass — a `def backward_propagation(parameters, cache,
     X, Y):` or bare lines — as (name as written, expression text over the model's names, source line),
     the function read like a forward one: cache["A1"] and parameters["W2"] are the model's A1 and
-    W2, helpers inlined. `names`: the model's names (each may be read directly)."""
+    W2, helpers inlined. `names`: the model's names (each may be read directly). With `forward`, the
+    Python source the model was read from, an argument the forward functions return (AL, caches of
+    C1W4's L_model_backward(AL, Y, caches)) is what they return, each value named as the model names
+    it (`model_lines`: the model's (name, expression text))."""
     text = source if re.search(r"^def ", source, re.M) else \
         "def _lines():\n" + "\n".join("    " + ln for ln in source.splitlines())
-    reader = Reader(text)
+    own = [n.name for n in _parsed(text).body if isinstance(n, ast.FunctionDef)]
+    reader = Reader(text + "\n\n\n" + forward if forward else text)
     reader.outside = {n: "model" for n in names}
-    fname = next((n for n in reversed(list(reader.functions)) if n.startswith(("backward", "_lines"))),
-                 list(reader.functions)[-1] if reader.functions else None)
+    fname = next((n for n in reversed(own) if n.startswith(("backward", "_lines"))), own[-1] if own else None)
     if fname is None:
         raise ChainruleError("no lines to check", source, 0, 1, 1, kind="notebook")
     f = reader.functions[fname]
-    args = {a.arg: (Arr(ast.Name(a.arg, ast.Load())) if a.arg in names else reader.input(a.arg)) for a in f.args.args}
+    args = {}
+    for a in f.args.args:
+        producer = next((g for g in reader.functions if g not in own and a.arg in _returned(reader.functions[g])),
+                        None) if forward and a.arg not in names else None
+        if producer is not None:                       # L_model_backward(AL, Y, caches): L_model_forward's
+            args[a.arg] = _pick(reader.call_top(producer, set(own)), reader.functions[producer], a.arg)
+        else:
+            args[a.arg] = Arr(ast.Name(a.arg, ast.Load())) if a.arg in names else reader.input(a.arg)
+    forward_lines = list(reader.lines)
     reader.invoke(f, [], args, f)
-    exprs = {model: node for model, node, _ in reader.lines}
+    rename = _as_the_model_names(forward_lines, model_lines)
+    exprs = {model: _renamed_names(node, rename) for model, node, _ in reader.lines}
     shift = 0 if text is source else 1
-    return [(written, ast.unparse(exprs[model]), line - shift) for written, model, line in reader.written]
+    last = len(text.splitlines())
+    return [LearnerLine(reader.keyed.get(model, written), written, model, ast.unparse(exprs[model]), line - shift)
+            for written, model, line in reader.written if line <= last and model not in rename]
+
+
+@dataclasses.dataclass
+class LearnerLine:
+    """One assignment of a learner's backward pass, as read: `name` is what it computes by the code's
+    own account (a dict key it is stored under, grads["dW3"], else the name it is assigned to), `model`
+    the reader's name for this value (a helper called per layer writes one per call), `expr` over the
+    model's names and earlier lines' `model` names."""
+    name: str
+    written: str
+    model: str
+    expr: str
+    line: int
+
+
+def _parsed(text):
+    try:
+        return ast.parse(text)
+    except (SyntaxError, RecursionError, MemoryError, ValueError):
+        return ast.Module([], [])                       # the Reader says why
+
+
+def _as_the_model_names(lines, model_lines):
+    """{a forward line's name as read here: the model's name for the same expression}: the model's
+    names come from the whole reading (versions renamed, loops rolled), found here by expression."""
+    by_text = {}
+    for name, text in model_lines:
+        try:
+            by_text.setdefault(ast.unparse(ast.parse(text, mode="eval").body), name)
+        except SyntaxError:
+            continue
+    rename = {}
+    for name, node, _ in lines:
+        found = by_text.get(ast.unparse(_renamed_names(node, rename)))
+        if found is not None:
+            rename[name] = found
+    return rename
+
+
+def _renamed_names(node, rename):
+    if not rename:
+        return node
+
+    class Swap(ast.NodeTransformer):
+        def visit_Name(self, n):
+            return ast.Name(rename.get(n.id, n.id), n.ctx)
+    return Swap().visit(ast.parse(ast.unparse(node), mode="eval").body)

@@ -58,39 +58,76 @@ def is_lines(claim):
     return claim.lstrip().startswith("def ") or "\ndef " in claim or sum("=" in r for r in rows) > 1
 
 
-def check_lines(model_text, source, convention, check):
-    """Each assignment of `source` judged by `check` (tutor.verdict's, for one claim)."""
+def check_lines(model_text, source, convention, check, folded_gradient=lambda r, name: None):
+    """Each assignment of `source` judged by `check` (tutor.verdict's, for one claim); a learner's own
+    name may also be an adjoint backprop skips (`folded_gradient(result, name)`: dAL, folded into dZ3)."""
     from ..engine.adjoints import backprop
     from ..lang.model import example
     from ..lang.notebook import learner_lines
     text = model_text if model_text is not None else example("two-layer")
     r = backprop(text, convention)
     adjoints = {g.name for g in r.gradients}
+    skipped = [g for g in (folded_gradient(r, r.adjoint_names[f]) for f in r.fused) if g is not None]
     names = set(r.shapes) | adjoints | {d for s in r.shapes.values() for d in s if isinstance(d, str)}
-    out, alias = [], {}                  # a learner's own name (dtanh) -> the adjoint it was found to be
+    out, alias = [], {}                  # a line's value read by later lines: an adjoint's name, else inlined
     rows = source.splitlines()
-    lines = learner_lines(source, names | {n for n, _, _ in _written_names(source)})
-    for name, expr, line in lines:
-        for own, adjoint in alias.items():             # later lines read the adjoint under the learner's name
-            expr = re.sub(rf"\b{re.escape(own)}\b", adjoint, expr)
+    from ..lang.notebook import is_python_source
+    forward = text if is_python_source(text) else None        # the forward functions, for what they return
+    lines = learner_lines(source, names | {n for n, _, _ in _written_names(source)}, forward,
+                          [(a.name, a.text) for a in r.model.assignments])
+    for k, x in enumerate(lines):
+        expr = x.expr
+        for own, value in alias.items():               # later lines read the adjoint under the learner's name
+            expr = re.sub(rf"\b{re.escape(own)}\b", value, expr)
+        name = x.name
         claim = f"{name} = {expr}"
-        shown = rows[line - 1].strip() if 0 < line <= len(rows) else claim     # the line as the learner wrote it
-        if name not in adjoints:
-            same = _same_as(r, expr)
-            if same is not None:
-                alias[name] = same.name
-                out.append(LineVerdict(name, line, shown, True, f"this is {same.name} = {same.text}, named {name}"))
+        shown = rows[x.line - 1].strip() if 0 < x.line <= len(rows) else claim   # the line as the learner wrote it
+        if name != x.written:
+            shown = f"{shown}    (as {name})"
+        of = r.model.aliases.get(name[1:], name[1:]) if name.startswith("d") else None
+        if name not in adjoints and of in r.model.declarations and r.model.declarations[of].is_data:
+            alias[x.model] = f"({expr})"
+            out.append(LineVerdict(name, x.line, shown, None, f"{name} is the adjoint of {of}, which is data: "
+                                   "backprop does not compute it (not judged)"))
+            continue
+        layer = _layer_of(x, lines[k + 1:], adjoints) if name not in adjoints else None
+        if layer is not None:                          # dZ in a helper whose next lines are dW2, db2: dZ2
+            name, claim = layer, f"{layer} = {expr}"
+            shown += f"    (as {layer})"
+        elif name not in adjoints:
+            same = _same_as(r, expr, x.written, skipped)
+            if same in skipped:                        # dAL: the adjoint backprop folds into dZ3 = A3 − Y
+                alias[x.model] = f"({expr})"
+                out.append(LineVerdict(name, x.line, shown, True, f"this is {same.name} = {same.text}, named {name} "
+                                       "(backprop folds it into the next adjoint, so it has no line there)"))
+            elif same is not None:
+                alias[x.model] = same.name
+                out.append(LineVerdict(name, x.line, shown, True, f"this is {same.name} = {same.text}, named {name}"))
             else:
-                out.append(LineVerdict(name, line, shown, None, f"{name} is none of the model's adjoints (adjoints: "
+                alias[x.model] = f"({expr})"
+                out.append(LineVerdict(name, x.line, shown, None, f"{name} is none of the model's adjoints (adjoints: "
                                        f"{', '.join(sorted(adjoints))}): not judged"))
             continue
+        alias[x.model] = name
         try:
             v = check(text, claim, convention)
         except ChainruleError as e:
-            out.append(LineVerdict(name, line, shown, None, e.message))
+            out.append(LineVerdict(name, x.line, shown, None, e.message))
             continue
-        out.append(LineVerdict(name, line, shown, v.correct, v.reason, v.hint, v.expected))
+        out.append(LineVerdict(name, x.line, shown, v.correct, v.reason, v.hint, v.expected))
     return LinesVerdict(out)
+
+
+def _layer_of(x, after, adjoints):
+    """The adjoint a helper's unnumbered line stands for in this call — dZ when the call's next lines
+    are stored as dW2, db2 is dZ2 — or None. Read off the code's own keys, so that a wrong dZ is
+    judged as dZ2 (and flagged there) rather than passed on to dW2."""
+    if x.name != x.written or re.search(r"\d$", x.written):
+        return None
+    keyed = next((y.name for y in after if y.name != y.written), None)
+    number = re.search(r"(\d+)$", keyed or "")
+    candidate = f"{x.written}{number.group(1)}" if number else None
+    return candidate if candidate in adjoints else None
 
 
 def _written_names(source):
@@ -104,17 +141,30 @@ def _written_names(source):
             for t in node.targets if isinstance(t, ast.Name)]
 
 
-def _same_as(result, expr):
-    """The adjoint whose values a learner's line has (dtanh = (1 - a_next ** 2) * da_next is dz), or None."""
+def _same_as(result, expr, written="", extra=()):
+    """The adjoint whose values a learner's line has (dtanh = (1 - a_next ** 2) * da_next is dz), or None:
+    on two draws of data (a ReLU all on in one draw makes dZ2 and dA2 equal there); of several, the
+    one named like the line (dZ for dZ2 rather than dA2)."""
     from ..lang import syntax as S
     from ..numeric.checks import adjoint_values
     from ..numeric.evaluate import evaluate_tree
+    from ..numeric.matrix_eval import evaluate_matrix
     try:
         tree = S.parse_expression(expr)
-        values, dims = adjoint_values(result)
-        with np.errstate(all="ignore"):
-            v = np.asarray(evaluate_tree(tree, values, dims), dtype=float)
-    except (ChainruleError, KeyError, ValueError, TypeError):
+    except ChainruleError:
         return None
-    return next((g for g in result.gradients if np.shape(values[g.name]) == v.shape and
-                 np.allclose(values[g.name], v, rtol=1e-7, atol=1e-9)), None)
+    found = None
+    for seed in (0, 1):
+        try:
+            values, dims = adjoint_values(result, seed=seed)
+            with np.errstate(all="ignore"):
+                v = np.asarray(evaluate_tree(tree, values, dims), dtype=float)
+        except (ChainruleError, KeyError, ValueError, TypeError):
+            return None
+        values = dict(values, **{g.name: evaluate_matrix(g.matrix, values, dims) for g in extra})
+        same = [g for g in list(result.gradients) + list(extra) if np.shape(values[g.name]) == v.shape and
+                np.allclose(values[g.name], v, rtol=1e-7, atol=1e-9)]
+        found = same if found is None else [g for g in found if g in same]
+    if not found:
+        return None
+    return next((g for g in found if written and g.name.startswith(written)), found[0])

@@ -57,7 +57,7 @@ def check(model_text, claim, convention="course"):
     whole backward function (or several lines) gets a verdict per line (tutor/lines.py)."""
     from .lines import check_lines, is_lines
     if is_lines(claim):
-        return check_lines(model_text, claim, convention, check)
+        return check_lines(model_text, claim, convention, check, folded_gradient)
     with T.work_budget():
         return _check(model_text, claim, convention)
 
@@ -67,6 +67,9 @@ def _check(model_text, claim, convention):
     result = backprop(model_text, convention)
     target, expr = _split_claim(claim)
     names = {g.name: g for g in result.gradients}
+    folded = folded_gradient(result, target)
+    if folded is not None:
+        names[target] = folded
     if target not in names:
         raise ChainruleError(f"{target} is not an adjoint of this model (adjoints: {', '.join(names)})",
                              claim, 0, len(target))
@@ -79,6 +82,28 @@ def _check(model_text, claim, convention):
                            "write 1/m (true division)", names[target].text, claim, target)
         raise
     return _Judge(result, names[target], tree, claim).verdict()
+
+
+def folded_gradient(result, name):
+    """The adjoint backprop skips for an activation folded into the loss — dA3 where σ + cross-entropy
+    gives dZ3 = A3 − Y directly — as a Gradient (so that C1W4's `dAL = -(np.divide(Y, AL) - …)` can be
+    judged), or None when `name` is no such adjoint."""
+    from ..engine.adjoints import Gradient
+    from ..render.numpy_code import to_numpy
+    from ..render.printing import CourseTextPrinter, to_latex
+    a = next((result.model.assignment(f) for f in result.fused if result.adjoint_names.get(f) == name
+              and result.is_activation(f)), None)
+    if a is None:
+        return None
+    z = next((n for n in result.uses(a.name) if n not in result.model.declarations or
+              not result.model.declarations[n].is_data), None)
+    if z is None:
+        return None
+    total, p = result.folded_adjoint(a, z)
+    m, ok = result.matrix_form(total, p, a.name)
+    scale = result.scale(z) or ""
+    return Gradient(name, a.name, CourseTextPrinter()(m), to_latex(m), to_numpy(m), result.shapes[a.name], scale,
+                    ok, total, None, m, tuple(p))
 
 
 def _split_claim(claim):
@@ -108,6 +133,9 @@ class _Judge:
         # that dimension at every size tried
         self.draws = [adjoint_values(result, seed, SIZES[seed:] + SIZES[:seed], data_scale=1.5) for seed in DRAWS]
         self.memos = [{} for _ in self.draws]      # subtree values per draw, shared by the claim's edits
+        for values, dims in self.draws:
+            if g.name not in values:                 # a folded activation's adjoint (dA3): its own values
+                values[g.name] = np.asarray(evaluate_matrix(g.matrix, values, dims), dtype=float)
         self.values, self.dims = self.draws[0]
         self.want = self.values[self.target]
 
