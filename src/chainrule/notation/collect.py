@@ -205,8 +205,10 @@ def _partial(terms, shape):
     for ks in keys:
         for k in ks:
             counts[k] = counts.get(k, 0) + 1
-    ranked = sorted((n, repr(k), k) for k, n in counts.items() if 2 <= n < len(terms))
-    for n, _, k in reversed(ranked):
+    # at equal counts a shared denominator first: 1 ⊘ (1 − A) − Y ⊘ (1 − A) − Y ⊘ A is (1 − Y) ⊘ (1 − A) − Y ⊘ A,
+    # as a person adds fractions, rather than 1 ⊘ (1 − A) − Y ⊙ (1 ⊘ A + 1 ⊘ (1 − A))
+    ranked = sorted((n, _is_denominator(k), repr(k), k) for k, n in counts.items() if 2 <= n < len(terms))
+    for n, _, _, k in reversed(ranked):
         group = [t for t, ks in zip(terms, keys) if k in ks]
         others = [t for t, ks in zip(terms, keys) if k not in ks]
         how = {"had": _common_hadamard, "right": _common_right, "left": _common_left,
@@ -215,6 +217,12 @@ def _partial(terms, shape):
         if grouped is not None:
             return collect(MAdd(tuple([grouped] + [mat_scale(c, b) for c, b in others]), shape))
     return None
+
+
+def _is_denominator(key):
+    """Is a shared factor (a _partial key) a reciprocal, 1 ⊘ x?"""
+    return key[0] == "had" and isinstance(key[1], str) and key[1].startswith("MPow(") and \
+        key[1].endswith(",Fraction(-1, 1))")
 
 
 def _rebuild(factors, shape):

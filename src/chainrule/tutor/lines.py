@@ -105,8 +105,9 @@ def check_lines(model_text, source, convention, check, folded_gradient=lambda r,
                 out.append(LineVerdict(name, x.line, shown, True, f"this is {same.name} = {same.text}, named {name}"))
             else:
                 alias[x.model] = f"({expr})"
-                out.append(LineVerdict(name, x.line, shown, None, f"{name} is none of the model's adjoints (adjoints: "
-                                       f"{', '.join(sorted(adjoints))}): not judged"))
+                why = f"{name} is none of the model's adjoints (adjoints: {', '.join(sorted(adjoints))})" \
+                    if name.startswith("d") else f"{name} is a value of your own (no adjoint), read by the lines after it"
+                out.append(LineVerdict(name, x.line, shown, None, why + ": not judged"))
             continue
         alias[x.model] = name
         try:

@@ -235,6 +235,12 @@ class _ModelExplanation:
         from ..lang.lower import fresh_idx
         expr, idx = self.result.lowered_steps.get(u) or self.result.lowered[u]    # (a folded line: as written)
         p = fresh_idx(self.result.shapes[v], "pq")
+        if u == self.model.loss.name and v not in self.result.uses(u) and v in self.adj:
+            known = self.result[v]                     # J reads v only through later lines: its adjoint, known
+            scale = self.result.scale(v)
+            return (f"{scale + '·' if scale else ''}∂{u}/∂{v} = {known.name}, backprop's adjoint of {v} "
+                    f"({known.name} = {known.text}): {u} reaches {v} only through the lines after it, so the "
+                    "chain starts from that adjoint")
         if u == self.model.loss.name:                   # a scalar by a matrix: the matrix of its partials
             scale = self.result.scale(v)
             direct = diff(expr, v, p) * (T.var(scale, (), is_dim=True) if scale else T.const(1))
