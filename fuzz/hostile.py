@@ -32,7 +32,7 @@ FUNCS = ["exp", "tanh", "sigmoid", "abs", "sin", "cos", "log", "sqrt", "cosh", "
          "square", "arctan", "np.exp", "np.tanh", "np.abs", "np.log", "erf"]
 CHEAP = ["tanh", "sigmoid", "sin", "abs", "relu", "np.exp", "arctan"]
 EXPENSIVE = ["cosh", "sinh", "softplus", "sqrt", "log"]
-EXAMPLES = ["batchnorm", "deep-relu", "dropout", "l2", "logistic-regression", "mlp-rowmajor", "softmax",
+EXAMPLES = ["batchnorm", "deep-loop", "deep-relu", "dropout", "l2", "logistic-regression", "mlp-rowmajor", "softmax",
             "two-layer"]
 _EXAMPLE_TEXT = {}
 
@@ -641,6 +641,66 @@ def arguments(rng):
                             "convention": rng.choice(["course", "math", "", "COURSE", "pytorch", None, 3])}
     return "explain", {"expr": rng.choice(["sum(x)", "x.T @ A @ x", "", "sum(A @ x"]),
                        "wrt": rng.choice(["x", "A", "q", "", None]), "shapes": vec_shapes()}
+
+
+# ------------------------------------------------------------------------------------------ loops
+LOOP_BOUNDS = ["range(1, 3)", "range(1, 4)", "range(3)", "range(0, 2)", "range(1, 2)", "range(1, 1)", "range(2, 1)",
+               "range(1, 9, 2)", "range(5, 0, -1)", "reversed(range(1, 4))", "range(1, L)", "range(1, 2001)",
+               "range(2000)", "range(1, 10 ** 9)", "range(99999999999999999999)", "range(-3, 2)", "range(1, 3, 0)",
+               "[1, 2]", "range(1.5, 3)", "range(1, 3), range(2)", "range()", "range(1, 3, 1, 1)", "l"]
+LOOP_INDICES = ["l", "l - 1", "l + 1", "l - 2", "2 * l", "2 * l + 1", "0", "-1", "l * l", "l ** 2", "m", "x",
+                "l - 1000000000", "l * 999999999 * 99999", "", "l,", ":", "1.5", "True"]
+
+
+@family("loops", 1.2)
+def loops(rng):
+    """Models with `for` loops over indexed families (well formed and not), and notebook sources with
+    loops the reader keeps as loops."""
+    if rng.random() < 0.3:
+        layers = rng.choice([1, 2, 3, 4, 7, 20, 60, 100, 101, 0, -1])
+        return rng.choice(["backprop", "backprop+check", "explain"]), {"model": _notebook_loop(rng, layers)}
+    act = rng.choice(CHEAP + ["relu", "tanh"])
+    shared = rng.random() < 0.3
+    lines = ["X: n, m data", "Y: 1, m data binary"]
+    lines += ["W: n, n", "b: n, 1"] if shared else [f"W{k}: n, n" for k in range(0, 4)] + \
+        [f"b{k}: n, 1" for k in range(0, 4)]
+    lines.append("V: 1, n")
+    if rng.random() < 0.8:
+        lines.append(rng.choice(["A[0] = X", "A[1] = X", "A[0] = Q", "A[0] = X\nA[0] = X", "A0: n, m data"]))
+    bound = rng.choice(LOOP_BOUNDS[:10]) if rng.random() < 0.7 else rng.choice(LOOP_BOUNDS)
+    var = rng.choice(["l", "l", "t", "i", "X", "W"])
+    lines.append(f"for {var} in {bound}" + ("" if rng.random() < 0.05 else ":"))
+    ind = lambda: rng.choice(LOOP_INDICES[:3]) if rng.random() < 0.8 else rng.choice(LOOP_INDICES)  # noqa: E731
+    pad = rng.choice(["    ", "    ", "  ", "\t", ""])
+    w = "W" if shared else f"W[{ind()}]"
+    b = "b" if shared else f"b[{ind()}]"
+    body = [f"Z[{var}] = {w} @ A[{var} - 1] + {b}", f"A[{var}] = {act}(Z[{var}])"]
+    if rng.random() < 0.3:
+        body[0] = body[0].replace(f"A[{var} - 1]", f"A[{ind()}]")
+    if rng.random() < 0.15:
+        body.insert(rng.randint(0, 2), rng.choice(["h = W @ X", f"Q[{var}]: n, n", "for k in range(2):",
+                                                   f"D[{var}] = A[{var} - 1] * 2", "# a comment", ""]))
+    if rng.random() < 0.1:
+        body = [f"for j in range(2):", f"    A[2 * {var} + j + 1] = {act}(W @ A[2 * {var} + j])"]
+    lines += [pad + row for row in body]
+    last = rng.choice(["A2", "A3", "A1", "A[2]", "A[l]", "A9"])
+    lines.append(f"J = -1/m * sum(Y * log(sigmoid(V @ {last})) + (1 - Y) * log(1 - sigmoid(V @ {last})))"
+                 if rng.random() < 0.7 else f"J = sum({last})")
+    return model_api(rng, "\n".join(lines) + "\n", target=rng.choice(["dZ1", "dA1", "dW1", "dW", "dZ[1]"]))
+
+
+def _notebook_loop(rng, layers):
+    act = rng.choice(["np.tanh(Z)", "np.maximum(0, Z)", "1 / (1 + np.exp(-Z))"])
+    loop = rng.choice(["range(1, L)", "range(L - 1)", "reversed(range(1, L))", "range(1, L, 2)", "range(L)"])
+    key = rng.choice(["str(l)", "str(l + 1)", "l", "str(l - 1)"])
+    return ("import numpy as np\n\n\ndef forward(X, parameters):\n"
+            f"    L = len(parameters) // 2\n    A = X\n    for l in {loop}:\n"
+            f"        Z = np.dot(parameters['W' + {key}], A) + parameters['b' + {key}]\n        A = {act}\n"
+            "    Z = np.dot(parameters['W' + str(L)], A) + parameters['b' + str(L)]\n    return 1 / (1 + np.exp(-Z))\n"
+            "\n\ndef compute_cost(AL, Y):\n    m = Y.shape[1]\n"
+            "    cost = -np.sum(Y * np.log(AL) + (1 - Y) * np.log(1 - AL)) / m\n    return cost\n"
+            "\n\ndef model(X, Y, parameters):\n    AL = forward(X, parameters)\n    return compute_cost(AL, Y)\n") \
+        if layers >= 0 else "def f(X, parameters):\n    for l in range(10 ** 9):\n        pass\n    return 0\n"
 
 
 # ------------------------------------------------------------------------------------- the cases
