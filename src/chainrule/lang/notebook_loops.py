@@ -136,26 +136,50 @@ def _roll(var, iterations, by_name, families, taken):
     alias_names = {member_name(f, k): x for (f, k), x in aliases.items()}
     if any(a in taken and a not in rename.values() for a in alias_names):
         return None
+    stop = values[-1] + step
+    if stop < 0:
+        return None
     lines = []
     first_names = iterations[0][1]
     for j, template in body:
         node = by_name[first_names[j]][0]
-        lines.append(f"{targets_written(first_names[j], member_of, var, values[0])} = "
-                     f"{_indexed_text(node, template, var, values[0])}")
-    stop = values[-1] + step
-    header = f"for {var} in range({values[0]}, {stop})" if step == 1 else \
-        f"for {var} in range({values[0]}, {stop if stop >= 0 else 'None'}, {step})"
-    if stop < 0:
+        lines.append((_target_written(first_names[j], member_of, var, values[0]),
+                      _indexed_text(node, template, var, values[0])))
+    if not _unrolls_to(lines, var, values, [names for _, names in iterations], by_name, rename, alias_names):
         return None
-    return dict(header=header, body=lines, rename=rename,
+    header = f"for {var} in range({values[0]}, {stop})" if step == 1 else \
+        f"for {var} in range({values[0]}, {stop}, {step})"
+    return dict(header=header, body=[f"{t} = {e}" for t, e in lines], rename=rename,
                 aliases={f"{f}[{k}]": x for (f, k), x in aliases.items()})
+
+
+def _unrolls_to(lines, var, values, iterations, by_name, rename, alias_names):
+    """Does the body, written out at each value (Z[l - 1] as its member's name, aliases as what they
+    are), give back every iteration's own lines (renamed as the model will name them)?"""
+    from .loops import resolve_indexed
+
+    def concrete(text, v):
+        def sub(m):
+            found = resolve_indexed(m.group(0), {var: v}, lambda *a: _NoRoll(), 0)
+            return alias_names.get(found[2], found[2])
+        return re.sub(r"[A-Za-z][A-Za-z0-9_]*\[[^\[\]]*\]", sub, text)
+    try:
+        for v, names in zip(values, iterations):
+            for (target, expr), name in zip(lines, names):
+                node = by_name[name][0]
+                if concrete(target, v) != rename.get(name, name) or \
+                        ast.dump(ast.parse(concrete(expr, v), mode="eval").body) != ast.dump(_renamed(node, rename)):
+                    return False
+    except (_NoRoll, SyntaxError):
+        return False
+    return True
 
 
 class _NoRoll(Exception):
     pass
 
 
-def targets_written(name, member_of, var, value):
+def _target_written(name, member_of, var, value):
     family, k = member_of[name]
     return f"{family}[{_index(var, k - value)}]"
 
