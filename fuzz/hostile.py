@@ -658,7 +658,7 @@ def loops(rng):
     loops the reader keeps as loops."""
     if rng.random() < 0.3:
         layers = rng.choice([1, 2, 3, 4, 7, 20, 60, 100, 101, 0, -1])
-        return rng.choice(["backprop", "backprop+check", "explain"]), {"model": _notebook_loop(rng, layers)}
+        return model_api(rng, _notebook_loop(rng, layers), target=rng.choice(["dZ1", "dW1", "dZ2"]))
     act = rng.choice(CHEAP + ["relu", "tanh"])
     shared = rng.random() < 0.3
     lines = ["X: n, m data", "Y: 1, m data binary"]
@@ -666,12 +666,13 @@ def loops(rng):
         [f"b{k}: n, 1" for k in range(0, 4)]
     lines.append("V: 1, n")
     if rng.random() < 0.8:
-        lines.append(rng.choice(["A[0] = X", "A[1] = X", "A[0] = Q", "A[0] = X\nA[0] = X", "A0: n, m data"]))
+        lines.append("A[0] = X" if rng.random() < 0.7 else
+                     rng.choice(["A[1] = X", "A[0] = Q", "A[0] = X\nA[0] = X", "A0: n, m data"]))
     bound = rng.choice(LOOP_BOUNDS[:10]) if rng.random() < 0.7 else rng.choice(LOOP_BOUNDS)
-    var = rng.choice(["l", "l", "t", "i", "X", "W"])
+    var = "l" if rng.random() < 0.85 else rng.choice(["t", "i", "X", "W"])
     lines.append(f"for {var} in {bound}" + ("" if rng.random() < 0.05 else ":"))
     ind = lambda: rng.choice(LOOP_INDICES[:3]) if rng.random() < 0.8 else rng.choice(LOOP_INDICES)  # noqa: E731
-    pad = rng.choice(["    ", "    ", "  ", "\t", ""])
+    pad = "    " if rng.random() < 0.85 else rng.choice(["  ", "\t", ""])
     w = "W" if shared else f"W[{ind()}]"
     b = "b" if shared else f"b[{ind()}]"
     body = [f"Z[{var}] = {w} @ A[{var} - 1] + {b}", f"A[{var}] = {act}(Z[{var}])"]

@@ -308,3 +308,17 @@ def test_the_adjoint_backprop_folds_into_the_loss_can_be_checked():
     assert chainrule.check(src, "dA3 = -(np.divide(Y, A3) - np.divide(1 - Y, 1 - A3))").correct
     v = chainrule.check(src, "dA3 = -(np.divide(Y, A3) + np.divide(1 - Y, 1 - A3))")
     assert not v.correct and v.target == "dA3"
+
+
+def test_a_function_returning_the_cost_s_call_binds_its_arguments():
+    """model(X, Y, parameters) computing AL = forward(X, parameters) and returning compute_cost(AL, Y) is
+    the loss (its AL is the forward pass's); with no such function, an AL no function returns is read as
+    a parameter, and the model text says so."""
+    src = _src("l_layer").replace("def L_model_forward", "def forward_pass").replace(
+        "    return AL, caches", "    return AL") + \
+        "\n\ndef model(X, Y, parameters):\n    out = forward_pass(X, parameters)\n    return compute_cost(out, Y)\n"
+    r = chainrule.backprop(src)
+    assert r["dZ3"].text == "A3 − Y" and "the loss: model(X, Y, parameters)" in r.text()
+    alone = src[:src.index("\n\ndef model")].replace("def compute_cost(AL, Y)", "def compute_cost(Yhat, Y)").replace(
+        "np.log(AL)", "np.log(Yhat)").replace("np.log(1 - AL)", "np.log(1 - Yhat)")
+    assert "Yhat read as a parameter: no function returns a value of that name" in chainrule.read_notebook(alone)

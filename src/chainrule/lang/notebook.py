@@ -182,16 +182,26 @@ class Reader:
         return self.bind_line("cost", loss_value, self.functions[name]).node.id
 
     def _loss_function(self):
-        """The last top-level function whose returns hold a cost (named cost/loss/J), else the last."""
+        """The last top-level function whose returns hold a cost (named cost/loss/J), else the last; then
+        a function that returns its call (model(X, Y, parameters) returning compute_cost(AL, Y) after
+        AL = forward(X, parameters)), which says what its arguments are."""
         names = list(self.functions)
-        for n in reversed(names):
-            for r in ast.walk(self.functions[n]):
-                if isinstance(r, ast.Return) and r.value is not None and any(
-                        isinstance(x, ast.Name) and re.match(r"(cost|loss|J)\b", x.id) for x in ast.walk(r.value)):
-                    return n
         if not names:
             raise ChainruleError("no function definitions in the source", self.source, 0, 1, 1, kind="notebook")
-        return names[-1]
+        found = names[-1]
+        for n in reversed(names):
+            if any(isinstance(r, ast.Return) and r.value is not None and any(
+                    isinstance(x, ast.Name) and re.match(r"(cost|loss|J)\b", x.id) for x in ast.walk(r.value))
+                    for r in ast.walk(self.functions[n])):
+                found = n
+                break
+        seen = {found}
+        while True:
+            caller = next((g for g in names if g not in seen and _returns_call_of(self.functions[g], found)), None)
+            if caller is None:
+                return found
+            found = caller
+            seen.add(caller)
 
     def _scalar_of(self, value):
         if isinstance(value, tuple):
@@ -607,6 +617,17 @@ def _returns(f):
             yield isinstance(r.value, ast.Tuple), r.value.elts if isinstance(r.value, ast.Tuple) else [r.value]
 
 
+def _returns_call_of(f, name):
+    """Does f return name(…) — directly, or as a name assigned from it — with no loop (not a training loop)?"""
+    if any(isinstance(n, (ast.For, ast.While)) for n in ast.walk(f)):
+        return False
+    calls = lambda v: isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id == name  # noqa: E731
+    assigned = {t.id for n in ast.walk(f) if isinstance(n, ast.Assign) and calls(n.value) for t in n.targets
+                if isinstance(t, ast.Name)}
+    return any(isinstance(r, ast.Return) and r.value is not None and
+               (calls(r.value) or isinstance(r.value, ast.Name) and r.value.id in assigned) for r in ast.walk(f))
+
+
 def _returned(f):
     """The names a function returns (return A2, cache → {'A2', 'cache'})."""
     return {v.id for _, vals in _returns(f) for v in vals if isinstance(v, ast.Name)}
@@ -749,6 +770,11 @@ def _loss_note(reader, function):
         if fn == function:
             shown = ast.unparse(value.node) if isinstance(value, Arr) else "its value"
             parts.append(f"{arg} is what {producer} returns as {arg}" + (f" ({shown})" if shown != arg else ""))
+    bound = {arg for fn, arg, _, _ in reader.bindings if fn == function}
+    taken = [a.arg for a in f.args.args if reader.decls.get(a.arg) == "param" and a.arg not in bound
+             and re.match(r"(A|AL|Yhat|y_hat|a)\d*$", a.arg)]
+    if taken:
+        parts.append(f"{', '.join(taken)} read as a parameter: no function returns a value of that name")
     data = [a.arg for a in f.args.args if reader.decls.get(a.arg) == "data"]
     if data:
         parts.append(f"{', '.join(data)} {'is' if len(data) == 1 else 'are'} data")
