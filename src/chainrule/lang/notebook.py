@@ -718,8 +718,9 @@ def _notebook_model(source, loss, data, layers, fixed_shapes, fixed_dims):
     names = _fixed(_dim_names(reader, shapes, dims), shapes, dims, fixed_shapes, fixed_dims)
     uses_log = any("log" in ast.unparse(node) for _, node, _ in lines)
     out = ["# read from Python source (never run)", _loss_note(reader, loss_function)]
+    read = {n for _, node, _ in lines for n in _names(node)}          # once: declarations × lines was quadratic
     for name, kind in reader.decls.items():
-        if not any(name in _names(node) for _, node, _ in lines):
+        if name not in read:
             continue
         dim_text = ", ".join(names.get(dims.find(d), "1") if d != "1" else "1" for d in shapes[name])
         tag = {"data": "data binary" if uses_log and name in ("Y", "y") else "data", "mask": "data binary",
