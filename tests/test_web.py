@@ -36,6 +36,10 @@ def test_backprop_api():
     text = chainrule.example("softmax")
     d = client.post("/api/backprop", json={"model": text, "convention": "strict"}).json()
     assert d["convention"] == "strict"
+    assert d["loops"] == []
+    (loop,) = client.post("/api/backprop", json={"example": "deep-loop"}).json()["loops"]
+    assert loop["header"] == "for l in range(1, 3)" and loop["values"] == [2, 1] and loop["aliases"] == {"A[0]": "X"}
+    assert [x["text"] for x in loop["lines"]][1] == "dA[l] ⊙ (Z[l] > 0)" and loop["lines"][0]["mathml"].startswith("<math")
 
 
 def test_explain_api_model_and_expression():
@@ -163,6 +167,11 @@ def _wide_results_stay_in_the_page(page, server, width):
         const c = document.createElement("canvas").getContext("2d"); c.font = getComputedStyle(s).font;
         const text = Math.max(...[...s.options].map((o) => c.measureText(o.text).width));
         return text + 24 <= s.clientWidth && r.right <= innerWidth; }""")      # no option cut off, on the screen
+    page.select_option("#example", "deep-loop")                  # the loop read back, below the adjoints
+    page.click("#btn-backprop")
+    page.wait_for_selector(".loop math", timeout=60000)
+    assert page.locator(".loop li").count() == 5 and "for l in range(1, 3)" in page.inner_text(".loop h3")
+    assert page_width() <= width + 1
     page.select_option("#example", "batchnorm")
     page.click("#btn-backprop")
     page.wait_for_selector("#gradients", timeout=60000)

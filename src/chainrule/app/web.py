@@ -104,9 +104,15 @@ def _derive(req):
 def _backprop(req):
     from ..engine.adjoints import backprop
     r = backprop(_model_text(req), req.convention)
+    loops = []
+    for loop in r.loops:                       # each loop read back as one backward body, in indexed names
+        d = loop.to_dict()
+        for line in d["lines"] + d["sums"]:
+            line["mathml"] = _math(f"{_lx(line['name'])} = {line['latex']}")
+        loops.append(d)
     return dict(convention=r.convention, note=r.note, gradients=[
         dict(name=g.name, of=g.of, text=g.text, latex=g.latex, mathml=_math(f"{_lx(g.name)} = {g.latex}"),
-             numpy=g.numpy, shape=list(g.shape), scale=g.scale) for g in r.gradients])
+             numpy=g.numpy, shape=list(g.shape), scale=g.scale) for g in r.gradients], loops=loops)
 
 
 def _lx(name):

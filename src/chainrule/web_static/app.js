@@ -45,9 +45,16 @@ async function backprop() {
   const rows = d.gradients.map((g) =>
     `<tr><td><code>${esc(g.name)}</code></td><td class="math">${g.mathml}</td><td class="shape">(${g.shape.map(esc).join(", ")})</td>
      <td>${codeBlock(g.numpy)}</td></tr>`).join("");
+  const loops = (d.loops || []).map((l) => {
+    const boundary = l.boundary.map((b) => `<li><code>${esc(b.name)} = ${esc(b.text)}</code> (at ${esc(l.var)} = ${esc(b.at)})</li>`);
+    const lines = l.lines.concat(l.sums).map((x) => `<li class="math">${x.mathml}</li>`);
+    const aliases = Object.entries(l.aliases).map(([a, x]) => `<li>${esc(a)} is ${esc(x)}</li>`);
+    return `<section class="loop"><h3>Backwards through <code>${esc(l.header)}</code> (${esc(l.var)} = ${l.values.map(esc).join(", ")})</h3>
+      <ul>${boundary.join("")}${lines.join("")}${aliases.join("")}</ul></section>`;
+  }).join("");
   result.innerHTML = `<h2>Backprop</h2><p>${esc(d.note)}</p>
     <table id="gradients"><thead><tr><th>adjoint</th><th>formula</th><th>shape</th><th>NumPy</th></tr></thead>
-    <tbody>${rows}</tbody></table>`;
+    <tbody>${rows}</tbody></table>${loops}`;
 }
 
 function showExplanation(d) {
