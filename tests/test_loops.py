@@ -99,6 +99,7 @@ def test_backprop_reads_the_loop_back_as_one_backward_body():
     assert loop.aliases == {"A[0]": "X"} and loop.lines[2].adjoints == ("dW2", "dW1")
     assert "backwards through `for l in range(1, 3)` (l = 2, 1):" in r.text()
     assert '"loops"' in r.to_json() and r"{W^{[l+1]}}^\top" in loop.lines[0].latex
+    assert r"\texttt{for l in range(1, 3)}" in r._repr_latex_() and r"{\mathit{dZ}^{[l]}} &=" in r._repr_latex_()
     assert _rolled_lines_equal_each_iteration_s_adjoint(r) == 8
 
 

@@ -25,7 +25,7 @@ from ..core.matrix import MFunc, MVar, canon, mat_map
 from ..lang.model import parse_model
 from ..render.numpy_code import to_numpy
 from .rolled import backward_loops
-from ..render.printing import CourseTextPrinter, to_latex
+from ..render.printing import CourseTextPrinter, latex_name, to_latex
 from ..core.rules import ELEMENTWISE
 from ..lang.shapes import ShapeChecker, fmt_shape
 from ..notation.collect import factor_transposes
@@ -209,8 +209,13 @@ class Backprop:
             ensure_ascii=False)
 
     def _repr_latex_(self):
-        rows = r" \\ ".join(rf"{g.name.replace('d', r'd', 1)} &= {g.latex}" for g in self.gradients)
-        return rf"$$\begin{{aligned}} {rows} \end{{aligned}}$$"
+        rows = [rf"{g.name.replace('d', r'd', 1)} &= {g.latex}" for g in self.gradients]
+        for loop in self.loops:                    # the loop read back: a heading row, then its body
+            order = ", ".join(str(v) for v in loop.values)
+            rows.append(rf"&\text{{backwards through }} \texttt{{{loop.loop.header}}}\ ({loop.loop.var} = {order}):")
+            rows += [rf"{latex_name(x.name)} &= {x.latex}" for x in loop.lines + loop.sums]
+        body = r" \\ ".join(rows)
+        return rf"$$\begin{{aligned}} {body} \end{{aligned}}$$"
 
 
 def backprop(text, convention="course", examples=None):
