@@ -213,3 +213,13 @@ def test_the_cli_takes_layers_and_loss_for_python_source(capsys):
     assert chainrule.main(["backprop", "--example", "two-layer", "--layers", "4"]) == 2
     assert "are for Python source" in capsys.readouterr().err
     assert chainrule.main(["gradcheck", path, "--layers", "101"]) == 2
+
+
+def test_explain_takes_a_rolled_adjoint_and_explains_it_at_one_iteration():
+    e = chainrule.explain(chainrule.example("deep-loop"), "dZ[l]")
+    assert e.target == "dZ2" and e.formula == "dA2 ⊙ (Z2 > 0)"
+    assert "every iteration's dZ[l] is that formula in its own layer's names" in e.steps[0].text
+    assert "l = 2: dZ2, l = 1: dZ1" in e.steps[0].text
+    with pytest.raises(chainrule.ChainruleError) as err:
+        chainrule.explain(chainrule.example("deep-loop"), "dQ[l]")
+    assert "the loop's: dA[l], dZ[l], dW[l], db[l]" in str(err.value)

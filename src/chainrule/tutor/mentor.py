@@ -102,8 +102,20 @@ def _explain(model, target, *, expr, wrt, shapes, convention):
     text = model if model is not None else example("two-layer")
     result = backprop(text, convention)
     names = {g.name: g for g in result.gradients}
+    rolled = _rolled_target(result, target) if isinstance(target, str) and target not in names else None
+    if rolled is not None:                    # dZ[l]: the loop's body, explained at one iteration
+        loop, line, concrete = rolled
+        e = _explain(model, concrete, expr=None, wrt=None, shapes=None, convention=convention)
+        e.steps[0].blocks.insert(0, D.Para(
+            f"{line.name} = {line.text} is the body of the backward pass through `{loop.loop.header}`: every "
+            f"iteration's {line.name} is that formula in its own layer's names, so it is explained here at "
+            f"{loop.loop.var} = {loop.steady[0]}, as {concrete} (the iterations: "
+            f"{', '.join(f'{loop.loop.var} = {v}: {a}' for v, a in zip(loop.steady, line.adjoints))})."))
+        return e
     if target not in names:
-        raise argument_error(f"{target!r} is not an adjoint of this model (adjoints: {', '.join(names)})", "target",
+        rolled_names = [x.name for loop in result.loops for x in loop.lines]
+        raise argument_error(f"{target!r} is not an adjoint of this model (adjoints: {', '.join(names)}"
+                             + (f"; the loop's: {', '.join(rolled_names)}" if rolled_names else "") + ")", "target",
                              target, kind="unknown-name")
     try:
         return _ModelExplanation(result, names[target]).build()
@@ -116,6 +128,17 @@ def _explain(model, target, *, expr, wrt, shapes, convention):
         row = text.splitlines()[line - 1]
         raise ChainruleError(f"line {line}: explaining {target}: {e.message}", text, 0, max(1, len(row)), line,
                              e.hint, kind=e.kind) from None
+
+
+def _rolled_target(result, target):
+    """(backward loop, its rolled line, the adjoint of its first steady iteration) for a target such as
+    dZ[l] (spaces and the minus sign as typed), or None."""
+    key = target.replace(" ", "").replace("−", "-")
+    for loop in result.loops:
+        for line in loop.lines:
+            if line.name.replace(" ", "").replace("−", "-") == key:
+                return loop, line, line.adjoints[0]
+    return None
 
 
 class _ModelExplanation:
