@@ -134,3 +134,11 @@ def test_an_overflowing_claim_on_a_bias_is_judged_without_a_crash(model, claim):
     text = chainrule.example(model) if model in chainrule.examples() else _model(model)
     v = chainrule.check(text, claim)
     assert not v.correct and "right where" not in v.reason
+
+
+@pytest.mark.parametrize("w", [("n", "k"), ("n", "n")])
+def test_a_transposed_1d_array_is_said_to_be_itself_with_the_outer_product_as_the_hint(w):
+    v = chainrule.check(claim="a @ b.T", expr="a @ W @ b", wrt="W", shapes={"a": ("n",), "W": w, "b": (w[1],)})
+    assert not v.correct and "of the 1-D array b is b itself" in v.reason and "np.outer(a, b)" in v.hint
+    assert chainrule.check(claim="np.outer(a, b)", expr="a @ W @ b", wrt="W",
+                           shapes={"a": ("n",), "W": w, "b": (w[1],)}).correct

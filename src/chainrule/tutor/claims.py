@@ -111,6 +111,12 @@ class _Judge:
             e = self.shape_error
             what = f"shape error: {e.problem}" + (f" ({e.fix})" if e.fix else "") if e is not None else \
                 f"it does not evaluate at these shapes ({_first_line(got)})"
+            flat = self.transposed_vectors()
+            if flat:                                  # b.T of a 1-D b: NumPy's no-op, the learner's outer product
+                v = flat[0]
+                return (f"{what}; {v}.T of the 1-D array {v} is {v} itself (NumPy has no rows and columns for "
+                        f"1-D arrays), so the product is not the outer product; {self.target} has the shape of "
+                        f"{self.wrt}, {shape}", f"{self.target} = {self.r.text}, in NumPy {self.r.numpy}", True)
             return f"{what}; {self.target} has the shape of {self.wrt}, {shape}", f"{self.target} = {self.r.text}", False
         if got.shape != want.shape and got.size == want.size and got.ndim == 2 and \
                 all(_same(g.T, w) for g, w in pairs if not isinstance(g, Exception)):
@@ -118,8 +124,11 @@ class _Judge:
                     f"{self.wrt}'s shape {shape}",
                     f"transpose it: {self.target} = {self.r.text}", True)
         if got.shape != want.shape and got.size != want.size:
+            flat = self.transposed_vectors()
+            note = f" ({flat[0]}.T of the 1-D array {flat[0]} is {flat[0]} itself in NumPy)" if flat else ""
             return (f"the shape is wrong: the claim has shape {has}, {self.target} has the shape of {self.wrt}, "
-                    f"{shape}", f"{self.target} = {self.r.text}", False)
+                    f"{shape}{note}", f"{self.target} = {self.r.text}" + (f", in NumPy {self.r.numpy}" if flat else ""),
+                    bool(flat))
         if got.shape == want.shape and want.ndim == 2 and want.shape[0] == want.shape[1] and \
                 all(_same(g.T, w) for g, w in pairs):
             return (f"it is the transpose of {self.target} (the shapes agree only because {self.wrt} is square)",
@@ -176,6 +185,17 @@ class _Judge:
             if ok:
                 return name
         return None
+
+    def transposed_vectors(self):
+        """The 1-D names the claim transposes (b.T: the same 1-D array in NumPy)."""
+        out, todo = [], [self.tree]
+        while todo:
+            n = todo.pop()
+            if isinstance(n, S.Transpose) and isinstance(n.operand, S.Name) and \
+                    len(self.shapes.get(n.operand.id, ())) == 1:
+                out.append(n.operand.id)
+            todo.extend(S.children(n))
+        return out
 
     def vector_case(self):
         """'it agrees when X is a column vector' (its column dimension 1), or a row, or None."""
