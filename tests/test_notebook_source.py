@@ -289,7 +289,7 @@ def test_the_l_layer_backward_pass_with_its_helpers_is_judged_line_by_line():
     v = chainrule.check(forward, backward)
     assert v.correct and len([x for x in v.lines if x.correct]) == 12
     by_name = {x.name: x for x in v.lines}
-    assert by_name["dAL"].correct and "dA3" in by_name["dAL"].reason
+    assert by_name["dA3"].correct and by_name["dA3"].line == 43               # dAL: AL is A3, so dA3
     assert by_name["dA0"].correct is None and "which is data" in by_name["dA0"].reason
     assert {x.name for x in v.lines if x.line == 16} == {"dZ2", "dZ1"}          # dZ[Z <= 0] = 0, per layer
     # one bug in a helper: its line is flagged at every layer it serves, and nothing else
@@ -322,3 +322,37 @@ def test_a_function_returning_the_cost_s_call_binds_its_arguments():
     alone = src[:src.index("\n\ndef model")].replace("def compute_cost(AL, Y)", "def compute_cost(Yhat, Y)").replace(
         "np.log(AL)", "np.log(Yhat)").replace("np.log(1 - AL)", "np.log(1 - Yhat)")
     assert "Yhat read as a parameter: no function returns a value of that name" in chainrule.read_notebook(alone)
+
+
+def _variant(source, *edits):
+    for old, new in edits:
+        assert old in source, old
+        source = source.replace(old, new)
+    return source
+
+
+@pytest.mark.parametrize("edits,flagged", [
+    ([('grads["dA" + str(L - 1)]', 'grads[f"dA{L-1}"]'), ('grads["dW" + str(l + 1)]', 'grads[f"dW{l+1}"]'),
+      ("for l in reversed(range(L - 1)):", "for l in range(L - 2, -1, -1):")], set()),     # f-strings, range(…, -1)
+    ([("    s = 1 / (1 + np.exp(-Z))\n    dZ = dA * s * (1 - s)", "    s = 1 / (1 + np.exp(-Z))\n    dZ = dA * s * (1 + s)")],
+     {(23, "dZ3")}),
+    ([("dAL = - (np.divide(Y, AL) - np.divide(1 - Y, 1 - AL))", "dAL = (np.divide(Y, AL) - np.divide(1 - Y, 1 - AL))")],
+     {(43, "dA3")}),                                    # dAL's sign: its line, judged as dA3, and not dZ3 after it
+    ([("1 / m * np.sum(dZ, axis=1, keepdims=True)", "1 / m * np.sum(dZ, axis=1)")], {(8, "db3"), (8, "db2"), (8, "db1")}),
+])
+def test_variants_of_the_l_layer_backward_flag_their_own_line(edits, flagged):
+    v = chainrule.check(_src("l_layer"), _variant(_src("l_layer_backward"), *edits))
+    assert {(x.line, x.name) for x in v.lines if x.correct is False} == flagged
+    assert v.correct == (not flagged)
+
+
+def test_a_loop_backward_over_dict_caches_is_judged_per_iteration():
+    """One function, no helpers: dZ, dA reassigned in every iteration of `for l in range(L, 0, -1)`, caches
+    as dicts, grads["dW" + str(l)] written directly; the model's names are versions (Z_1, Z_2, Z): each dZ
+    is judged as the adjoint the next line's formula reads (dZ_2 before dW2), so one bug is one line."""
+    forward, backward = _src("l_layer_inline"), _src("l_layer_inline_backward")
+    v = chainrule.check(forward, backward)
+    assert v.correct and [x.name for x in v.lines if x.line == 19] == ["dZ_2", "dZ_1"]
+    wrong = _variant(backward, ('dZ = dA * (c["Z"] > 0)', 'dZ = dA * (c["Z"] < 0)'))
+    assert {(x.line, x.name) for x in chainrule.check(forward, wrong).lines if x.correct is False} == \
+        {(19, "dZ_2"), (19, "dZ_1")}

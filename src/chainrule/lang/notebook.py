@@ -412,6 +412,14 @@ class Reader:
             raise self.err(f"{e.id!r} is not defined here", e)
         if isinstance(e, ast.Tuple):
             return tuple(self.expr(x, env) for x in e.elts)
+        if isinstance(e, ast.JoinedStr):                  # f"dW{l + 1}": a key known while reading
+            parts = []
+            for v in e.values:
+                x = self.expr(v.value, env) if isinstance(v, ast.FormattedValue) else v.value
+                if not _known(x) or isinstance(v, ast.FormattedValue) and (v.format_spec or v.conversion != -1):
+                    raise self.err("an f-string of a value not known while reading (or with a format)", v)
+                parts.append(str(x))
+            return "".join(parts)
         if isinstance(e, ast.List):
             return [self.expr(x, env) for x in e.elts]
         if isinstance(e, ast.Dict):
@@ -966,6 +974,7 @@ def _learner_lines(source, names, forward, model_lines):
     own = [n.name for n in _parsed(text).body if isinstance(n, ast.FunctionDef)]
     reader = Reader(text + "\n\n\n" + forward if forward else text)
     reader.outside = {n: "model" for n in names}
+    reader.used.update({n: 1 for n in names})        # the learner's lines never take a model's (or adjoint's) name
     fname = next((n for n in reversed(own) if n.startswith(("backward", "_lines"))), own[-1] if own else None)
     if fname is None:
         raise ChainruleError("no lines to check", source, 0, 1, 1, kind="notebook")
@@ -979,13 +988,17 @@ def _learner_lines(source, names, forward, model_lines):
         else:
             args[a.arg] = Arr(ast.Name(a.arg, ast.Load())) if a.arg in names else reader.input(a.arg)
     forward_lines = list(reader.lines)
+    start = len(reader.written)
     reader.invoke(f, [], args, f)
     rename = _as_the_model_names(forward_lines, model_lines)
     exprs = {model: _renamed_names(node, rename) for model, node, _ in reader.lines}
     shift = 0 if text is source else 1
     last = len(text.splitlines())
-    return [LearnerLine(reader.keyed.get(model, written), written, model, ast.unparse(exprs[model]), line - shift)
-            for written, model, line in reader.written if line <= last and model not in rename]
+    bound = {a: ast.unparse(_renamed_names(v.node, rename)) for a, v in args.items()
+             if isinstance(v, Arr) and isinstance(v.node, ast.Name)}
+    return [LearnerLine(reader.keyed.get(model, written), written, model, ast.unparse(exprs[model]), line - shift,
+                        hidden=line > last, bound=bound)
+            for written, model, line in reader.written[start:] if model not in rename]
 
 
 @dataclasses.dataclass
@@ -999,6 +1012,8 @@ class LearnerLine:
     model: str
     expr: str
     line: int
+    hidden: bool = False        # a line of a helper the forward source defines (sigmoid): read, not judged
+    bound: dict = dataclasses.field(default_factory=dict, repr=False)   # the function's arguments: AL -> A3
 
 
 def _parsed(text):

@@ -36,9 +36,12 @@ class LinesVerdict:
         judged = [v for v in lines if v.correct is not None]
         wrong = [v for v in judged if not v.correct]
         self.correct = bool(judged) and not wrong
-        self.reason = (f"{len(wrong)} of {len(judged)} lines wrong: " + ", ".join(f"line {v.line} ({v.name})"
-                                                                                for v in wrong)) if wrong else \
-            f"all {len(judged)} lines right"
+        unjudged = len(lines) - len(judged)
+        rest = f" ({unjudged} not judged)" if unjudged and judged else ""
+        self.reason = (f"{len(wrong)} of {len(judged)} judged lines wrong{rest}: " + ", ".join(
+            f"line {v.line} ({v.name})" for v in wrong)) if wrong else \
+            f"all {len(judged)} judged lines right{rest}" if judged else \
+            f"no line could be judged: none of the {len(lines)} is an adjoint of the model, or reads one (see each)"
         self.hint = wrong[0].hint if wrong else None
         self.expected = wrong[0].expected if wrong else None
         self.target = wrong[0].name if wrong else None
@@ -75,25 +78,46 @@ def check_lines(model_text, source, convention, check, folded_gradient=lambda r,
     forward = text if is_python_source(text) else None        # the forward functions, for what they return
     lines = learner_lines(source, names | {n for n, _, _ in _written_names(source)}, forward,
                           [(a.name, a.text) for a in r.model.assignments])
+    skipped_names = {g.name for g in skipped}
+    written_count = {}
+    for x in lines:
+        if not x.hidden:
+            written_count[x.written] = written_count.get(x.written, 0) + 1
     for k, x in enumerate(lines):
         expr = x.expr
         for own, value in alias.items():               # later lines read the adjoint under the learner's name
             expr = re.sub(rf"\b{re.escape(own)}\b", value, expr)
+        if x.hidden:                                   # a forward helper's line (s = sigmoid(Z)): read as it is
+            alias[x.model] = f"({expr})"
+            continue
         name = x.name
+        named = r.adjoint_names.get(x.bound.get(name[1:], ""), "") if name.startswith("d") else ""
+        if name not in adjoints and (named in adjoints or named in skipped_names):
+            name = named                               # dAL for L_model_backward(AL, …): AL is A3, so dA3
         claim = f"{name} = {expr}"
         shown = rows[x.line - 1].strip() if 0 < x.line <= len(rows) else claim   # the line as the learner wrote it
         if name != x.written:
             shown = f"{shown}    (as {name})"
+        if name in skipped_names:                      # dA3: the adjoint backprop folds into dZ3, judged as it
+            try:
+                v = check(text, claim, convention)
+            except ChainruleError as e:
+                out.append(LineVerdict(name, x.line, shown, None, e.message))
+                continue
+            alias[x.model] = f"({next(g for g in skipped if g.name == name).numpy})"   # later lines: the right dA3
+            out.append(LineVerdict(name, x.line, shown, v.correct, v.reason, v.hint, v.expected))
+            continue
         of = r.model.aliases.get(name[1:], name[1:]) if name.startswith("d") else None
         if name not in adjoints and of in r.model.declarations and r.model.declarations[of].is_data:
             alias[x.model] = f"({expr})"
             out.append(LineVerdict(name, x.line, shown, None, f"{name} is the adjoint of {of}, which is data: "
                                    "backprop does not compute it (not judged)"))
             continue
-        layer = _layer_of(x, lines[k + 1:], adjoints) if name not in adjoints else None
+        ambiguous = name not in adjoints or written_count[x.written] > 1
+        layer = _intended(x, lines[k + 1:], r, adjoints) if ambiguous and name == x.written else None
         if layer is not None:                          # dZ in a helper whose next lines are dW2, db2: dZ2
             name, claim = layer, f"{layer} = {expr}"
-            shown += f"    (as {layer})"
+            shown += f"    (as {layer})" if layer != x.written else ""
         elif name not in adjoints:
             same = _same_as(r, expr, x.written, skipped)
             if same in skipped:                        # dAL: the adjoint backprop folds into dZ3 = A3 − Y
@@ -119,16 +143,19 @@ def check_lines(model_text, source, convention, check, folded_gradient=lambda r,
     return LinesVerdict(out)
 
 
-def _layer_of(x, after, adjoints):
-    """The adjoint a helper's unnumbered line stands for in this call — dZ when the call's next lines
-    are stored as dW2, db2 is dZ2 — or None. Read off the code's own keys, so that a wrong dZ is
-    judged as dZ2 (and flagged there) rather than passed on to dW2."""
-    if x.name != x.written or re.search(r"\d$", x.written):
+def _intended(x, after, r, adjoints):
+    """The adjoint an unnumbered (or reused) name stands for in this call or iteration: the one of that
+    name the next judged line's own formula reads — dZ before grads["dW2"] = … is dZ2 when backprop's
+    dW2 = (1/m) dZ2 A1ᵀ (dZ_2 where the model numbers versions) — or None. So a wrong dZ is judged as
+    the adjoint it means, and flagged there, rather than passed on to the lines that read it."""
+    from ..numeric.matrix_eval import variables
+    reader = next((y for y in after if y.name in adjoints and not y.hidden and
+                   re.search(rf"\b{re.escape(x.model)}\b", y.expr)), None)
+    if reader is None:
         return None
-    keyed = next((y.name for y in after if y.name != y.written), None)
-    number = re.search(r"(\d+)$", keyed or "")
-    candidate = f"{x.written}{number.group(1)}" if number else None
-    return candidate if candidate in adjoints else None
+    read = [n for n in variables(r[reader.name].matrix) if n in adjoints and n.startswith(x.written)
+            and n != reader.name]
+    return read[0] if len(read) == 1 else None
 
 
 def _written_names(source):
