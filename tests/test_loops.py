@@ -144,6 +144,11 @@ def test_iterations_that_are_not_one_body_stay_unrolled():
     assert r.loops == [] and max(r.check().values()) < 1e-6
 
 
+def test_an_alias_is_the_name_it_stands_for_written_either_way():
+    r = chainrule.backprop("X: n, m data\nW: n, n\nA[0] = X\nJ = sum(tanh(W @ A0) + W @ A[0])\n")
+    assert r.model.assignment("J").text == "sum(tanh(W @ X) + W @ X)" and max(r.check().values()) < 1e-6
+
+
 def test_reversed_and_nested_loops_unroll():
     nested = ("X: n, m data\nW: n, n\nA[0] = X\nfor i in range(0, 2):\n    for j in range(0, 2):\n"
               "        A[2 * i + j + 1] = tanh(W @ A[2 * i + j])\nJ = sum(A4)\n")
@@ -172,6 +177,12 @@ def test_reversed_and_nested_loops_unroll():
     ("X: n, m data\nW: n, n\nfor l in range(1, 3):\n    A[l * 999999999 * 99999] = W @ X\nJ = sum(A1)\n",
      "too large (limit", 4),
     ("X: n, m data\nW: n, n\nA[0] = X\nA[0] = W\nJ = sum(W)\n", "A0 is already X", 4),
+    ("X: n, m data\nW: n, n\nA[0] = X\nA0: n, m\nJ = sum(W @ A0)\n", "A0 is already X", 4),
+    ("X: n, m data\nW: n, n\nfor l in range(1, 3):\n    A[l] = X\nJ = sum(W @ A1)\n", "inside a loop", 4),
+    ("X: n, m data\nW: n, n\nfor l in range(1, 3):\n    A[l] = W[l] @ X\nJ = sum(A1)\n", "needs a name of its own", 4),
+    ("X: n, m data\nW: n, n\nfor i in range(200):\n  for j in range(200):\n    A[i * 200 + j + 1] = W @ X\n"
+     "J = sum(A1)\n", "more than 20,000 lines read", 5),
+    ("X: n, m data\nW: n, n\nfor " + " " * 20000 + "x\nJ = sum(W)\n", "ends with a colon", 3),   # no backtracking
 ])
 def test_loop_errors_are_positioned(text, fragment, line):
     with pytest.raises(chainrule.ChainruleError) as e:

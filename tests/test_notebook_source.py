@@ -356,3 +356,26 @@ def test_a_loop_backward_over_dict_caches_is_judged_per_iteration():
     wrong = _variant(backward, ('dZ = dA * (c["Z"] > 0)', 'dZ = dA * (c["Z"] < 0)'))
     assert {(x.line, x.name) for x in chainrule.check(forward, wrong).lines if x.correct is False} == \
         {(19, "dZ_2"), (19, "dZ_1")}
+
+
+@pytest.mark.parametrize("code,fragment", [
+    ("def f(X, w):\n    for l in reversed():\n        pass\n    return np.sum(w)\n", "reversed() of something"),
+    ("def f(X, w):\n    for l in range():\n        pass\n    return np.sum(w)\n", "one to three whole-number bounds"),
+    ("def f(X, w):\n    for l in range(1, 5, 0):\n        pass\n    return np.sum(w)\n", "a step of 0"),
+])
+def test_odd_loops_in_the_source_are_positioned_errors(code, fragment):
+    with pytest.raises(chainrule.ChainruleError) as e:
+        chainrule.backprop(code)
+    assert fragment in str(e.value) and e.value.line == 2
+
+
+def test_a_backward_function_named_like_a_forward_one_and_an_empty_one_are_said_so():
+    src = _src("l_layer")
+    with pytest.raises(chainrule.ChainruleError) as e:
+        chainrule.check(src, "def L_model_forward(AL, Y):\n    dZ3 = AL - Y\n    return dZ3\n")
+    assert "defines L_model_forward(), which the forward code defines differently" in str(e.value)
+    assert chainrule.check(src, "def backward(AL, Y):\n    return 0\n").reason.startswith("no assignments to check")
+    for dims, fragment in (({"n_1": "m"}, "another dimension of the code has"), ({"n_1": "W1"}, "an array of the code")):
+        with pytest.raises(chainrule.ChainruleError) as e:
+            chainrule.read_notebook(src, dims=dims)
+        assert fragment in str(e.value)

@@ -15,7 +15,6 @@ from ..core.errors import ChainruleError
 
 MAX_ITERATIONS = 2000
 MAX_INDEX = 10 ** 9
-HEADER_RE = re.compile(r"^(\s*)for\s+(.*?)\s*:\s*$")
 INDEXED_RE = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)\s*\[(.*)\]$")
 
 
@@ -96,11 +95,17 @@ def loop_values(iterable, err):
     return tuple(reversed(values) if backwards else values)
 
 
+def is_header(code):
+    """Is this line a loop's header, `for … :`? (String tests: a regex here backtracked cubically.)"""
+    stripped = code.strip()
+    return stripped.startswith("for") and stripped[3:4].isspace() and stripped.endswith(":")
+
+
 def parse_header(code, err_at):
     """(variable, values) of a `for VAR in range(…):` line; `err_at(message, start, end)` positions errors."""
-    m = HEADER_RE.match(code)
-    text = m.group(2)
-    col = code.index(text, len(m.group(1)) + 3)
+    indent = len(code) - len(code.lstrip())
+    text = code.strip()[3:-1].strip()
+    col = code.index(text, indent + 3) if text else indent
 
     def err(message, node=None):
         if node is None or not hasattr(node, "col_offset"):

@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from . import syntax as S
 from ..core.errors import ChainruleError
 from .functions import FUNCTIONS
-from .loops import HEADER_RE, INDEXED_RE, Loop, loop_error, parse_header, resolve_indexed
+from .loops import INDEXED_RE, Loop, is_header, loop_error, parse_header, resolve_indexed
 from .shapes import NAME_RE, ShapeChecker, fmt_shape, reserved_problem
 
 PROPERTIES = ("data", "binary", "onehot", "positive", "symmetric", "spd")
 MAX_LINES = 2000
-MAX_UNROLLED = 20_000         # assignments and declarations once loops are unrolled
+MAX_UNROLLED = 20_000         # lines read once loops are unrolled (aliases and loop headers included)
 
 
 @dataclass
@@ -45,6 +45,7 @@ class Model:
     loops: list = field(default_factory=list)         # the model's loops (lang.loops.Loop), outermost
     aliases: dict = field(default_factory=dict)       # A0 -> X, from A[0] = X: a family member that is a name
     reading: list = field(default_factory=list)       # for Python source: how it was read (the loss's binding)
+    rows_read: int = 0                                # lines read, loops unrolled (bounded: MAX_UNROLLED)
 
     @property
     def loss(self):
@@ -113,7 +114,7 @@ def _block(model, rows, env, seen, loop):
     while k < len(rows):
         number, code = rows[k]
         k += 1
-        if HEADER_RE.match(code):
+        if is_header(code):
             body = []
             while k < len(rows) and _indent(rows[k][1]) > _indent(code):
                 body.append(rows[k])
@@ -128,8 +129,9 @@ def _block(model, rows, env, seen, loop):
         else:
             raise _err("expected a declaration 'NAME: dim, dim' or an assignment 'NAME = expression'", model.text,
                        number, _indent(code))
-        if len(model.assignments) + len(model.declarations) > MAX_UNROLLED:
-            raise _err(f"more than {MAX_UNROLLED:,} lines once the loops are unrolled", model.text, number,
+        model.rows_read += 1
+        if model.rows_read > MAX_UNROLLED:
+            raise _err(f"more than {MAX_UNROLLED:,} lines read once the loops are unrolled", model.text, number,
                        _indent(code))
 
 
@@ -150,7 +152,7 @@ def _loop(model, number, code, body, env, seen, outer):
         if outer is None:
             record.iterations.append(tuple(a.name for a in model.assignments[before:]))
     if outer is None:
-        record.nested = any(HEADER_RE.match(c) for _, c in body)
+        record.nested = any(is_header(c) for _, c in body)
         model.loops.append(record)
 
 
@@ -172,6 +174,9 @@ def _member(model, written, env, loop, err_at, col):
 def _indexer(model, env, loop, number, seen):
     """parse_expression's `index`: Z[l - 1] is the member Z1 (or what A[0] = X says A0 is)."""
     def index(base, node, err):
+        if base in seen and env:
+            err(f"{base} is a name of the model, so {base}[…] would index it: a loop's family needs a name of its "
+                f"own ({base}[l] for {base}1, {base}2, … with no {base})", node)
         if base in seen:
             return None                                  # an array of the model indexed: not supported
         text = f"{base}[{ast.unparse(node)}]"
@@ -188,7 +193,10 @@ def _concrete(model, text, env):
         except ChainruleError:
             return m.group(0)
         return model.aliases.get(found[2], found[2]) if found else m.group(0)
-    return re.sub(r"[A-Za-z][A-Za-z0-9_]*\[[^\[\]]*\]", sub, text) if "[" in text else text
+    out = re.sub(r"[A-Za-z][A-Za-z0-9_]*\s*\[[^\[\]]*\]", sub, text) if "[" in text else text
+    for alias, name in model.aliases.items():          # A0, written plainly, is X too
+        out = re.sub(rf"\b{alias}\b", name, out)
+    return out
 
 
 def _declaration(model, code, number, seen, env=None, loop=None):
@@ -201,6 +209,9 @@ def _declaration(model, code, number, seen, env=None, loop=None):
         rest = _concrete_dims(model, rest, env or {}, number)
     if not NAME_RE.match(name):
         raise _err(f"bad name {name!r} in a declaration", model.text, number, col, col + len(name) or col + 1)
+    if name in model.aliases:
+        raise _err(f"{name} is already {model.aliases[name]} (an alias line above says so): declare another name",
+                   model.text, number, col, col + len(name))
     if name in seen:
         raise _err(f"{name} is already defined on line {seen[name]}", model.text, number, col, col + len(name))
     if reserved_problem(name):
@@ -249,6 +260,10 @@ def _assignment(model, code, number, seen, env=None, loop=None):
         name = _member(model, name, env, loop, lambda message, s, e: loop_error(message, model.text, number, s, e,
                                                                                   env), col)
         if name not in seen and name not in model.aliases and NAME_RE.match(rhs.strip()) and rhs.strip() in seen:
+            if env:
+                raise _err(f"{written} = {rhs.strip()} inside a loop: say what a family's first member is before "
+                           f"the loop ({written.split('[')[0]}[0] = {rhs.strip()})", model.text, number, col,
+                           col + len(written))
             model.aliases[name] = rhs.strip()          # A[0] = X: A0 is X, no line of its own
             return
     if name in model.aliases:
@@ -270,7 +285,7 @@ def _assignment(model, code, number, seen, env=None, loop=None):
         raise _err(reserved_problem(name), model.text, number, col, col + len(name))
     start = code.index("=") + 1
     tree = S.parse_expression(rhs, source=model.text, line=number, col=start,
-                              index=_indexer(model, env, loop, number, seen))
+                              index=_indexer(model, env, loop, number, seen), aliases=model.aliases)
     seen[name] = number
     model.assignments.append(Assignment(name, tree, number, _concrete(model, rhs.strip(), env)))
 

@@ -523,11 +523,13 @@ class Reader:
         if isinstance(f, Func):
             return self.invoke(f.node, args, kwargs, e)
         if f == "range":
-            if not all(isinstance(a, int) for a in args):
-                raise self.err("range() needs bounds known while reading", e)
+            if not 1 <= len(args) <= 3 or kwargs or not all(isinstance(a, int) and not isinstance(a, bool) for a in args):
+                raise self.err("range() needs one to three whole-number bounds known while reading", e)
+            if len(args) == 3 and args[2] == 0:
+                raise self.err("range() with a step of 0", e)
             return range(*args)
         if f == "reversed":
-            if not isinstance(args[0], (range, list, tuple)):
+            if len(args) != 1 or kwargs or not isinstance(args[0], (range, list, tuple)):
                 raise self.err("reversed() of something other than a range or a list", e)
             return list(reversed(args[0]))
         if f == "len":
@@ -825,6 +827,12 @@ def _fixed(names, shapes, dims, fixed_shapes, fixed_dims):
                 isinstance(new, int) and not isinstance(new, bool) and 1 <= new <= 10 ** 6):
             raise argument_error(f"dims gives {old} {new!r}: a dimension is a name or a whole number from 1 "
                                  "to 1,000,000", "dims", fixed_dims)
+        others = {n for c, n in out.items() if c not in classes}
+        if str(new) in others and not isinstance(new, int):
+            raise argument_error(f"dims gives {old} the name {new}, which another dimension of the code has: two "
+                                 "sizes would be one", "dims", fixed_dims)
+        if str(new) in shapes:
+            raise argument_error(f"dims gives {old} the name {new}, which is an array of the code", "dims", fixed_dims)
         for c in classes:
             out[c] = str(new)
     return out
@@ -972,6 +980,13 @@ def _learner_lines(source, names, forward, model_lines):
     text = source if re.search(r"^def ", source, re.M) else \
         "def _lines():\n" + "\n".join("    " + ln for ln in source.splitlines())
     own = [n.name for n in _parsed(text).body if isinstance(n, ast.FunctionDef)]
+    if forward:
+        theirs = {n.name: n for n in _parsed(forward).body if isinstance(n, ast.FunctionDef)}
+        clash = [n for n in own if n in theirs and ast.dump(theirs[n]) != ast.dump(
+            next(x for x in _parsed(text).body if isinstance(x, ast.FunctionDef) and x.name == n))]
+        if clash:
+            raise ChainruleError(f"your backward pass defines {clash[0]}(), which the forward code defines "
+                                 "differently: rename one of them", source, 0, 1, 1, kind="notebook")
     reader = Reader(text + "\n\n\n" + forward if forward else text)
     reader.outside = {n: "model" for n in names}
     reader.used.update({n: 1 for n in names})        # the learner's lines never take a model's (or adjoint's) name

@@ -137,8 +137,9 @@ def function_name(dotted):
 
 
 class _Parser:
-    def __init__(self, source, line, col, index=None):
+    def __init__(self, source, line, col, index=None, aliases=None):
         self.source, self.line0, self.col0, self.index = source, line, col, index
+        self.aliases = aliases or {}
 
     def err(self, message, node, hint=None, kind="syntax"):
         line = self.line0 + node.lineno - 1
@@ -236,7 +237,7 @@ class _Parser:
         if isinstance(node, ast.Name):
             if node.id.startswith("_"):
                 self.err(f"names starting with '_' are not allowed: {node.id}", node)
-            return Name(id=node.id, **self.pos(node))
+            return Name(id=self.aliases.get(node.id, node.id), **self.pos(node))     # A0 after A[0] = X: X
         if isinstance(node, ast.Constant):
             v = node.value
             if isinstance(v, bool) or not isinstance(v, (int, float)):
@@ -315,11 +316,11 @@ class _Parser:
         self.err(f"unsupported syntax ({kind}): only arithmetic, @, .T and whitelisted functions are allowed", node)
 
 
-def parse_expression(text, *, source=None, line=1, col=0, index=None):
+def parse_expression(text, *, source=None, line=1, col=0, index=None, aliases=None):
     """Parse one expression. `source`/`line`/`col` place it inside a larger text (for models);
     positions in errors always point into the text as the user wrote it (several lines included).
     `index(base, index node, err)`, given by a model, names an indexed family's member (Z[l - 1] → Z1)
-    or returns None (then X[0] is refused, as without it)."""
+    or returns None (then X[0] is refused, as without it); `aliases` renames names (A0 → X, from A[0] = X)."""
     if not isinstance(text, str):
         raise ChainruleError(f"expression must be a string, got {type(text).__name__}")
     source = text if source is None else source
@@ -353,6 +354,6 @@ def parse_expression(text, *, source=None, line=1, col=0, index=None):
     except (RecursionError, MemoryError, ValueError):
         raise ChainruleError(f"expression nested too deeply (limit {MAX_DEPTH})", source, col, col + 1, line) from None
     try:
-        return _Parser(source, line, col, index).visit(tree.body)
+        return _Parser(source, line, col, index, aliases).visit(tree.body)
     except RecursionError:
         raise ChainruleError(f"expression nested too deeply (limit {MAX_DEPTH})", source, col, col + 1, line) from None

@@ -41,7 +41,8 @@ class LinesVerdict:
         self.reason = (f"{len(wrong)} of {len(judged)} judged lines wrong{rest}: " + ", ".join(
             f"line {v.line} ({v.name})" for v in wrong)) if wrong else \
             f"all {len(judged)} judged lines right{rest}" if judged else \
-            f"no line could be judged: none of the {len(lines)} is an adjoint of the model, or reads one (see each)"
+            (f"no line could be judged: none of the {len(lines)} is an adjoint of the model, or reads one (see each)"
+             if lines else "no assignments to check: give a backward function or lines such as dZ2 = A2 - Y")
         self.hint = wrong[0].hint if wrong else None
         self.expected = wrong[0].expected if wrong else None
         self.target = wrong[0].name if wrong else None
