@@ -26,7 +26,7 @@ def read_notebook(source, loss=None, data=None, layers=3, shapes=None, dims=None
     Y always are), `layers` is L where the code reads len(parameters) // 2, `shapes` fixes arrays'
     dimensions ({"W1": ("n_h", "n_x")}, sizes allowed) and `dims` renames or sizes the inferred ones
     ({"n_1": "n_h", "m": 64})."""
-    from .lang.notebook import notebook_model
+    from .lang.notebook_model import notebook_model
     if not isinstance(layers, int) or isinstance(layers, bool) or not 1 <= layers <= 100:
         raise argument_error(f"layers must be a whole number from 1 to 100, got {layers!r}", "layers", layers)
     if dims is not None and not isinstance(dims, dict):

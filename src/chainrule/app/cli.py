@@ -103,7 +103,8 @@ def read_model(args):
 
 def _notebook_options(args, text):
     """--layers and --loss, for Python source: the model it is read into with them."""
-    from ..lang.notebook import is_python_source, notebook_model
+    from ..lang.notebook import is_python_source
+    from ..lang.notebook_model import notebook_model
     layers, loss = getattr(args, "layers", None), getattr(args, "loss", None)
     if layers is None and loss is None:
         return text

@@ -83,7 +83,8 @@ def parse_model(text):
     if len(lines) > MAX_LINES:
         raise ChainruleError(f"model too long ({len(lines)} lines, limit {MAX_LINES}): line {MAX_LINES + 1} is "
                              "past the limit", text, 0, 1, MAX_LINES + 1)
-    from .notebook import is_python_source, notebook_model
+    from .notebook import is_python_source
+    from .notebook_model import notebook_model
     reading = []
     if is_python_source(text):              # a learner's notebook functions: read into a model, never run
         text = notebook_model(text)

@@ -1,23 +1,21 @@
-"""A learner's notebook code — Python functions as the course writes them — read into a model, never
-run. The source is parsed with `ast` and interpreted symbolically by a whitelisted evaluator: function
-definitions are inlined at their calls, dicts/tuples/lists are containers (`parameters["W1"]`,
-`cache = {...}`, `return A2, cache`), string keys may be built (`'W' + str(l)`), `if` on values known
-while reading, `for` over `range` with known bounds (unrolled, bounded), keyword and default
-arguments, reassignment renamed (A1 = A1 * D1 → A1_2), `return`. Array expressions are kept as
-expressions over the model's names and become the model's lines; `np.random.*` results become data
+"""A learner's notebook code — Python functions as the course writes them — interpreted, never run.
+The source is parsed with `ast` and read symbolically by a whitelisted evaluator (the Reader):
+function definitions are inlined at their calls, dicts/tuples/lists are containers
+(`parameters["W1"]`, `cache = {...}`, `return A2, cache`), string keys may be built (`'W' + str(l)`,
+f-strings), `if` on values known while reading, `for` over `range` with known bounds (unrolled,
+bounded; each line tagged with its iteration, so lang.notebook_loops can write the loop back), keyword
+and default arguments, reassignment renamed (A1 = A1 * D1 → A1_2), `return`. Array expressions are kept
+as expressions over the model's names and become the model's lines; `np.random.*` results become data
 (a dropout mask named after its variable); imports, `assert`, `print` and `np.random.seed` have no
-effect. Shapes are inferred by unification over the lines (np.dot(W1, X) ties W1's columns to X's
-rows), dimensions named the course's way (n_x and m from X, n_y from Y, n_h for a hidden layer).
+effect.
 
-`notebook_model(source, loss=None, data=None)` returns the model text; engine/adjoints reads it like
-any model. (Loops are unrolled here; the sequence-model issue keeps them as loops: `_For` is the one
-place that decides.)"""
+lang.notebook_model makes a model's text of what the Reader read (shapes by lang.notebook_shapes);
+lang.notebook_lines reads a learner's backward pass for check."""
 import ast
 import dataclasses
 import re
 
-from ..core.errors import ChainruleError, argument_error
-from .notebook_loops import rolled_text
+from ..core.errors import ChainruleError
 
 MAX_STEPS = 20_000        # statements and expressions interpreted (unrolled loops included)
 MAX_CALLS = 64            # nested function calls (recursion)
@@ -217,11 +215,11 @@ class Reader:
         f = self.functions[name]
         args = {}
         for a in f.args.args:
-            producer = next((g for g in self.functions if g != name and g not in busy and a.arg in _returned(self.functions[g])),
+            producer = next((g for g in self.functions if g != name and g not in busy and a.arg in returned(self.functions[g])),
                             None)
             if producer is not None:
                 out = self.call_top(producer, busy | {name})
-                args[a.arg] = _pick(out, self.functions[producer], a.arg)
+                args[a.arg] = pick(out, self.functions[producer], a.arg)
                 self.bindings.append((name, a.arg, producer, args[a.arg]))
             else:
                 args[a.arg] = self.input(a.arg)
@@ -638,12 +636,12 @@ def _returns_call_of(f, name):
                (calls(r.value) or isinstance(r.value, ast.Name) and r.value.id in assigned) for r in ast.walk(f))
 
 
-def _returned(f):
+def returned(f):
     """The names a function returns (return A2, cache → {'A2', 'cache'})."""
     return {v.id for _, vals in _returns(f) for v in vals if isinstance(v, ast.Name)}
 
 
-def _pick(value, f, name):
+def pick(value, f, name):
     """The returned value named `name` of a function's result."""
     for is_tuple, vals in _returns(f):
         for k, v in enumerate(vals):
@@ -657,409 +655,7 @@ def _is_cost(v):
 
 
 # -- shapes by unification, and the model text -------------------------------------------------------
-class _Dims:
-    """Union-find over dimension variables; a class may be the literal size 1."""
-
-    def __init__(self):
-        self.parent, self.one = {}, set()
-
-    def new(self):
-        k = len(self.parent)
-        self.parent[k] = k
-        return k
-
-    def find(self, k):
-        if k == 1 and k not in self.parent:
-            return "1"
-        if isinstance(k, str):
-            return k
-        while self.parent[k] != k:
-            self.parent[k] = self.parent[self.parent[k]]
-            k = self.parent[k]
-        return "1" if k in self.one else k
-
-    def union(self, a, b):
-        a, b = self.find(a), self.find(b)
-        if a == b:
-            return
-        if a == "1" or b == "1":
-            self.one.add(b if a == "1" else a)
-            return
-        self.parent[b] = a
-        if b in self.one:
-            self.one.add(a)
 
 
-def notebook_model(source, loss=None, data=None, layers=LAYERS, shapes=None, dims=None):
-    """The model text of a learner's Python source (see the module docstring). `shapes` fixes the
-    dimensions of named arrays ({"W1": ("n_h", "n_x")} or sizes), `dims` renames or sizes the inferred
-    dimensions ({"n_1": "n_h", "n_2": 7})."""
-    try:
-        return _notebook_model(source, loss, data, layers, shapes or {}, dims or {})
-    except RecursionError:
-        raise _too_deep(source) from None
-
-
-def _too_deep(source):
+def too_deep(source):
     return ChainruleError("the Python source is nested too deeply to read", source, 0, 1, 1, kind="notebook")
-
-
-def _notebook_model(source, loss, data, layers, fixed_shapes, fixed_dims):
-    reader = Reader(source, data, layers)
-    loss_name = reader.run(loss)
-    loss_function = loss or reader.chosen
-    lines = _needed(reader.lines, loss_name)
-    lines, loss_name = _last_takes_the_name(reader, lines, loss_name)
-    dims = _Dims()
-    shapes = {}
-    for name, kind in reader.decls.items():
-        if kind == "scalar":
-            shapes[name] = ()
-        elif kind == "param" and re.match(r"b(\d|$|_|\[)", name):
-            shapes[name] = (dims.new(), "1")           # a bias: a column, broadcast along the examples
-        else:
-            shapes[name] = (dims.new(), dims.new())
-    for name, node, line in lines:
-        try:
-            shapes[name] = _shape(node, shapes, dims)
-        except _ShapeError as e:
-            raise ChainruleError(f"line {line}: the shapes do not fit ({e}) in {name} = {ast.unparse(node)}", source,
-                                 0, 1, line, kind="notebook") from None
-    names = _fixed(_dim_names(reader, shapes, dims), shapes, dims, fixed_shapes, fixed_dims)
-    uses_log = any("log" in ast.unparse(node) for _, node, _ in lines)
-    out = ["# read from Python source (never run)", _loss_note(reader, loss_function)]
-    read = {n for _, node, _ in lines for n in _names(node)}          # once: declarations × lines was quadratic
-    for name, kind in reader.decls.items():
-        if name not in read:
-            continue
-        dim_text = ", ".join(names.get(dims.find(d), "1") if d != "1" else "1" for d in shapes[name])
-        tag = {"data": "data binary" if uses_log and name in ("Y", "y") else "data", "mask": "data binary",
-               "scalar": "scalar data positive" if "keep" in name else "scalar data", "param": ""}[kind]
-        out.append(f"{name}: {dim_text or 'scalar'} {tag}".rstrip() if dim_text else f"{name}: {tag}")
-    loops = [(var, [(v, [n for n, _, _ in lines if reader.tags.get(n) == (k, v)]) for v in values])
-             for k, (var, values) in enumerate(reader.loops)]
-    taken = {n for n, _, _ in lines} | set(reader.decls)
-    body, _ = rolled_text(lines, loops, reader.family, taken)
-    return "\n".join(out + body) + "\n"
-
-
-def _last_takes_the_name(reader, lines, loss_name):
-    """A name assigned again (A1 = relu(Z1); A1 = A1 * D1; A1 = A1 / keep_prob) names its last value, as
-    the code's later lines and the course's cache mean it: A1_1, A1_2, A1 (so dA1 = W2ᵀ dZ2 comes first)."""
-    kept = {name for name, _, _ in lines}
-    versions = {}
-    for written, model, _ in reader.written:
-        if model in kept:
-            versions.setdefault(written, []).append(model)
-    taken = kept | set(reader.decls)
-    rename = {}
-    for written, models in versions.items():
-        if len(models) < 2 or models[0] != written:
-            continue
-        new = [f"{written}_{k}" for k in range(1, len(models))] + [written]
-        if any(n in taken and n not in models for n in new):
-            continue
-        rename.update({m: n for m, n in zip(models, new) if m != n})
-    if not rename:
-        return lines, loss_name
-    for table in (reader.tags, reader.family):
-        table.update({rename[n]: table.pop(n) for n in [n for n in table if n in rename]})
-
-    class Swap(ast.NodeTransformer):
-        def visit_Name(self, node):
-            return ast.Name(rename.get(node.id, node.id), node.ctx)
-    out = [(rename.get(n, n), Swap().visit(ast.parse(ast.unparse(node), mode="eval").body), line)
-           for n, node, line in lines]
-    return out, rename.get(loss_name, loss_name)
-
-
-def _loss_note(reader, function):
-    """`# the loss: compute_cost(AL, Y), AL being L_model_forward's AL (A3); Y data`: how it was bound."""
-    f = reader.functions[function]
-    parts = []
-    for fn, arg, producer, value in reader.bindings:
-        if fn == function:
-            shown = ast.unparse(value.node) if isinstance(value, Arr) else "its value"
-            parts.append(f"{arg} is what {producer} returns as {arg}" + (f" ({shown})" if shown != arg else ""))
-    bound = {arg for fn, arg, _, _ in reader.bindings if fn == function}
-    taken = [a.arg for a in f.args.args if reader.decls.get(a.arg) == "param" and a.arg not in bound
-             and re.match(r"(A|AL|Yhat|y_hat|a)\d*$", a.arg)]
-    if taken:
-        parts.append(f"{', '.join(taken)} read as a parameter: no function returns a value of that name")
-    data = [a.arg for a in f.args.args if reader.decls.get(a.arg) == "data"]
-    if data:
-        parts.append(f"{', '.join(data)} {'is' if len(data) == 1 else 'are'} data")
-    call = f"{function}({', '.join(a.arg for a in f.args.args)})"
-    return f"# the loss: {call}" + (f" — {'; '.join(parts)}" if parts else "")
-
-
-def _fixed(names, shapes, dims, fixed_shapes, fixed_dims):
-    """The inferred dimension names with shapes= and dims= applied (a name or a size for each)."""
-    from .shapes import normalize_shapes
-    out = dict(names)
-    for name, given in normalize_shapes(fixed_shapes).items():
-        if name not in shapes:
-            raise argument_error(f"shapes names {name!r}, which the code does not use (its arrays: "
-                                 f"{', '.join(n for n in shapes if shapes[n])})", "shapes", fixed_shapes,
-                                 kind="unknown-name")
-        inferred = shapes[name]
-        if len(given) != len(inferred):
-            raise argument_error(f"shapes gives {name} {len(given)} axes, but the code makes it "
-                                 f"{len(inferred)}-D", "shapes", fixed_shapes)
-        for d, g in zip(inferred, given):
-            c = dims.find(d)
-            if c == "1":
-                if g != 1:
-                    raise argument_error(f"shapes gives {name} the size {g} where the code needs 1 (a bias "
-                                         "column, or a broadcast axis)", "shapes", fixed_shapes)
-                continue
-            if c in fixed_classes(out, names) and out[c] != str(g):
-                raise argument_error(f"shapes gives one dimension two sizes: {out[c]} and {g}", "shapes",
-                                     fixed_shapes)
-            out[c] = str(g)
-    for old, new in fixed_dims.items():
-        classes = [c for c, n in names.items() if n == old]
-        if not classes:
-            raise argument_error(f"dims names {old!r}, which is not a dimension of the code (its dimensions: "
-                                 f"{', '.join(dict.fromkeys(names.values()))})", "dims", fixed_dims,
-                                 kind="unknown-name")
-        if not (isinstance(new, str) and re.match(r"^[A-Za-z][A-Za-z0-9_]*$", new)) and not (
-                isinstance(new, int) and not isinstance(new, bool) and 1 <= new <= 10 ** 6):
-            raise argument_error(f"dims gives {old} {new!r}: a dimension is a name or a whole number from 1 "
-                                 "to 1,000,000", "dims", fixed_dims)
-        others = {n for c, n in out.items() if c not in classes}
-        if str(new) in others and not isinstance(new, int):
-            raise argument_error(f"dims gives {old} the name {new}, which another dimension of the code has: two "
-                                 "sizes would be one", "dims", fixed_dims)
-        if str(new) in shapes:
-            raise argument_error(f"dims gives {old} the name {new}, which is an array of the code", "dims", fixed_dims)
-        for c in classes:
-            out[c] = str(new)
-    return out
-
-
-def fixed_classes(out, names):
-    """The dimension classes whose name shapes= has already set (differs from the inferred one)."""
-    return {c for c in out if out[c] != names.get(c)}
-
-
-class _ShapeError(Exception):
-    pass
-
-
-def _names(node):
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-
-
-def _needed(lines, loss):
-    """The lines the loss reads, directly or not (a function that also computes dw, db: those go)."""
-    need, out = {loss}, []
-    for name, node, line in reversed(lines):
-        if name in need:
-            out.append((name, node, line))
-            need |= _names(node)
-    return out[::-1]
-
-
-def _shape(node, shapes, dims):
-    s = lambda n: _shape(n, shapes, dims)            # noqa: E731
-    if isinstance(node, ast.Name):
-        if node.id not in shapes:
-            raise _ShapeError(f"{node.id} has no shape")
-        return shapes[node.id]
-    if isinstance(node, ast.Constant):
-        return ()
-    if isinstance(node, ast.Subscript):                # X.shape[1]: a size
-        return ()
-    if isinstance(node, ast.Attribute) and node.attr == "T":
-        return tuple(reversed(s(node.value)))
-    if isinstance(node, ast.UnaryOp):
-        return s(node.operand)
-    if isinstance(node, ast.BinOp):
-        if isinstance(node.op, ast.MatMult):
-            return _matmul(s(node.left), s(node.right), dims)
-        return _broadcast(s(node.left), s(node.right), dims)
-    if isinstance(node, ast.Compare):
-        return _broadcast(s(node.left), s(node.comparators[0]), dims)
-    if isinstance(node, ast.Call):
-        f = node.func
-        fname = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
-        method = isinstance(f, ast.Attribute) and not (isinstance(f.value, ast.Name) and f.value.id == "np")
-        args = ([f.value] if method else []) + list(node.args)
-        kw = {k.arg: k.value for k in node.keywords}
-        if fname in ("dot", "matmul"):
-            return _matmul(s(args[0]), s(args[1]), dims)
-        if fname in ("sum", "mean"):
-            x = s(args[0])
-            axis = kw.get("axis", args[1] if len(args) > 1 else None)
-            keep = isinstance(kw.get("keepdims"), ast.Constant) and kw["keepdims"].value
-            if axis is None or not x:
-                return ()
-            k = axis.value if isinstance(axis, ast.Constant) else -1
-            k = k % len(x)
-            return tuple("1" if j == k else d for j, d in enumerate(x)) if keep else \
-                tuple(d for j, d in enumerate(x) if j != k)
-        if fname == "squeeze":
-            x = s(args[0])
-            return tuple(d for d in x if dims.find(d) != "1")
-        if fname == "transpose":
-            return tuple(reversed(s(args[0])))
-        shape = ()
-        for a in args:
-            shape = _broadcast(shape, s(a), dims)
-        return shape
-    raise _ShapeError(f"cannot read the shape of {ast.unparse(node)}")
-
-
-def _matmul(a, b, dims):
-    if len(a) != 2 or len(b) != 2:
-        raise _ShapeError("a matrix product of arrays that are not matrices")
-    dims.union(a[1], b[0])
-    return (a[0], b[1])
-
-
-def _broadcast(a, b, dims):
-    if not a:
-        return b
-    if not b:
-        return a
-    if len(a) != len(b):
-        raise _ShapeError("arrays of different ranks")
-    out = []
-    for x, y in zip(a, b):
-        fx, fy = dims.find(x), dims.find(y)
-        if fx == "1":
-            out.append(y)
-        elif fy == "1":
-            out.append(x)
-        else:
-            dims.union(x, y)
-            out.append(x)
-    return tuple(out)
-
-
-def _dim_names(reader, shapes, dims):
-    """The course's names: n_x and m from X, n_y from Y, n_h for one hidden size (else n_1, n_2, …)."""
-    names = {}
-    x = next((n for n in ("X", "x", "X_train") if n in shapes and len(shapes[n]) == 2), None)
-    y = next((n for n in ("Y", "y", "Y_train") if n in shapes and len(shapes[n]) == 2), None)
-    if x:
-        names.setdefault(dims.find(shapes[x][0]), "n_x")
-        names.setdefault(dims.find(shapes[x][1]), "m")
-    if y:
-        names.setdefault(dims.find(shapes[y][0]), "n_y")
-        names.setdefault(dims.find(shapes[y][1]), "m")
-    rest = []
-    for name in reader.decls:
-        for d in shapes.get(name, ()):
-            c = dims.find(d)
-            if c != "1" and c not in names and c not in rest:
-                rest.append(c)
-    for k, c in enumerate(rest):
-        names[c] = "n_h" if len(rest) == 1 else f"n_{k + 1}"
-    names.pop("1", None)
-    return names
-
-
-def learner_lines(source, names, forward=None, model_lines=()):
-    """See _learner_lines; a source nested past the interpreter's depth is an error, not a crash."""
-    try:
-        return _learner_lines(source, names, forward, model_lines)
-    except RecursionError:
-        raise _too_deep(source) from None
-
-
-def _learner_lines(source, names, forward, model_lines):
-    """The assignments of a learner's backward pass — a `def backward_propagation(parameters, cache,
-    X, Y):` or bare lines — as (name as written, expression text over the model's names, source line),
-    the function read like a forward one: cache["A1"] and parameters["W2"] are the model's A1 and
-    W2, helpers inlined. `names`: the model's names (each may be read directly). With `forward`, the
-    Python source the model was read from, an argument the forward functions return (AL, caches of
-    C1W4's L_model_backward(AL, Y, caches)) is what they return, each value named as the model names
-    it (`model_lines`: the model's (name, expression text))."""
-    text = source if re.search(r"^def ", source, re.M) else \
-        "def _lines():\n" + "\n".join("    " + ln for ln in source.splitlines())
-    own = [n.name for n in _parsed(text).body if isinstance(n, ast.FunctionDef)]
-    if forward:
-        theirs = {n.name: n for n in _parsed(forward).body if isinstance(n, ast.FunctionDef)}
-        clash = [n for n in own if n in theirs and ast.dump(theirs[n]) != ast.dump(
-            next(x for x in _parsed(text).body if isinstance(x, ast.FunctionDef) and x.name == n))]
-        if clash:
-            raise ChainruleError(f"your backward pass defines {clash[0]}(), which the forward code defines "
-                                 "differently: rename one of them", source, 0, 1, 1, kind="notebook")
-    reader = Reader(text + "\n\n\n" + forward if forward else text)
-    reader.outside = {n: "model" for n in names}
-    reader.used.update({n: 1 for n in names})        # the learner's lines never take a model's (or adjoint's) name
-    fname = next((n for n in reversed(own) if n.startswith(("backward", "_lines"))), own[-1] if own else None)
-    if fname is None:
-        raise ChainruleError("no lines to check", source, 0, 1, 1, kind="notebook")
-    f = reader.functions[fname]
-    args = {}
-    for a in f.args.args:
-        producer = next((g for g in reader.functions if g not in own and a.arg in _returned(reader.functions[g])),
-                        None) if forward and a.arg not in names else None
-        if producer is not None:                       # L_model_backward(AL, Y, caches): L_model_forward's
-            args[a.arg] = _pick(reader.call_top(producer, set(own)), reader.functions[producer], a.arg)
-        else:
-            args[a.arg] = Arr(ast.Name(a.arg, ast.Load())) if a.arg in names else reader.input(a.arg)
-    forward_lines = list(reader.lines)
-    start = len(reader.written)
-    reader.invoke(f, [], args, f)
-    rename = _as_the_model_names(forward_lines, model_lines)
-    exprs = {model: _renamed_names(node, rename) for model, node, _ in reader.lines}
-    shift = 0 if text is source else 1
-    last = len(text.splitlines())
-    bound = {a: ast.unparse(_renamed_names(v.node, rename)) for a, v in args.items()
-             if isinstance(v, Arr) and isinstance(v.node, ast.Name)}
-    return [LearnerLine(reader.keyed.get(model, written), written, model, ast.unparse(exprs[model]), line - shift,
-                        hidden=line > last, bound=bound)
-            for written, model, line in reader.written[start:] if model not in rename]
-
-
-@dataclasses.dataclass
-class LearnerLine:
-    """One assignment of a learner's backward pass, as read: `name` is what it computes by the code's
-    own account (a dict key it is stored under, grads["dW3"], else the name it is assigned to), `model`
-    the reader's name for this value (a helper called per layer writes one per call), `expr` over the
-    model's names and earlier lines' `model` names."""
-    name: str
-    written: str
-    model: str
-    expr: str
-    line: int
-    hidden: bool = False        # a line of a helper the forward source defines (sigmoid): read, not judged
-    bound: dict = dataclasses.field(default_factory=dict, repr=False)   # the function's arguments: AL -> A3
-
-
-def _parsed(text):
-    try:
-        return ast.parse(text)
-    except (SyntaxError, RecursionError, MemoryError, ValueError):
-        return ast.Module([], [])                       # the Reader says why
-
-
-def _as_the_model_names(lines, model_lines):
-    """{a forward line's name as read here: the model's name for the same expression}: the model's
-    names come from the whole reading (versions renamed, loops rolled), found here by expression."""
-    by_text = {}
-    for name, text in model_lines:
-        try:
-            by_text.setdefault(ast.unparse(ast.parse(text, mode="eval").body), name)
-        except SyntaxError:
-            continue
-    rename = {}
-    for name, node, _ in lines:
-        found = by_text.get(ast.unparse(_renamed_names(node, rename)))
-        if found is not None:
-            rename[name] = found
-    return rename
-
-
-def _renamed_names(node, rename):
-    if not rename:
-        return node
-
-    class Swap(ast.NodeTransformer):
-        def visit_Name(self, n):
-            return ast.Name(rename.get(n.id, n.id), n.ctx)
-    return Swap().visit(ast.parse(ast.unparse(node), mode="eval").body)

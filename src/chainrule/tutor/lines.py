@@ -67,7 +67,7 @@ def check_lines(model_text, source, convention, check, folded_gradient=lambda r,
     name may also be an adjoint backprop skips (`folded_gradient(result, name)`: dAL, folded into dZ3)."""
     from ..engine.adjoints import backprop
     from ..lang.model import example
-    from ..lang.notebook import learner_lines
+    from ..lang.notebook_lines import learner_lines
     text = model_text if model_text is not None else example("two-layer")
     r = backprop(text, convention)
     adjoints = {g.name for g in r.gradients}
