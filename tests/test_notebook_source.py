@@ -379,3 +379,13 @@ def test_a_backward_function_named_like_a_forward_one_and_an_empty_one_are_said_
         with pytest.raises(chainrule.ChainruleError) as e:
             chainrule.read_notebook(src, dims=dims)
         assert fragment in str(e.value)
+
+
+def test_one_line_reading_the_code_s_own_names_binds_them():
+    """dAL = -(np.divide(Y, AL) - …) on the C1W4 source: AL is L_model_forward's A3, so the line is dA3."""
+    src = _src("l_layer")
+    v = chainrule.check(src, "dAL = -(np.divide(Y, AL) - np.divide(1 - Y, 1 - AL))")
+    assert v.correct and v.lines[0].name == "dA3" and v.reason == "the judged line is right"
+    v = chainrule.check(src, "dAL = (np.divide(Y, AL) - np.divide(1 - Y, 1 - AL))")
+    assert not v.correct and "wrong sign" in v.lines[0].reason
+    assert chainrule.check(src, "dZ3 = AL - Y").correct

@@ -26,7 +26,8 @@ def _learner_lines(source, names, forward, model_lines):
     C1W4's L_model_backward(AL, Y, caches)) is what they return, each value named as the model names
     it (`model_lines`: the model's (name, expression text))."""
     text = source if re.search(r"^def ", source, re.M) else \
-        "def _lines():\n" + "\n".join("    " + ln for ln in source.splitlines())
+        f"def _lines({', '.join(_free_names(source, names) if forward else ())}):\n" + \
+        "\n".join("    " + ln for ln in source.splitlines())
     own = [n.name for n in _parsed(text).body if isinstance(n, ast.FunctionDef)]
     if forward:
         theirs = {n.name: n for n in _parsed(forward).body if isinstance(n, ast.FunctionDef)}
@@ -77,6 +78,17 @@ class LearnerLine:
     line: int
     hidden: bool = False        # a line of a helper the forward source defines (sigmoid): read, not judged
     bound: dict = dataclasses.field(default_factory=dict, repr=False)   # the function's arguments: AL -> A3
+
+
+def _free_names(source, names):
+    """The names bare lines read that neither they nor the model define (AL in dAL = -(Y / AL …)): the
+    arguments of the function they are read as, so that the forward code's returns bind them."""
+    tree = _parsed(source)
+    assigned = {t.id for n in ast.walk(tree) if isinstance(n, ast.Assign) for t in n.targets
+                if isinstance(t, ast.Name)}
+    read = [n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)]
+    return [n for n in dict.fromkeys(read) if n not in assigned and n not in names and n not in ("np", "numpy")
+            and re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", n)]
 
 
 def _parsed(text):

@@ -38,9 +38,11 @@ class LinesVerdict:
         self.correct = bool(judged) and not wrong
         unjudged = len(lines) - len(judged)
         rest = f" ({unjudged} not judged)" if unjudged and judged else ""
-        self.reason = (f"{len(wrong)} of {len(judged)} judged lines wrong{rest}: " + ", ".join(
+        lines_word = "judged line" if len(judged) == 1 else "judged lines"
+        self.reason = (f"{len(wrong)} of {len(judged)} {lines_word} wrong{rest}: " + ", ".join(
             f"line {v.line} ({v.name})" for v in wrong)) if wrong else \
-            f"all {len(judged)} judged lines right{rest}" if judged else \
+            (f"all {len(judged)} judged lines right{rest}" if len(judged) > 1 else f"the judged line is right{rest}") \
+            if judged else \
             (f"no line could be judged: none of the {len(lines)} is an adjoint of the model, or reads one (see each)"
              if lines else "no assignments to check: give a backward function or lines such as dZ2 = A2 - Y")
         self.hint = wrong[0].hint if wrong else None

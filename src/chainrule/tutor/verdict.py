@@ -9,6 +9,7 @@ keepdims, a wrong activation derivative, a missing mask, a value from another pl
 that makes the claim right, confirmed on every draw), an extra factor or a missing term — plus the
 correct formula and a numeric counterexample.
 """
+import ast
 import dataclasses
 import difflib
 import itertools
@@ -56,7 +57,7 @@ def check(model_text, claim, convention="course"):
     """A verdict on `claim` ("dZ1 = ...", NumPy as learners write it) for one adjoint of the model; a
     whole backward function (or several lines) gets a verdict per line (tutor/lines.py)."""
     from .lines import check_lines, is_lines
-    if is_lines(claim):
+    if is_lines(claim) or _reads_notebook_names(model_text, claim):
         return check_lines(model_text, claim, convention, check, folded_gradient)
     with T.work_budget():
         return _check(model_text, claim, convention)
@@ -82,6 +83,23 @@ def _check(model_text, claim, convention):
                            "write 1/m (true division)", names[target].text, claim, target)
         raise
     return _Judge(result, names[target], tree, claim).verdict()
+
+
+def _reads_notebook_names(model_text, claim):
+    """Does a one-line claim on Python source read a name of that code rather than of the model (AL for
+    L_model_forward's A3)? Then it is read like a backward pass's line, the code's returns bound."""
+    from ..lang.notebook import is_python_source
+    if not isinstance(claim, str) or "=" not in claim or not is_python_source(model_text):
+        return False
+    from ..engine.adjoints import backprop
+    r = backprop(model_text)
+    known = set(r.shapes) | {g.name for g in r.gradients} | {d for sh in r.shapes.values() for d in sh
+                                                              if isinstance(d, str)}
+    try:
+        tree = ast.parse(claim.split("=", 1)[1].strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return any(isinstance(n, ast.Name) and n.id not in known and n.id not in ("np", "numpy") for n in ast.walk(tree))
 
 
 def folded_gradient(result, name):
