@@ -373,7 +373,7 @@ def test_a_backward_function_named_like_a_forward_one_and_an_empty_one_are_said_
     src = _src("l_layer")
     with pytest.raises(chainrule.ChainruleError) as e:
         chainrule.check(src, "def L_model_forward(AL, Y):\n    dZ3 = AL - Y\n    return dZ3\n")
-    assert "defines L_model_forward(), which the forward code defines differently" in str(e.value)
+    assert "your backward pass is called L_model_forward(), as a function of the forward code is" in str(e.value)
     assert chainrule.check(src, "def backward(AL, Y):\n    return 0\n").reason.startswith("no assignments to check")
     for dims, fragment in (({"n_1": "m"}, "another dimension of the code has"), ({"n_1": "W1"}, "an array of the code")):
         with pytest.raises(chainrule.ChainruleError) as e:
@@ -389,3 +389,9 @@ def test_one_line_reading_the_code_s_own_names_binds_them():
     v = chainrule.check(src, "dAL = (np.divide(Y, AL) - np.divide(1 - Y, 1 - AL))")
     assert not v.correct and "wrong sign" in v.lines[0].reason
     assert chainrule.check(src, "dZ3 = AL - Y").correct
+
+
+def test_the_backward_pass_s_own_helper_of_a_forward_name_is_its_own():
+    """A backward pass defining its own sigmoid (returning (A, Z)) runs with it; the forward ran with its."""
+    v = chainrule.check(_src("l_layer"), _src("l_layer_backward_own_sigmoid"))
+    assert v.correct and len([x for x in v.lines if x.correct]) == 12

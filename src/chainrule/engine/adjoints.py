@@ -137,6 +137,33 @@ class Backprop:
         scale = self.scale(of)
         return diff(J, a.name, p) * (T.var(scale, (), is_dim=True) if scale else T.const(1)), p
 
+    def skipped_adjoint(self, name):
+        """The adjoint backprop skips for an activation folded into the loss — dA3 where σ + cross-entropy
+        gives dZ3 = A3 − Y directly — as a Gradient (so that C1W4's `dAL = -(np.divide(Y, AL) - …)` can be
+        judged), or None when `name` is no such adjoint. Computed once per name."""
+        cache = self.__dict__.setdefault("_skipped", {})
+        if name not in cache:
+            cache[name] = self._skipped_adjoint(name)
+        return cache[name]
+
+    def skipped_adjoints(self):
+        """Every adjoint backprop skips (skipped_adjoint), in the order of the lines."""
+        return [g for g in (self.skipped_adjoint(self.adjoint_names[f]) for f in self.fused) if g is not None]
+
+    def _skipped_adjoint(self, name):
+        a = next((self.model.assignment(f) for f in self.fused if self.adjoint_names.get(f) == name
+                  and self.is_activation(f)), None)
+        if a is None:
+            return None
+        z = next((n for n in self.uses(a.name) if n not in self.model.declarations or
+                  not self.model.declarations[n].is_data), None)
+        if z is None:
+            return None
+        total, p = self.folded_adjoint(a, z)
+        m, ok = self.matrix_form(total, p, a.name)
+        return Gradient(name, a.name, CourseTextPrinter()(m), to_latex(m), to_numpy(m), self.shapes[a.name],
+                        self.scale(z) or "", ok, total, None, m, tuple(p))
+
     def is_activation(self, name):
         """Is the line `name` an activation f(…) (softmax as written, or σ read off its index form)?"""
         return self._pass.is_activation_line(self.model.assignment(name))

@@ -6,7 +6,7 @@ import dataclasses
 import re
 
 from ..core.errors import ChainruleError
-from .notebook import Arr, Reader, pick, returned, too_deep
+from .notebook import Arr, Func, Reader, pick, returned, too_deep
 
 
 def learner_lines(source, names, forward=None, model_lines=()):
@@ -29,20 +29,18 @@ def _learner_lines(source, names, forward, model_lines):
         f"def _lines({', '.join(_free_names(source, names) if forward else ())}):\n" + \
         "\n".join("    " + ln for ln in source.splitlines())
     own = [n.name for n in _parsed(text).body if isinstance(n, ast.FunctionDef)]
-    if forward:
-        theirs = {n.name: n for n in _parsed(forward).body if isinstance(n, ast.FunctionDef)}
-        clash = [n for n in own if n in theirs and ast.dump(theirs[n]) != ast.dump(
-            next(x for x in _parsed(text).body if isinstance(x, ast.FunctionDef) and x.name == n))]
-        if clash:
-            raise ChainruleError(f"your backward pass defines {clash[0]}(), which the forward code defines "
-                                 "differently: rename one of them", source, 0, 1, 1, kind="notebook")
-    reader = Reader(text + "\n\n\n" + forward if forward else text)
-    reader.outside = {n: "model" for n in names}
-    reader.used.update({n: 1 for n in names})        # the learner's lines never take a model's (or adjoint's) name
     fname = next((n for n in reversed(own) if n.startswith(("backward", "_lines"))), own[-1] if own else None)
     if fname is None:
         raise ChainruleError("no lines to check", source, 0, 1, 1, kind="notebook")
-    f = reader.functions[fname]
+    if forward and fname in {n.name for n in _parsed(forward).body if isinstance(n, ast.FunctionDef)}:
+        raise ChainruleError(f"your backward pass is called {fname}(), as a function of the forward code is: "
+                             "rename it", source, 0, 1, 1, kind="notebook")
+    reader = Reader(text + "\n\n\n" + forward if forward else text)
+    reader.outside = {n: "model" for n in names}
+    reader.used.update({n: 1 for n in names})        # the learner's lines never take a model's (or adjoint's) name
+    last = len(text.splitlines())
+    mine = [n for n in reader.tree.body if isinstance(n, ast.FunctionDef) and n.lineno <= last]
+    f = next(n for n in mine if n.name == fname)
     args = {}
     for a in f.args.args:
         producer = next((g for g in reader.functions if g not in own and a.arg in returned(reader.functions[g])),
@@ -51,13 +49,15 @@ def _learner_lines(source, names, forward, model_lines):
             args[a.arg] = pick(reader.call_top(producer, set(own)), reader.functions[producer], a.arg)
         else:
             args[a.arg] = Arr(ast.Name(a.arg, ast.Load())) if a.arg in names else reader.input(a.arg)
+    for n in mine:                                     # the forward ran with its own helpers; the backward, with its
+        reader.functions[n.name] = n
+        reader.globals[n.name] = Func(n)
     forward_lines = list(reader.lines)
     start = len(reader.written)
     reader.invoke(f, [], args, f)
     rename = _as_the_model_names(forward_lines, model_lines)
     exprs = {model: _renamed_names(node, rename) for model, node, _ in reader.lines}
     shift = 0 if text is source else 1
-    last = len(text.splitlines())
     bound = {a: ast.unparse(_renamed_names(v.node, rename)) for a, v in args.items()
              if isinstance(v, Arr) and isinstance(v.node, ast.Name)}
     return [LearnerLine(reader.keyed.get(model, written), written, model, ast.unparse(exprs[model]), line - shift,

@@ -64,16 +64,16 @@ def is_lines(claim):
     return claim.lstrip().startswith("def ") or "\ndef " in claim or sum("=" in r for r in rows) > 1
 
 
-def check_lines(model_text, source, convention, check, folded_gradient=lambda r, name: None):
+def check_lines(model_text, source, convention, check):
     """Each assignment of `source` judged by `check` (tutor.verdict's, for one claim); a learner's own
-    name may also be an adjoint backprop skips (`folded_gradient(result, name)`: dAL, folded into dZ3)."""
+    name may also be an adjoint backprop skips (r.skipped_adjoints(): dAL, folded into dZ3)."""
     from ..engine.adjoints import backprop
     from ..lang.model import example
     from ..lang.notebook_lines import learner_lines
     text = model_text if model_text is not None else example("two-layer")
     r = backprop(text, convention)
     adjoints = {g.name for g in r.gradients}
-    skipped = [g for g in (folded_gradient(r, r.adjoint_names[f]) for f in r.fused) if g is not None]
+    skipped = r.skipped_adjoints()
     names = set(r.shapes) | adjoints | {d for s in r.shapes.values() for d in s if isinstance(d, str)}
     out, alias = [], {}                  # a line's value read by later lines: an adjoint's name, else inlined
     rows = source.splitlines()
@@ -107,7 +107,7 @@ def check_lines(model_text, source, convention, check, folded_gradient=lambda r,
             except ChainruleError as e:
                 out.append(LineVerdict(name, x.line, shown, None, e.message))
                 continue
-            alias[x.model] = f"({next(g for g in skipped if g.name == name).numpy})"   # later lines: the right dA3
+            alias[x.model] = name                      # later lines read the engine's dA3
             out.append(LineVerdict(name, x.line, shown, v.correct, v.reason, v.hint, v.expected))
             continue
         of = r.model.aliases.get(name[1:], name[1:]) if name.startswith("d") else None
@@ -124,7 +124,7 @@ def check_lines(model_text, source, convention, check, folded_gradient=lambda r,
         elif name not in adjoints:
             same = _same_as(r, expr, x.written, skipped)
             if same in skipped:                        # dAL: the adjoint backprop folds into dZ3 = A3 − Y
-                alias[x.model] = f"({expr})"
+                alias[x.model] = same.name
                 out.append(LineVerdict(name, x.line, shown, True, f"this is {same.name} = {same.text}, named {name} "
                                        "(backprop folds it into the next adjoint, so it has no line there)"))
             elif same is not None:

@@ -58,7 +58,12 @@ def check(model_text, claim, convention="course"):
     whole backward function (or several lines) gets a verdict per line (tutor/lines.py)."""
     from .lines import check_lines, is_lines
     if is_lines(claim) or _reads_notebook_names(model_text, claim):
-        return check_lines(model_text, claim, convention, check, folded_gradient)
+        return check_lines(model_text, claim, convention, _check_one)
+    return _check_one(model_text, claim, convention)
+
+
+def _check_one(model_text, claim, convention):
+    """One claim, judged (what check_lines asks for each line: never routed back to it)."""
     with T.work_budget():
         return _check(model_text, claim, convention)
 
@@ -68,7 +73,7 @@ def _check(model_text, claim, convention):
     result = backprop(model_text, convention)
     target, expr = _split_claim(claim)
     names = {g.name: g for g in result.gradients}
-    folded = folded_gradient(result, target)
+    folded = result.skipped_adjoint(target)
     if folded is not None:
         names[target] = folded
     if target not in names:
@@ -93,35 +98,13 @@ def _reads_notebook_names(model_text, claim):
         return False
     from ..engine.adjoints import backprop
     r = backprop(model_text)
-    known = set(r.shapes) | {g.name for g in r.gradients} | {d for sh in r.shapes.values() for d in sh
-                                                              if isinstance(d, str)}
+    known = set(r.shapes) | {g.name for g in r.gradients + r.skipped_adjoints()} | \
+        {d for sh in r.shapes.values() for d in sh if isinstance(d, str)}
     try:
         tree = ast.parse(claim.split("=", 1)[1].strip(), mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     return any(isinstance(n, ast.Name) and n.id not in known and n.id not in ("np", "numpy") for n in ast.walk(tree))
-
-
-def folded_gradient(result, name):
-    """The adjoint backprop skips for an activation folded into the loss — dA3 where σ + cross-entropy
-    gives dZ3 = A3 − Y directly — as a Gradient (so that C1W4's `dAL = -(np.divide(Y, AL) - …)` can be
-    judged), or None when `name` is no such adjoint."""
-    from ..engine.adjoints import Gradient
-    from ..render.numpy_code import to_numpy
-    from ..render.printing import CourseTextPrinter, to_latex
-    a = next((result.model.assignment(f) for f in result.fused if result.adjoint_names.get(f) == name
-              and result.is_activation(f)), None)
-    if a is None:
-        return None
-    z = next((n for n in result.uses(a.name) if n not in result.model.declarations or
-              not result.model.declarations[n].is_data), None)
-    if z is None:
-        return None
-    total, p = result.folded_adjoint(a, z)
-    m, ok = result.matrix_form(total, p, a.name)
-    scale = result.scale(z) or ""
-    return Gradient(name, a.name, CourseTextPrinter()(m), to_latex(m), to_numpy(m), result.shapes[a.name], scale,
-                    ok, total, None, m, tuple(p))
 
 
 def _split_claim(claim):
@@ -145,15 +128,17 @@ class _Judge:
         self.model = result.model
         self.target, self.expected = g.name, g.text
         self.order = [e.name for e in result.gradients]
-        self.shapes = dict(self.model.shapes(), **{e.name: e.shape for e in result.gradients})
+        self.skipped = [e for e in result.skipped_adjoints() if e.name != g.name]    # dA3, folded into dZ3
+        self.shapes = dict(self.model.shapes(), **{e.name: e.shape for e in result.gradients + self.skipped})
         self._known_names()
         # each draw at other sizes (the sizes rotated), so a factor is named a dimension only when it is
         # that dimension at every size tried
         self.draws = [adjoint_values(result, seed, SIZES[seed:] + SIZES[:seed], data_scale=1.5) for seed in DRAWS]
         self.memos = [{} for _ in self.draws]      # subtree values per draw, shared by the claim's edits
         for values, dims in self.draws:
-            if g.name not in values:                 # a folded activation's adjoint (dA3): its own values
-                values[g.name] = np.asarray(evaluate_matrix(g.matrix, values, dims), dtype=float)
+            for e in [g] + self.skipped:             # a folded activation's adjoint (dA3): its own values
+                if e.name not in values:
+                    values[e.name] = np.asarray(evaluate_matrix(e.matrix, values, dims), dtype=float)
         self.values, self.dims = self.draws[0]
         self.want = self.values[self.target]
 
