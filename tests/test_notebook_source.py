@@ -395,3 +395,11 @@ def test_the_backward_pass_s_own_helper_of_a_forward_name_is_its_own():
     """A backward pass defining its own sigmoid (returning (A, Z)) runs with it; the forward ran with its."""
     v = chainrule.check(_src("l_layer"), _src("l_layer_backward_own_sigmoid"))
     assert v.correct and len([x for x in v.lines if x.correct]) == 12
+
+
+def test_a_wrong_sigmoid_derivative_after_dal_is_named():
+    """dZ = dA * (1 - s) in sigmoid_backward: dA is the adjoint backprop folds into dZ3, and the factor is
+    said to be the wrong activation derivative (σ′ = A3 ⊙ (1 − A3))."""
+    wrong = _variant(_src("l_layer_backward"), ("    dZ = dA * s * (1 - s)", "    dZ = dA * (1 - s)"))
+    (bad,) = [x for x in chainrule.check(_src("l_layer"), wrong).lines if x.correct is False]
+    assert (bad.line, bad.name) == (23, "dZ3") and "should be sigmoid′(Z3) = A3 ⊙ (1 − A3)" in bad.reason

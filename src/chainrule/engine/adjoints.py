@@ -168,15 +168,17 @@ class Backprop:
         """Is the line `name` an activation f(…) (softmax as written, or σ read off its index form)?"""
         return self._pass.is_activation_line(self.model.assignment(name))
 
-    def activation_of(self, name):
+    def activation_of(self, name, folded=False):
         """The step A = f(name) applying an activation to `name` (an Activation), or None. Read off the
-        step's index form, so maximum(0, Z) is relu(Z) whatever the spelling; f′ is the registry's form."""
-        if name not in self._activations:
-            self._activations[name] = self._activation_of(name)
-        return self._activations[name]
+        step's index form, so maximum(0, Z) is relu(Z) whatever the spelling; f′ is the registry's form.
+        With `folded`, the activation folded into the loss instead (A3 = σ(Z3), no step of its own)."""
+        if (name, folded) not in self._activations:
+            self._activations[(name, folded)] = self._activation_of(name, folded)
+        return self._activations[(name, folded)]
 
-    def _activation_of(self, name):
-        for a in self.steps:
+    def _activation_of(self, name, folded):
+        lines = [self.model.assignment(f) for f in self.fused] if folded else self.steps
+        for a in lines:
             atom = T.single_atom(self.lowered[a.name][0])
             if not (isinstance(atom, T.Func) and ELEMENTWISE[atom.name].activation and not atom.params):
                 continue
