@@ -104,7 +104,7 @@ class _Judge:
         return Verdict(False, reason, hint, expected, self.claim, self.target)
 
     def reason(self, pairs, draws):
-        (got, want), (_, dims) = pairs[0], draws[0]
+        got, want = pairs[0]
         shape = fmt_shape(self.r.shape) if want.ndim else "a scalar"
         has = self.named or (f"({', '.join(map(str, got.shape))})" if not isinstance(got, Exception) else "")
         if isinstance(got, Exception) or self.shape_error is not None:
