@@ -144,6 +144,20 @@ def resolve_indexed(text, env, err_at, col=0):
     return m.group(1), k, member_name(m.group(1), k)
 
 
+INDEXED_ANYWHERE_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*\s*\[[^\[\]]*\]")
+
+
+def write_members(text, env, err_at, aliases=None):
+    """`text` with every indexed name written as the member it is here (Z[l - 1] → Z1 at l = 2, an
+    alias as what it stands for); `err_at(message, start, end)` makes the error for a bad index."""
+    aliases = aliases or {}
+
+    def sub(m):
+        name = resolve_indexed(m.group(0), env, err_at, 0)[2]
+        return aliases.get(name, name)
+    return INDEXED_ANYWHERE_RE.sub(sub, text) if "[" in text else text
+
+
 def loop_error(message, text, line, start, end, env):
     """A positioned error in a loop's body, saying which iteration it is."""
     where = ", ".join(f"{v} = {k}" for v, k in env.items())

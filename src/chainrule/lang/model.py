@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from . import syntax as S
 from ..core.errors import ChainruleError
 from .functions import FUNCTIONS
-from .loops import INDEXED_RE, Loop, is_header, loop_error, parse_header, resolve_indexed
+from .loops import INDEXED_RE, Loop, is_header, loop_error, parse_header, resolve_indexed, write_members
 from .shapes import NAME_RE, ShapeChecker, fmt_shape, reserved_problem
 
 PROPERTIES = ("data", "binary", "onehot", "positive", "symmetric", "spd")
@@ -187,14 +187,12 @@ def _indexer(model, env, loop, number, seen):
 
 
 def _concrete(model, text, env):
-    """The right-hand side as this iteration reads it: Z[l - 1] written Z1 (for display)."""
-    def sub(m):
-        try:
-            found = resolve_indexed(m.group(0), env, lambda *a: ChainruleError("index"), 0)
-        except ChainruleError:
-            return m.group(0)
-        return model.aliases.get(found[2], found[2]) if found else m.group(0)
-    out = re.sub(r"[A-Za-z][A-Za-z0-9_]*\s*\[[^\[\]]*\]", sub, text) if "[" in text else text
+    """The right-hand side as this iteration reads it: Z[l - 1] written Z1 (for display; the parser has
+    already judged every index in it)."""
+    try:
+        out = write_members(text, env, lambda *a: ChainruleError("index"), model.aliases)
+    except ChainruleError:
+        out = text
     for alias, name in model.aliases.items():          # A0, written plainly, is X too
         out = re.sub(rf"\b{alias}\b", name, out)
     return out
@@ -244,11 +242,7 @@ def _declaration(model, code, number, seen, env=None, loop=None):
 
 
 def _concrete_dims(model, rest, env, number):
-    def sub(m):
-        found = resolve_indexed(m.group(0), env, lambda message, s, e: loop_error(message, model.text, number, s, e,
-                                                                                   env), 0)
-        return found[2]
-    return re.sub(r"[A-Za-z][A-Za-z0-9_]*\s*\[[^\[\]]*\]", sub, rest)
+    return write_members(rest, env, lambda message, s, e: loop_error(message, model.text, number, s, e, env))
 
 
 def _assignment(model, code, number, seen, env=None, loop=None):

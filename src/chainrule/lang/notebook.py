@@ -659,3 +659,14 @@ def _is_cost(v):
 
 def too_deep(source):
     return ChainruleError("the Python source is nested too deeply to read", source, 0, 1, 1, kind="notebook")
+
+
+def rename_names(node, rename):
+    """A copy of an expression with its names renamed ({old: new}); the node itself when there is none."""
+    if not rename:
+        return node
+
+    class Swap(ast.NodeTransformer):
+        def visit_Name(self, n):
+            return ast.Name(rename.get(n.id, n.id), n.ctx)
+    return Swap().visit(ast.parse(ast.unparse(node), mode="eval").body)

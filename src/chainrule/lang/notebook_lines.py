@@ -6,7 +6,7 @@ import dataclasses
 import re
 
 from ..core.errors import ChainruleError
-from .notebook import Arr, Func, Reader, pick, returned, too_deep
+from .notebook import Arr, Func, Reader, pick, rename_names, returned, too_deep
 
 
 def learner_lines(source, names, forward=None, model_lines=()):
@@ -56,9 +56,9 @@ def _learner_lines(source, names, forward, model_lines):
     start = len(reader.written)
     reader.invoke(f, [], args, f)
     rename = _as_the_model_names(forward_lines, model_lines)
-    exprs = {model: _renamed_names(node, rename) for model, node, _ in reader.lines}
+    exprs = {model: rename_names(node, rename) for model, node, _ in reader.lines}
     shift = 0 if text is source else 1
-    bound = {a: ast.unparse(_renamed_names(v.node, rename)) for a, v in args.items()
+    bound = {a: ast.unparse(rename_names(v.node, rename)) for a, v in args.items()
              if isinstance(v, Arr) and isinstance(v.node, ast.Name)}
     return [LearnerLine(reader.keyed.get(model, written), written, model, ast.unparse(exprs[model]), line - shift,
                         hidden=line > last, bound=bound)
@@ -109,17 +109,7 @@ def _as_the_model_names(lines, model_lines):
             continue
     rename = {}
     for name, node, _ in lines:
-        found = by_text.get(ast.unparse(_renamed_names(node, rename)))
+        found = by_text.get(ast.unparse(rename_names(node, rename)))
         if found is not None:
             rename[name] = found
     return rename
-
-
-def _renamed_names(node, rename):
-    if not rename:
-        return node
-
-    class Swap(ast.NodeTransformer):
-        def visit_Name(self, n):
-            return ast.Name(rename.get(n.id, n.id), n.ctx)
-    return Swap().visit(ast.parse(ast.unparse(node), mode="eval").body)

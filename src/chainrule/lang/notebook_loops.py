@@ -7,7 +7,8 @@ are not one body stay unrolled lines."""
 import ast
 import re
 
-from .loops import member_name, offset_text
+from .loops import member_name, offset_text, write_members
+from .notebook import rename_names
 
 _MEMBER_RE = re.compile(r"^(.*[A-Za-z_])(\d+)$")
 
@@ -30,7 +31,7 @@ def rolled_text(lines, loops, families, taken):
             done |= {n for _, names in iterations for n in names}
 
     def text(node):
-        return ast.unparse(_renamed(node, rename))
+        return ast.unparse(rename_names(node, rename))
     for name, node, _ in lines:
         if name in rolled:
             r = rolled[name]
@@ -40,13 +41,6 @@ def rolled_text(lines, loops, families, taken):
         elif name not in done:
             out.append(f"{rename.get(name, name)} = {text(node)}")
     return out, rename
-
-
-def _renamed(node, rename):
-    class Swap(ast.NodeTransformer):
-        def visit_Name(self, n):
-            return ast.Name(rename.get(n.id, n.id), n.ctx)
-    return Swap().visit(ast.parse(ast.unparse(node), mode="eval").body) if rename else node
 
 
 def _shape_of(node):
@@ -156,19 +150,14 @@ def _roll(var, iterations, by_name, families, taken):
 def _unrolls_to(lines, var, values, iterations, by_name, rename, alias_names):
     """Does the body, written out at each value (Z[l - 1] as its member's name, aliases as what they
     are), give back every iteration's own lines (renamed as the model will name them)?"""
-    from .loops import resolve_indexed
-
     def concrete(text, v):
-        def sub(m):
-            found = resolve_indexed(m.group(0), {var: v}, lambda *a: _NoRoll(), 0)
-            return alias_names.get(found[2], found[2])
-        return re.sub(r"[A-Za-z][A-Za-z0-9_]*\[[^\[\]]*\]", sub, text)
+        return write_members(text, {var: v}, lambda *a: _NoRoll(), alias_names)
     try:
         for v, names in zip(values, iterations):
             for (target, expr), name in zip(lines, names):
                 node = by_name[name][0]
                 if concrete(target, v) != rename.get(name, name) or \
-                        ast.dump(ast.parse(concrete(expr, v), mode="eval").body) != ast.dump(_renamed(node, rename)):
+                        ast.dump(ast.parse(concrete(expr, v), mode="eval").body) != ast.dump(rename_names(node, rename)):
                     return False
     except (_NoRoll, SyntaxError):
         return False

@@ -6,7 +6,7 @@ import ast
 import re
 
 from ..core.errors import ChainruleError
-from .notebook import LAYERS, Arr, Reader, too_deep
+from .notebook import LAYERS, Arr, Reader, rename_names, too_deep
 from .notebook_loops import rolled_text
 from .notebook_shapes import Dims, ShapeMismatch, dim_names, fixed_names, shape_of
 
@@ -81,12 +81,7 @@ def _last_takes_the_name(reader, lines, loss_name):
         return lines, loss_name
     for table in (reader.tags, reader.family):
         table.update({rename[n]: table.pop(n) for n in [n for n in table if n in rename]})
-
-    class Swap(ast.NodeTransformer):
-        def visit_Name(self, node):
-            return ast.Name(rename.get(node.id, node.id), node.ctx)
-    out = [(rename.get(n, n), Swap().visit(ast.parse(ast.unparse(node), mode="eval").body), line)
-           for n, node, line in lines]
+    out = [(rename.get(n, n), rename_names(node, rename), line) for n, node, line in lines]
     return out, rename.get(loss_name, loss_name)
 
 
