@@ -65,7 +65,8 @@ def is_lines(claim):
 
 
 def check_lines(model_text, source, convention, check):
-    """Each assignment of `source` judged by `check` (tutor.verdict's, for one claim); a learner's own
+    """Each assignment of `source` judged by `check(text, claim, convention, backprop result)` (tutor.verdict's,
+    for one claim, given the model's backprop derived here once); a learner's own
     name may also be an adjoint backprop skips (r.skipped_adjoints(): dAL, folded into dZ3)."""
     from ..engine.adjoints import backprop
     from ..lang.model import example
@@ -103,7 +104,7 @@ def check_lines(model_text, source, convention, check):
             shown = f"{shown}    (as {name})"
         if name in skipped_names:                      # dA3: the adjoint backprop folds into dZ3, judged as it
             try:
-                v = check(text, claim, convention)
+                v = check(text, claim, convention, r)
             except ChainruleError as e:
                 out.append(LineVerdict(name, x.line, shown, None, e.message))
                 continue
@@ -138,7 +139,7 @@ def check_lines(model_text, source, convention, check):
             continue
         alias[x.model] = name
         try:
-            v = check(text, claim, convention)
+            v = check(text, claim, convention, r)
         except ChainruleError as e:
             out.append(LineVerdict(name, x.line, shown, None, e.message))
             continue

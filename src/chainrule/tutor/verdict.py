@@ -62,15 +62,16 @@ def check(model_text, claim, convention="course"):
     return _check_one(model_text, claim, convention)
 
 
-def _check_one(model_text, claim, convention):
-    """One claim, judged (what check_lines asks for each line: never routed back to it)."""
+def _check_one(model_text, claim, convention, result=None):
+    """One claim, judged (what check_lines asks for each line: never routed back to it); `result`, the
+    model's backprop when the caller has it (a line-by-line check derives the model once)."""
     with T.work_budget():
-        return _check(model_text, claim, convention)
+        return _check(model_text, claim, convention, result)
 
 
-def _check(model_text, claim, convention):
+def _check(model_text, claim, convention, result=None):
     from ..engine.adjoints import backprop
-    result = backprop(model_text, convention)
+    result = result if result is not None else backprop(model_text, convention)
     target, expr = _split_claim(claim)
     names = {g.name: g for g in result.gradients}
     folded = result.skipped_adjoint(target)
@@ -96,10 +97,11 @@ def _reads_notebook_names(model_text, claim):
     from ..lang.notebook import is_python_source
     if not isinstance(claim, str) or "=" not in claim or not is_python_source(model_text):
         return False
-    from ..engine.adjoints import backprop
-    r = backprop(model_text)
-    known = set(r.shapes) | {g.name for g in r.gradients + r.skipped_adjoints()} | \
-        {d for sh in r.shapes.values() for d in sh if isinstance(d, str)}
+    from ..engine.adjoints import adjoint_names
+    from ..lang.model import parse_model
+    shapes = parse_model(model_text).shapes()           # read only: check_lines runs backprop itself
+    known = set(shapes) | set(adjoint_names(shapes).values()) | \
+        {d for sh in shapes.values() for d in sh if isinstance(d, str)}
     try:
         tree = ast.parse(claim.split("=", 1)[1].strip(), mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError):
